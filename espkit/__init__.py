@@ -1,0 +1,79 @@
+"""espkit: one typed interface to the sending side of email across ESPs.
+
+    import espkit
+    acct = espkit.connect("sandbox")
+    d = acct.domains.create("news.acme.com")
+"""
+
+from __future__ import annotations
+
+from .account import Account, VerificationTimeout, connect
+from .errors import (
+    AlreadyExists,
+    AuthError,
+    ConfigError,
+    ConflictingState,
+    EspError,
+    EspkitError,
+    MissingCredentials,
+    NotFound,
+    RateLimited,
+    RegionMismatch,
+    Rejected,
+    ServerError,
+    TransportError,
+    Unsupported,
+    ValidationError,
+)
+from .models import (
+    Assignment,
+    AssignmentKind,
+    Capability,
+    DedicatedIp,
+    DnsRecord,
+    Domain,
+    DomainSpec,
+    DomainState,
+    IpPool,
+    RecordPurpose,
+    RecordStatus,
+    Subaccount,
+)
+from .transport import RetryPolicy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Account",
+    "AlreadyExists",
+    "Assignment",
+    "AssignmentKind",
+    "AuthError",
+    "Capability",
+    "ConfigError",
+    "ConflictingState",
+    "DedicatedIp",
+    "DnsRecord",
+    "Domain",
+    "DomainSpec",
+    "DomainState",
+    "EspError",
+    "EspkitError",
+    "IpPool",
+    "MissingCredentials",
+    "NotFound",
+    "RateLimited",
+    "RecordPurpose",
+    "RecordStatus",
+    "RegionMismatch",
+    "Rejected",
+    "RetryPolicy",
+    "ServerError",
+    "Subaccount",
+    "TransportError",
+    "Unsupported",
+    "ValidationError",
+    "VerificationTimeout",
+    "__version__",
+    "connect",
+]

@@ -1,0 +1,137 @@
+"""API keys: held redacted, found in argument -> environment -> keyring.
+
+Keys live in ``Secret``, whose ``repr``/``str`` never show the value; only ``reveal()`` does,
+and only the auth classes below call it, at the moment a request is signed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+
+import requests
+
+from .errors import MissingCredentials, ValidationError
+
+KEYRING_SERVICE = "espkit"
+
+
+class Secret:
+    """A string that does not print itself."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if not isinstance(value, str) or not value.strip():
+            raise ValidationError("api_key", "<redacted>", "must be a non-empty string")
+        if any(c in value for c in "\r\n\x00"):
+            raise ValidationError("api_key", "<redacted>", "contains a control character")
+        self._value = value.strip()
+
+    def reveal(self) -> str:
+        return self._value
+
+    @property
+    def fingerprint(self) -> str:
+        """A short stable digest: identifies an account in limiter keys and logs."""
+        return hashlib.sha256(self._value.encode()).hexdigest()[:12]
+
+    def __repr__(self) -> str:
+        return f"Secret(fingerprint={self.fingerprint!r})"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("Secret cannot be pickled")
+
+
+def env_names(provider: str, extra: Sequence[str] = ()) -> tuple[str, ...]:
+    return (f"ESPKIT_{provider.upper()}_API_KEY", *extra)
+
+
+def keyring_username(provider: str, profile: str | None = None) -> str:
+    return f"{provider}:{profile}" if profile else provider
+
+
+def resolve(
+    provider: str,
+    explicit: str | Secret | None = None,
+    *,
+    env: Sequence[str] = (),
+    profile: str | None = None,
+) -> Secret:
+    """Find the key for ``provider``. ``env`` are the provider's conventional variable names
+    (e.g. ``MAILGUN_API_KEY``), looked at after ``ESPKIT_<PROVIDER>_API_KEY``."""
+    if isinstance(explicit, Secret):
+        return explicit
+    if explicit is not None:
+        return Secret(explicit)
+    looked: list[str] = ["api_key argument"]
+    for name in env_names(provider, env):
+        looked.append(f"${name}")
+        value = os.environ.get(name)
+        if value:
+            return Secret(value)
+    user = keyring_username(provider, profile)
+    try:
+        import keyring
+
+        stored = keyring.get_password(KEYRING_SERVICE, user)
+        looked.append(f"keyring service {KEYRING_SERVICE!r} user {user!r}")
+    except Exception as exc:
+        looked.append(f"keyring (unavailable: {type(exc).__name__})")
+        stored = None
+    if stored:
+        return Secret(stored)
+    raise MissingCredentials(provider, looked)
+
+
+def store(provider: str, key: str, profile: str | None = None) -> None:
+    """Save a key in the system keyring (what ``espkit login`` does)."""
+    import keyring
+
+    keyring.set_password(KEYRING_SERVICE, keyring_username(provider, profile), Secret(key).reveal())
+
+
+class BasicAuth(requests.auth.AuthBase):
+    """HTTP Basic with a fixed user name and the secret as password (Mailgun: ``api:<key>``)."""
+
+    def __init__(self, username: str, secret: Secret) -> None:
+        self._username = username
+        self._secret = secret
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        signed: requests.PreparedRequest = requests.auth.HTTPBasicAuth(
+            self._username, self._secret.reveal()
+        )(r)
+        return signed
+
+    def __repr__(self) -> str:
+        return f"BasicAuth({self._username!r}, {self._secret!r})"
+
+
+class HeaderAuth(requests.auth.AuthBase):
+    """The secret in one header, with an optional scheme (``Bearer``) in front."""
+
+    def __init__(self, header: str, secret: Secret, scheme: str = "") -> None:
+        self._header = header
+        self._scheme = scheme
+        self._secret = secret
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        value = self._secret.reveal()
+        r.headers[self._header] = f"{self._scheme} {value}" if self._scheme else value
+        return r
+
+    def __repr__(self) -> str:
+        return f"HeaderAuth({self._header!r}, {self._secret!r})"
+
+
+__all__ = ["BasicAuth", "HeaderAuth", "Secret", "env_names", "resolve", "store"]

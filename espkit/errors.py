@@ -1,0 +1,189 @@
+"""One error tree for every provider.
+
+Two families, kept apart on purpose:
+
+* ``ConfigError`` (and ``ValidationError``, ``MissingCredentials``): the caller's input or
+  set-up is wrong. Raised before any request is sent.
+* ``EspError``: the ESP (or the network to it) said no. Carries the provider, HTTP status,
+  the ESP's own message, its request id, method and URL. Never the credentials.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class EspkitError(Exception):
+    """Base of everything espkit raises."""
+
+
+class ConfigError(EspkitError):
+    """espkit is configured wrongly (unknown provider, bad option, ...)."""
+
+
+class ValidationError(ConfigError, ValueError):
+    """An input value is not acceptable. Raised before anything is sent.
+
+    ``field`` names the argument and ``value`` is the offending value (repr-quoted in the
+    message so stray whitespace or control characters are visible).
+    """
+
+    def __init__(self, field: str, value: object, reason: str) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        super().__init__(f"invalid {field} {value!r}: {reason}")
+
+
+class MissingCredentials(ConfigError):
+    """No API key was found in any of the places espkit looks."""
+
+    def __init__(self, provider: str, looked_in: Sequence[str]) -> None:
+        self.provider = provider
+        self.looked_in = tuple(looked_in)
+        places = "; ".join(self.looked_in)
+        super().__init__(
+            f"no API key for {provider}: looked in {places}. "
+            f"Pass api_key=..., set one of the environment variables, "
+            f"or run `espkit login {provider}`."
+        )
+
+
+class EspError(EspkitError):
+    """The ESP answered with an error, or could not be reached.
+
+    ``maybe_applied`` is true when the request may have taken effect even though it failed
+    (a timeout or connection reset after the request was sent, a 5xx to a POST): callers
+    must read back before re-sending a create.
+    """
+
+    #: short label used in ``str()``; subclasses override
+    kind = "error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        status: int | None = None,
+        method: str | None = None,
+        url: str | None = None,
+        request_id: str | None = None,
+        code: str | None = None,
+        body: Any = None,
+        maybe_applied: bool = False,
+    ) -> None:
+        self.message = message
+        self.provider = provider
+        self.status = status
+        self.method = method
+        self.url = url
+        self.request_id = request_id
+        self.code = code
+        self.body = body
+        self.maybe_applied = maybe_applied
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = ""
+        if self.method and self.url:
+            where = f" ({self.method} {self.url})"
+        status = f" {self.status}" if self.status is not None else ""
+        rid = f" [request id {self.request_id}]" if self.request_id else ""
+        who = self.provider or "esp"
+        return f"{who}{status} {self.kind}: {self.message}{where}{rid}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class AuthError(EspError):
+    """The ESP rejected the credentials (401/403)."""
+
+    kind = "authentication failed"
+
+
+class RegionMismatch(AuthError):
+    """The key belongs to another region of the same ESP (Mailgun answers 401/404)."""
+
+    kind = "wrong region?"
+
+
+class Rejected(EspError):
+    """The ESP refused the request as invalid (400, 422, ...): a name it will not accept,
+    a missing field, a plan limit. ``message`` is the ESP's own explanation."""
+
+    kind = "rejected"
+
+
+class NotFound(EspError):
+    kind = "not found"
+
+
+class AlreadyExists(EspError):
+    kind = "already exists"
+
+
+class RateLimited(EspError):
+    """429 from the ESP after espkit's own retries gave up. ``retry_after`` in seconds."""
+
+    kind = "rate limited"
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class ServerError(EspError):
+    """5xx from the ESP."""
+
+    kind = "server error"
+
+
+class TransportError(EspError):
+    """The request did not complete: timeout, connection refused or reset."""
+
+    kind = "transport error"
+
+
+class Unsupported(EspError):
+    """The provider cannot do this. ``hint`` says what the ESP offers instead."""
+
+    kind = "unsupported"
+
+    def __init__(self, provider: str, capability: str, hint: str = "") -> None:
+        self.capability = capability
+        self.hint = hint
+        text = f"{capability} is not supported by {provider}"
+        if hint:
+            text += f"; {hint}"
+        super().__init__(text, provider=provider)
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.kind}: {self.message}"
+
+
+class ConflictingState(EspError):
+    """The object exists at the ESP but differs from what was asked for."""
+
+    kind = "conflict"
+
+
+__all__ = [
+    "AlreadyExists",
+    "AuthError",
+    "ConfigError",
+    "ConflictingState",
+    "EspError",
+    "EspkitError",
+    "MissingCredentials",
+    "NotFound",
+    "RateLimited",
+    "RegionMismatch",
+    "Rejected",
+    "ServerError",
+    "TransportError",
+    "Unsupported",
+    "ValidationError",
+]

@@ -1,0 +1,200 @@
+"""The common account model every provider normalises into.
+
+All models are frozen ``attrs`` classes. ``raw`` keeps the ESP's own payload for power users;
+it is excluded from equality, hashing and ``repr`` so two reads of the same object compare
+equal and logs stay short.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+
+def _raw() -> Any:
+    return attrs.field(factory=dict, eq=False, hash=False, repr=False, kw_only=True)
+
+
+class RecordPurpose(str, enum.Enum):
+    SPF = "spf"
+    DKIM = "dkim"
+    MX = "mx"
+    TRACKING = "tracking"
+    RETURN_PATH = "return_path"
+    DMARC = "dmarc"
+    VERIFICATION = "verification"
+    OTHER = "other"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class RecordStatus(str, enum.Enum):
+    VALID = "valid"
+    INVALID = "invalid"
+    PENDING = "pending"
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class DomainState(str, enum.Enum):
+    VERIFIED = "verified"
+    UNVERIFIED = "unverified"
+    PENDING = "pending"
+    FAILED = "failed"
+    DISABLED = "disabled"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class AssignmentKind(str, enum.Enum):
+    IP = "ip"
+    POOL = "pool"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Capability(str, enum.Enum):
+    """What a provider can do natively. Declared per provider in ``SUPPORTS``."""
+
+    DOMAINS = "domains"
+    DOMAIN_VERIFY = "domains.verify"
+    DOMAIN_DNS_RECORDS = "domains.dns_records"
+    DEDICATED_IPS = "ips"
+    IP_POOLS = "pools"
+    ASSIGN_DOMAIN_IP = "assign.domain_ip"
+    ASSIGN_DOMAIN_POOL = "assign.domain_pool"
+    SUBACCOUNTS = "subaccounts"
+    SUBACCOUNT_SCOPE = "subaccounts.on_behalf_of"
+    SUBACCOUNT_DISABLE = "subaccounts.disable"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen
+class DnsRecord:
+    """A DNS record the ESP requires. ``host`` is always a fully qualified name, no dot."""
+
+    purpose: RecordPurpose
+    type: str
+    host: str
+    value: str
+    priority: int | None = None
+    status: RecordStatus = RecordStatus.UNKNOWN
+    raw: Mapping[str, Any] = _raw()
+
+    @property
+    def valid(self) -> bool:
+        return self.status is RecordStatus.VALID
+
+
+@attrs.frozen
+class Domain:
+    """A sending domain. ``name`` (punycode, lower case) is the canonical key; ``id`` is the
+    ESP's own identifier where it has one."""
+
+    name: str
+    provider: str
+    state: DomainState = DomainState.UNVERIFIED
+    id: str | None = None
+    dns_records: tuple[DnsRecord, ...] = ()
+    subaccount: str | None = None
+    created_at: datetime | None = None
+    raw: Mapping[str, Any] = _raw()
+
+    @property
+    def verified(self) -> bool:
+        return self.state is DomainState.VERIFIED
+
+    def records(self, purpose: RecordPurpose | str) -> tuple[DnsRecord, ...]:
+        """Records with the given purpose, e.g. ``d.records("dkim")``."""
+        wanted = RecordPurpose(purpose)
+        return tuple(r for r in self.dns_records if r.purpose is wanted)
+
+
+@attrs.frozen
+class DedicatedIp:
+    address: str
+    provider: str
+    pool: str | None = None
+    warming_up: bool | None = None
+    rdns: str | None = None
+    enabled: bool = True
+    raw: Mapping[str, Any] = _raw()
+
+
+@attrs.frozen
+class IpPool:
+    """A named group of dedicated IPs. ``name`` is what users pass; ``id`` is the ESP's key."""
+
+    name: str
+    provider: str
+    id: str | None = None
+    ips: tuple[str, ...] = ()
+    description: str | None = None
+    raw: Mapping[str, Any] = _raw()
+
+
+@attrs.frozen
+class Subaccount:
+    id: str
+    name: str
+    provider: str
+    enabled: bool = True
+    created_at: datetime | None = None
+    raw: Mapping[str, Any] = _raw()
+
+
+@attrs.frozen
+class Assignment:
+    """What a domain sends from: one dedicated IP or one pool."""
+
+    domain: str
+    kind: AssignmentKind
+    target: str
+    provider: str
+    raw: Mapping[str, Any] = _raw()
+
+
+@attrs.frozen
+class DomainSpec:
+    """What to create. Options a provider cannot honour raise ``Unsupported`` before sending.
+
+    ``dkim_key_size``: 1024 or 2048; ``spam_action``: ``disabled``, ``block`` or ``tag``;
+    ``web_scheme``: ``http`` or ``https``; ``ips`` / ``pool``: what the domain sends from.
+    """
+
+    name: str
+    dkim_key_size: int | None = None
+    dkim_selector: str | None = None
+    spam_action: str | None = None
+    wildcard: bool | None = None
+    web_scheme: str | None = None
+    web_prefix: str | None = None
+    ips: tuple[str, ...] = ()
+    pool: str | None = None
+
+
+__all__ = [
+    "Assignment",
+    "AssignmentKind",
+    "Capability",
+    "DedicatedIp",
+    "DnsRecord",
+    "Domain",
+    "DomainSpec",
+    "DomainState",
+    "IpPool",
+    "RecordPurpose",
+    "RecordStatus",
+    "Subaccount",
+]

@@ -1,0 +1,54 @@
+"""Provider registry: ``connect("name")`` finds the class here.
+
+Built-in providers are imported lazily so ``import espkit`` stays cheap and optional
+dependencies (boto3 for SES) are only needed when used. Third-party providers register via
+the ``espkit.providers`` entry-point group or ``register()``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+
+from ..errors import ConfigError
+from .base import HttpProvider, Provider
+
+_BUILTIN = {
+    "sandbox": "espkit.providers.sandbox:SandboxProvider",
+    "mailgun": "espkit.providers.mailgun:MailgunProvider",
+}
+_registered: dict[str, type[Provider]] = {}
+
+
+def register(cls: type[Provider]) -> type[Provider]:
+    """Register a provider class under ``cls.name`` (usable as a decorator)."""
+    if not cls.name:
+        raise ConfigError(f"{cls.__qualname__} has no name")
+    _registered[cls.name] = cls
+    return cls
+
+
+def names() -> list[str]:
+    plugins = {ep.name for ep in entry_points(group="espkit.providers")}
+    return sorted(set(_BUILTIN) | set(_registered) | plugins)
+
+
+def get(name: str) -> type[Provider]:
+    key = name.lower().strip()
+    if key in _registered:
+        return _registered[key]
+    target = _BUILTIN.get(key)
+    if target is None:
+        for ep in entry_points(group="espkit.providers"):
+            if ep.name == key:
+                target = ep.value
+                break
+    if target is None:
+        raise ConfigError(f"unknown provider {name!r}; available: {', '.join(names())}")
+    module, _, attr = target.partition(":")
+    cls: type[Provider] = getattr(importlib.import_module(module), attr)
+    _registered[key] = cls
+    return cls
+
+
+__all__ = ["HttpProvider", "Provider", "get", "names", "register"]

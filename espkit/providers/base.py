@@ -1,0 +1,247 @@
+"""What a provider is, and the shared plumbing for HTTP ones.
+
+A provider translates the common account model to one ESP's API. It implements:
+
+* ``name``: the registry name (``"mailgun"``), and ``SUPPORTS``: the ``Capability`` flags it
+  handles natively. ``HINTS`` says, per unsupported capability, what the ESP offers instead.
+* ``DOMAIN_OPTIONS``: which ``DomainSpec`` fields besides ``name`` it honours; the account
+  layer raises ``Unsupported`` for the others before anything is sent.
+* ``from_options(**options)``: build an instance from ``espkit.connect`` keyword arguments.
+* The operations below for every capability in ``SUPPORTS``. Each receives values the
+  account layer has already validated and canonicalised (domain names in punycode, IPs in
+  ``ipaddress`` form), returns models from ``espkit.models`` (keeping the ESP's payload in
+  ``raw``), raises errors from ``espkit.errors``, and paginates lazily in ``list_*``.
+  Operations it does not override raise ``Unsupported``.
+* ``on_behalf_of(subaccount_id)``: a copy of itself scoped to a subaccount.
+
+A provider never retries, rate-limits or logs requests itself: ``HttpProvider`` hands it a
+``Transport`` that does all of that. Creating safely (read back after an ambiguous failure)
+is done once, in the account layer, for every provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+import requests
+
+from .. import credentials, validate
+from ..credentials import Secret
+from ..errors import ConfigError, Unsupported
+from ..models import (
+    Assignment,
+    AssignmentKind,
+    Capability,
+    DedicatedIp,
+    Domain,
+    DomainSpec,
+    IpPool,
+    Subaccount,
+)
+from ..ratelimit import shared_budget, shared_limiter
+from ..transport import (
+    DEFAULT_TIMEOUT,
+    ErrorDetail,
+    RetryPolicy,
+    Transport,
+    default_error_parser,
+)
+
+
+class Provider:
+    name: ClassVar[str] = ""
+    SUPPORTS: ClassVar[frozenset[Capability]] = frozenset()
+    HINTS: ClassVar[Mapping[Capability, str]] = {}
+    DOMAIN_OPTIONS: ClassVar[frozenset[str]] = frozenset()
+    #: True when an IP can be in at most one pool (adding moves it)
+    EXCLUSIVE_POOLS: ClassVar[bool] = True
+
+    @classmethod
+    def from_options(cls, **options: Any) -> Provider:
+        raise NotImplementedError
+
+    def unsupported(self, capability: Capability) -> Unsupported:
+        return Unsupported(self.name, str(capability), self.HINTS.get(capability, ""))
+
+    def close(self) -> None:
+        """Release connections. Safe to call twice."""
+
+    def on_behalf_of(self, subaccount_id: str) -> Provider:
+        raise self.unsupported(Capability.SUBACCOUNT_SCOPE)
+
+    # -- domains ---------------------------------------------------------------------------
+    def create_domain(self, spec: DomainSpec) -> Domain:
+        raise self.unsupported(Capability.DOMAINS)
+
+    def get_domain(self, name: str) -> Domain:
+        raise self.unsupported(Capability.DOMAINS)
+
+    def list_domains(self, page_size: int | None = None) -> Iterator[Domain]:
+        raise self.unsupported(Capability.DOMAINS)
+
+    def verify_domain(self, name: str) -> Domain:
+        raise self.unsupported(Capability.DOMAIN_VERIFY)
+
+    def delete_domain(self, name: str) -> None:
+        raise self.unsupported(Capability.DOMAINS)
+
+    # -- dedicated IPs ---------------------------------------------------------------------
+    def list_ips(self) -> Iterator[DedicatedIp]:
+        raise self.unsupported(Capability.DEDICATED_IPS)
+
+    def get_ip(self, address: str) -> DedicatedIp:
+        raise self.unsupported(Capability.DEDICATED_IPS)
+
+    # -- pools -------------------------------------------------------------------------------
+    def create_pool(
+        self, name: str, ips: tuple[str, ...], description: str | None = None
+    ) -> IpPool:
+        raise self.unsupported(Capability.IP_POOLS)
+
+    def list_pools(self) -> Iterator[IpPool]:
+        raise self.unsupported(Capability.IP_POOLS)
+
+    def get_pool(self, name: str) -> IpPool:
+        """``name`` is the pool's name; providers keyed by id resolve it."""
+        raise self.unsupported(Capability.IP_POOLS)
+
+    def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
+        raise self.unsupported(Capability.IP_POOLS)
+
+    def remove_ip_from_pool(self, pool: str, ip: str) -> IpPool:
+        raise self.unsupported(Capability.IP_POOLS)
+
+    def delete_pool(self, name: str, replacement: str | None = None) -> None:
+        """``replacement``: an IP, another pool's name, or ``"shared"`` for ESPs (Mailgun)
+        that need somewhere to move the pool's domains."""
+        raise self.unsupported(Capability.IP_POOLS)
+
+    # -- assignments -----------------------------------------------------------------------
+    def assign(self, domain: str, kind: AssignmentKind, target: str) -> Assignment:
+        cap = (Capability.ASSIGN_DOMAIN_POOL if kind is AssignmentKind.POOL
+               else Capability.ASSIGN_DOMAIN_IP)
+        raise self.unsupported(cap)
+
+    def unassign(
+        self, domain: str, kind: AssignmentKind, target: str, replacement: str | None = None
+    ) -> None:
+        cap = (Capability.ASSIGN_DOMAIN_POOL if kind is AssignmentKind.POOL
+               else Capability.ASSIGN_DOMAIN_IP)
+        raise self.unsupported(cap)
+
+    def list_assignments(self, domain: str) -> list[Assignment]:
+        raise self.unsupported(Capability.ASSIGN_DOMAIN_IP)
+
+    # -- subaccounts -----------------------------------------------------------------------
+    def create_subaccount(self, name: str) -> Subaccount:
+        raise self.unsupported(Capability.SUBACCOUNTS)
+
+    def list_subaccounts(self) -> Iterator[Subaccount]:
+        raise self.unsupported(Capability.SUBACCOUNTS)
+
+    def get_subaccount(self, subaccount_id: str) -> Subaccount:
+        raise self.unsupported(Capability.SUBACCOUNTS)
+
+    def set_subaccount_enabled(self, subaccount_id: str, enabled: bool) -> Subaccount:
+        raise self.unsupported(Capability.SUBACCOUNT_DISABLE)
+
+
+class HttpProvider(Provider):
+    """A provider speaking HTTP through ``Transport``. Subclasses set the class attributes
+    below, implement ``make_auth`` and the operations, and may override ``parse_error``."""
+
+    #: region name -> base URL; the first one is the default
+    REGIONS: ClassVar[Mapping[str, str]] = {}
+    #: conventional environment variables for the key, after ESPKIT_<NAME>_API_KEY
+    ENV_KEYS: ClassVar[tuple[str, ...]] = ()
+    #: documented account rate limit in requests/second (None: unknown, learn from 429s)
+    RATE_LIMIT: ClassVar[float | None] = None
+    REQUEST_ID_HEADERS: ClassVar[tuple[str, ...]] = ("X-Request-Id",)
+
+    def __init__(self, transport: Transport, region: str | None = None) -> None:
+        self.transport = transport
+        self.region = region
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(region={self.region!r}, transport={self.transport!r})"
+
+    @classmethod
+    def make_auth(cls, secret: Secret) -> requests.auth.AuthBase:
+        raise NotImplementedError
+
+    @staticmethod
+    def parse_error(response: requests.Response, body: Any) -> ErrorDetail:
+        return default_error_parser(response, body)
+
+    @classmethod
+    def resolve_region(cls, region: str | None, base_url: str | None) -> str | None:
+        if region is None:
+            return None if base_url else next(iter(cls.REGIONS))
+        key = region.lower()
+        if key not in cls.REGIONS:
+            raise ConfigError(
+                f"unknown region {region!r} for {cls.name}; choose one of "
+                + ", ".join(repr(r) for r in cls.REGIONS)
+            )
+        return key
+
+    @classmethod
+    def from_options(  # type: ignore[override]  # each provider takes its own options
+        cls,
+        *,
+        api_key: str | Secret | None = None,
+        region: str | None = None,
+        base_url: str | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        rate_limit: float | None = None,
+        profile: str | None = None,
+        session: requests.Session | None = None,
+    ) -> HttpProvider:
+        region = cls.resolve_region(region, base_url)
+        url = base_url or cls.REGIONS[region or next(iter(cls.REGIONS))]
+        if not url.startswith(("https://", "http://")):
+            raise ConfigError(f"base_url must start with https:// or http://, got {url!r}")
+        secret = credentials.resolve(cls.name, api_key, env=cls.ENV_KEYS, profile=profile)
+        transport = cls.build_transport(
+            secret, url, timeout=timeout, retry=retry, rate_limit=rate_limit, session=session
+        )
+        return cls(transport, region)
+
+    @classmethod
+    def build_transport(
+        cls,
+        secret: Secret,
+        base_url: str,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        rate_limit: float | None = None,
+        session: requests.Session | None = None,
+    ) -> Transport:
+        # One limiter and budget per (provider, account, endpoint) in the whole process.
+        key = (cls.name, secret.fingerprint, base_url.rstrip("/"))
+        return Transport(
+            cls.name,
+            base_url,
+            auth=cls.make_auth(secret),
+            timeout=timeout,
+            retry=retry or RetryPolicy(),
+            limiter=shared_limiter(key, rate_limit if rate_limit is not None else cls.RATE_LIMIT),
+            budget=shared_budget(key),
+            session=session,
+            parse_error=cls.parse_error,
+            request_id_headers=cls.REQUEST_ID_HEADERS,
+        )
+
+    def close(self) -> None:
+        self.transport.session.close()
+
+    @staticmethod
+    def seg(value: str) -> str:
+        """Percent-encode one path segment."""
+        return validate.segment(value)
+
+
+__all__ = ["HttpProvider", "Provider"]

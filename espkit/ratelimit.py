@@ -1,0 +1,181 @@
+"""Client-side rate limiting and the retry budget, shared by every thread of a process.
+
+Modelled on botocore's adaptive retry mode: a token bucket whose fill rate starts at the
+ESP's documented limit, is cut by ``BETA`` on every 429 and grows back along a CUBIC curve,
+never past the ceiling. A 429 with ``Retry-After`` also pauses every thread using the same
+account until that moment, so one throttle is one backoff, not N.
+
+The retry budget (botocore's ``RetryQuota``) caps how many retries a failing ESP gets: each
+retry spends tokens, each success earns one back, and when it is empty errors surface at once.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+import time
+from collections.abc import Callable, Hashable
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], None]
+
+#: multiplicative decrease on throttle and the CUBIC scaling constant (botocore's values)
+BETA = 0.7
+SCALE = 0.4
+
+
+class RateLimiter:
+    """Token bucket with adaptive rate. ``rate`` is requests/second; ``None`` = not known:
+    no limiting until the first 429, which sets the rate from what was being sent."""
+
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        burst: float = 1.0,
+        min_rate: float = 0.1,
+        clock: Clock = time.monotonic,
+        sleep: Sleep | None = None,
+    ) -> None:
+        if rate is not None and rate <= 0:
+            raise ValueError(f"rate must be positive, got {rate!r}")
+        self.ceiling = rate
+        self._rate = rate
+        self._burst = max(1.0, burst)
+        self._tokens = self._burst
+        self._min_rate = min_rate
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._last_refill = clock()
+        self._paused_until = 0.0
+        self._w_max: float | None = None
+        self._last_throttle: float | None = None
+        self._sent: collections.deque[float] = collections.deque(maxlen=64)
+        self.throttles = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self._rate
+
+    def _refill(self, now: float) -> None:
+        if self._rate is not None:
+            self._tokens = min(self._burst, self._tokens + (now - self._last_refill) * self._rate)
+        self._last_refill = now
+
+    def acquire(self) -> float:
+        """Block until a request may go out. Returns the seconds waited."""
+        waited = 0.0
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._refill(now)
+                if self._paused_until > now:
+                    wait = self._paused_until - now
+                elif self._rate is None or self._tokens >= 1.0:
+                    if self._rate is not None:
+                        self._tokens -= 1.0
+                    self._sent.append(now)
+                    return waited
+                else:
+                    wait = (1.0 - self._tokens) / self._rate
+            # looked up per call so tests can replace time.sleep
+            (self._sleep or time.sleep)(wait)
+            waited += wait
+
+    def _measured_rate(self, now: float) -> float:
+        if len(self._sent) < 2:
+            return self._min_rate
+        span = max(now - self._sent[0], 1e-3)
+        return len(self._sent) / span
+
+    def on_throttle(self, retry_after: float | None = None) -> None:
+        with self._lock:
+            now = self._clock()
+            self.throttles += 1
+            current = self._rate if self._rate is not None else self._measured_rate(now)
+            self._w_max = current
+            self._last_throttle = now
+            self._rate = max(self._min_rate, current * BETA)
+            self._tokens = min(self._tokens, 0.0)
+            self._refill(now)
+            if retry_after is not None and retry_after > 0:
+                self._paused_until = max(self._paused_until, now + retry_after)
+
+    def on_success(self) -> None:
+        with self._lock:
+            if self._w_max is None or self._last_throttle is None or self._rate is None:
+                return
+            now = self._clock()
+            k = (self._w_max * (1 - BETA) / SCALE) ** (1 / 3)
+            target = SCALE * (now - self._last_throttle - k) ** 3 + self._w_max
+            # With no documented ceiling never grow past twice the last good rate in one
+            # step; the next 429 teaches the real limit.
+            ceiling = self.ceiling if self.ceiling is not None else 2 * self._w_max
+            self._refill(now)
+            self._rate = max(self._min_rate, min(target, ceiling))
+
+    def pause_until(self, when: float) -> None:
+        """Hold every caller until monotonic time ``when`` (from rate-limit reset headers)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, when)
+
+
+class RetryBudget:
+    """Tokens spent by retries and earned back by successes (botocore ``RetryQuota``)."""
+
+    def __init__(self, capacity: int = 500, retry_cost: int = 5, timeout_cost: int = 10) -> None:
+        self.capacity = capacity
+        self.retry_cost = retry_cost
+        self.timeout_cost = timeout_cost
+        self._available = capacity
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> int:
+        return self._available
+
+    def spend(self, *, timeout: bool = False) -> int:
+        """Take the cost of one retry; returns the cost, or 0 if the budget is exhausted."""
+        cost = self.timeout_cost if timeout else self.retry_cost
+        with self._lock:
+            if cost > self._available:
+                return 0
+            self._available -= cost
+            return cost
+
+    def refund(self, amount: int = 1) -> None:
+        with self._lock:
+            self._available = min(self.capacity, self._available + amount)
+
+
+_limiters: dict[Hashable, RateLimiter] = {}
+_budgets: dict[Hashable, RetryBudget] = {}
+_registry_lock = threading.Lock()
+
+
+def shared_limiter(key: Hashable, rate: float | None) -> RateLimiter:
+    """The one limiter for ``key`` (provider, account fingerprint, region) in this process."""
+    with _registry_lock:
+        limiter = _limiters.get(key)
+        if limiter is None:
+            limiter = _limiters[key] = RateLimiter(rate)
+        return limiter
+
+
+def shared_budget(key: Hashable) -> RetryBudget:
+    with _registry_lock:
+        budget = _budgets.get(key)
+        if budget is None:
+            budget = _budgets[key] = RetryBudget()
+        return budget
+
+
+def reset_shared() -> None:
+    """Forget every shared limiter and budget (tests, or after a long pause)."""
+    with _registry_lock:
+        _limiters.clear()
+        _budgets.clear()
+
+
+__all__ = ["RateLimiter", "RetryBudget", "reset_shared", "shared_budget", "shared_limiter"]

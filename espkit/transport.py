@@ -1,0 +1,425 @@
+"""The one request pipeline every HTTP provider (and the sandbox) goes through.
+
+Per attempt: wait for the shared rate limiter -> send with (connect, read) timeouts ->
+observe rate-limit headers -> map errors to the typed tree. Around attempts, tenacity drives
+retries; the *decision* to retry is ``should_retry`` (the checker), the *delay* is
+``retry_delay`` (server hint first, else exponential backoff with full jitter), and the
+*allowance* is the shared ``RetryBudget``: three separate pieces, as in botocore.
+
+Non-idempotent requests (POST, PATCH) are only retried when the ESP cannot have acted on them:
+a 429, or a connection that was never established. Anything ambiguous (read timeout, reset
+after sending, 5xx) is raised with ``maybe_applied=True`` so the caller reads back first.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import requests
+import tenacity
+import urllib3.exceptions
+
+from .errors import (
+    AlreadyExists,
+    AuthError,
+    EspError,
+    NotFound,
+    RateLimited,
+    Rejected,
+    ServerError,
+    TransportError,
+)
+from .ratelimit import RateLimiter, RetryBudget
+
+log = logging.getLogger("espkit.http")
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+DEFAULT_TIMEOUT = (5.0, 30.0)
+_SECRET_PARAMS = ("key", "token", "secret", "password", "auth")
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How hard to try. ``max_retry_after``: a server asking us to wait longer than this is
+    reported as ``RateLimited`` straight away rather than slept on."""
+
+    max_attempts: int = 5
+    base_delay: float = 0.5
+    max_backoff: float = 20.0
+    max_retry_after: float = 120.0
+
+
+NO_RETRY = RetryPolicy(max_attempts=1)
+
+
+@attrs.frozen
+class HttpResponse:
+    status: int
+    body: Any
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    request_id: str | None = None
+
+
+@attrs.frozen
+class ErrorDetail:
+    """What a provider's error parser extracts from an error response. ``error_class``
+    overrides the status-based default (e.g. a Mailgun 400 that means "already exists")."""
+
+    message: str
+    code: str | None = None
+    error_class: type[EspError] | None = None
+
+
+ErrorParser = Callable[[requests.Response, Any], ErrorDetail]
+
+
+def default_error_parser(response: requests.Response, body: Any) -> ErrorDetail:
+    if isinstance(body, dict):
+        for key in ("message", "Message", "error", "Reason", "detail"):
+            value = body.get(key)
+            if isinstance(value, str) and value:
+                return ErrorDetail(value)
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return ErrorDetail(value["message"], code=_str_or_none(value.get("code")))
+        errors = body.get("errors")
+        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            first = errors[0]
+            text = first.get("message") or first.get("description") or str(first)
+            return ErrorDetail(str(text), code=_str_or_none(first.get("code")))
+    text = (response.text or "").strip()
+    return ErrorDetail(text[:300] or response.reason or f"HTTP {response.status_code}")
+
+
+def _str_or_none(v: object) -> str | None:
+    return None if v is None else str(v)
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as delta-seconds or an HTTP-date; seconds from now, never negative."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+def parse_reset(value: str | None, now: float | None = None) -> float | None:
+    """``X-RateLimit-Reset``: ESPs send epoch seconds, epoch milliseconds or a delta.
+    Returns seconds from now."""
+    if not value:
+        return None
+    try:
+        n = float(value.strip())
+    except ValueError:
+        return parse_retry_after(value, now)
+    now = time.time() if now is None else now
+    if n > 1e12:
+        n = n / 1000.0 - now
+    elif n > 1e9:
+        n = n - now
+    return max(0.0, n)
+
+
+def safe_url(url: str) -> str:
+    """URL fit for logs and errors: no userinfo, secret-looking query values masked."""
+    parts = urllib.parse.urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
+    masked = [
+        (k, "***" if any(s in k.lower() for s in _SECRET_PARAMS) else v) for k, v in query
+    ]
+    return urllib.parse.urlunsplit(
+        (parts.scheme, netloc, parts.path, urllib.parse.urlencode(masked), "")
+    )
+
+
+def _status_class(status: int) -> type[EspError]:
+    if status in (401, 403):
+        return AuthError
+    if status == 404:
+        return NotFound
+    if status == 409:
+        return AlreadyExists
+    if status == 429:
+        return RateLimited
+    if status >= 500:
+        return ServerError
+    return Rejected
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the connection was never established, so the ESP cannot have acted."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, urllib3.exceptions.NewConnectionError):
+            return True
+        if isinstance(cur, urllib3.exceptions.MaxRetryError) and isinstance(
+            cur.reason, urllib3.exceptions.NewConnectionError
+        ):
+            return True
+        cur = cur.__cause__ or cur.__context__ or (cur.args[0] if cur.args and isinstance(
+            cur.args[0], BaseException) else None)
+    return False
+
+
+class Transport:
+    """Sends requests for one provider account. Thread-safe; share one per account.
+
+    ``limiter`` and ``budget`` are normally the process-wide ones for this account
+    (see ``ratelimit.shared_limiter``) so every thread and every scoped copy shares them.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        base_url: str,
+        *,
+        auth: requests.auth.AuthBase | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = RetryPolicy(),
+        limiter: RateLimiter | None = None,
+        budget: RetryBudget | None = None,
+        session: requests.Session | None = None,
+        parse_error: ErrorParser = default_error_parser,
+        request_id_headers: Sequence[str] = ("X-Request-Id",),
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.retry = retry
+        self.limiter = limiter or RateLimiter(None)
+        self.budget = budget or RetryBudget()
+        self.parse_error = parse_error
+        self.request_id_headers = tuple(request_id_headers)
+        self._auth = auth
+        self._headers = dict(headers or {})
+        self._sleep = sleep
+        if session is None:
+            session = requests.Session()
+            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+            session.headers["User-Agent"] = "espkit/0.1"
+        self.session = session
+        #: counters for reports and benchmarks
+        self.stats: dict[str, int] = {"requests": 0, "retries": 0, "throttled": 0}
+
+    def __repr__(self) -> str:
+        return f"Transport({self.provider!r}, {safe_url(self.base_url)!r})"
+
+    def scoped(self, headers: Mapping[str, str]) -> Transport:
+        """A copy that adds ``headers`` to every request (subaccount scoping) and shares the
+        session, limiter, budget and counters."""
+        clone = object.__new__(Transport)
+        clone.__dict__.update(self.__dict__)
+        clone._headers = {**self._headers, **headers}
+        return clone
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
+        data: Mapping[str, Any] | Sequence[tuple[str, Any]] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> HttpResponse:
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in IDEMPOTENT_METHODS
+        url = self.base_url + path
+        send_headers = {**self._headers, **(headers or {})}
+
+        def attempt() -> HttpResponse:
+            return self._send_once(method, url, params, data, json, send_headers, idempotent)
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.retry.max_attempts),
+            retry=tenacity.retry_if_exception(lambda e: self.should_retry(e, idempotent)),
+            wait=self.retry_delay,
+            sleep=self._sleep or _sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+        return retrying(attempt)
+
+    def _send_once(
+        self,
+        method: str,
+        url: str,
+        params: Any,
+        data: Any,
+        json: Any,
+        headers: Mapping[str, str],
+        idempotent: bool,
+    ) -> HttpResponse:
+        self.limiter.acquire()
+        self.stats["requests"] += 1
+        start = time.perf_counter()
+        try:
+            response = self.session.request(
+                method, url, params=params, data=data, json=json, headers=headers,
+                auth=self._auth, timeout=self.timeout, allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            never_sent = _never_sent(exc)
+            what = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+            log.debug("%s %s -> %s after %.1f ms", method, safe_url(url), what,
+                      (time.perf_counter() - start) * 1000)
+            raise TransportError(
+                f"{what}: {type(exc).__name__}"
+                + ("" if never_sent else " (the request may have been applied)"),
+                provider=self.provider, method=method, url=safe_url(url),
+                maybe_applied=not never_sent,
+            ) from None
+        elapsed = (time.perf_counter() - start) * 1000
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug("%s %s -> %d in %.1f ms", method, safe_url(response.url or url),
+                      response.status_code, elapsed)
+        self._observe_rate_headers(response)
+        body = _json_or_none(response)
+        if response.status_code < 400:
+            self.limiter.on_success()
+            self.budget.refund()
+            return HttpResponse(response.status_code, body, response.headers,
+                                self._request_id(response))
+        raise self._error(method, url, response, body, idempotent)
+
+    def _error(
+        self, method: str, url: str, response: requests.Response, body: Any, idempotent: bool
+    ) -> EspError:
+        status = response.status_code
+        detail = self.parse_error(response, body)
+        cls = detail.error_class or _status_class(status)
+        common: dict[str, Any] = {
+            "provider": self.provider, "status": status, "method": method,
+            "url": safe_url(url), "request_id": self._request_id(response),
+            "code": detail.code, "body": body,
+            "maybe_applied": status >= 500 and not idempotent,
+        }
+        if issubclass(cls, RateLimited):
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            if retry_after is None:
+                retry_after = parse_reset(response.headers.get("X-RateLimit-Reset"))
+            if retry_after is None and isinstance(body, dict):
+                retry_after = _float_or_none(body.get("retry-seconds"))
+            self.stats["throttled"] += 1
+            self.limiter.on_throttle(retry_after)
+            return RateLimited(detail.message, retry_after=retry_after, **common)
+        return cls(detail.message, **common)
+
+    def _request_id(self, response: requests.Response) -> str | None:
+        for name in self.request_id_headers:
+            value = response.headers.get(name)
+            if value:
+                return value
+        return None
+
+    def _observe_rate_headers(self, response: requests.Response) -> None:
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        if remaining is None or response.status_code == 429:
+            return
+        try:
+            left = float(remaining)
+        except ValueError:
+            return
+        if left <= 0:
+            reset = parse_reset(response.headers.get("X-RateLimit-Reset"))
+            if reset:
+                self.limiter.pause_until(time.monotonic() + reset)
+
+    # -- the retry checker, delay and budget -------------------------------------------
+
+    def should_retry(self, exc: BaseException, idempotent: bool) -> bool:
+        if isinstance(exc, RateLimited):
+            wanted = exc.retry_after
+            if wanted is not None and wanted > self.retry.max_retry_after:
+                return False
+        elif isinstance(exc, TransportError):
+            if exc.maybe_applied and not idempotent:
+                return False
+        elif isinstance(exc, ServerError):
+            if not idempotent:
+                return False
+        else:
+            return False
+        timeout = isinstance(exc, TransportError)
+        if not self.budget.spend(timeout=timeout):
+            log.warning("%s: retry budget exhausted, not retrying %s", self.provider, exc)
+            return False
+        return True
+
+    def retry_delay(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return exc.retry_after
+        cap = min(self.retry.max_backoff, self.retry.base_delay * 2 ** (state.attempt_number - 1))
+        return random.uniform(0, cap)  # noqa: S311 - jitter, not cryptography
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        self.stats["retries"] += 1
+        exc = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        log.info("retry %d/%d in %.2f s after %s", state.attempt_number,
+                 self.retry.max_attempts - 1, delay, exc)
+
+
+def _sleep(seconds: float) -> None:
+    # looked up per call so tests can replace time.sleep
+    time.sleep(seconds)
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    if not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _float_or_none(v: object) -> float | None:
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "NO_RETRY",
+    "ErrorDetail",
+    "HttpResponse",
+    "RetryPolicy",
+    "Transport",
+    "default_error_parser",
+    "parse_reset",
+    "parse_retry_after",
+    "safe_url",
+]
