@@ -1,0 +1,518 @@
+"""The ``espkit`` command line: tables for people, ``--output json`` for scripts.
+
+Errors print as one line on stderr (a traceback only with ``--debug``). Exit codes:
+0 ok, 1 the ESP refused or failed, 2 bad input or configuration, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NoReturn, TypeVar
+
+try:
+    import click
+    from rich.console import Console
+    from rich.table import Table
+except ImportError as exc:  # pragma: no cover - exercised only without the extra
+    raise SystemExit(
+        "the espkit command line needs its extra: pip install 'espkit[cli]'"
+    ) from exc
+
+import attrs
+
+from . import credentials
+from . import providers as registry
+from .account import Account, connect
+from .errors import ConfigError, EspError, EspkitError
+from .models import Capability, Domain
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_ESP = 1
+EXIT_CONFIG = 2
+
+out = Console()
+err = Console(stderr=True)
+
+
+class Ctx:
+    """What the global options say; the account is opened on first use."""
+
+    def __init__(self, provider: str, options: dict[str, Any], output: str,
+                 subaccount: str | None, debug: bool) -> None:
+        self.provider = provider
+        self.options = options
+        self.output = output
+        self.subaccount = subaccount
+        self.debug = debug
+        self._account: Account | None = None
+
+    @property
+    def account(self) -> Account:
+        if self._account is None:
+            acct = connect(self.provider, **self.options)
+            self._account = acct.on_behalf_of(self.subaccount) if self.subaccount else acct
+        return self._account
+
+
+def to_plain(value: Any) -> Any:
+    """Models -> JSON-ready data (``raw`` payloads left out)."""
+    if attrs.has(type(value)):
+        return {
+            f.name: to_plain(getattr(value, f.name))
+            for f in attrs.fields(type(value)) if f.name != "raw"
+        }
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    return value
+
+
+def emit(ctx: Ctx, data: Any, table: Callable[[], Table] | None = None) -> None:
+    if ctx.output == "json" or table is None:
+        click.echo(json.dumps(to_plain(data), indent=2))
+    else:
+        out.print(table())
+
+
+def fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    sys.exit(code)
+
+
+def handled(fn: F) -> F:
+    """Turn espkit errors into one readable line and an exit code."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context().find_object(Ctx)
+        try:
+            return fn(*args, **kwargs)
+        except EspkitError as exc:
+            if ctx is not None and ctx.debug:
+                raise
+            fail(_escape(str(exc)), EXIT_ESP if isinstance(exc, EspError) else EXIT_CONFIG)
+        except KeyboardInterrupt:
+            fail("interrupted", 130)
+
+    wrapper.__name__ = fn.__name__
+    wrapper.__doc__ = fn.__doc__
+    return wrapper  # type: ignore[return-value]
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", r"\[")
+
+
+pass_ctx = click.make_pass_decorator(Ctx)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-p", "--provider", envvar="ESPKIT_PROVIDER", default="sandbox", show_default=True,
+              help="ESP to talk to: " + ", ".join(registry.names()) + ".")
+@click.option("--region", envvar="ESPKIT_REGION", help="ESP region, e.g. us or eu.")
+@click.option("--base-url", help="Override the API base URL (proxy or local mock).")
+@click.option("--sandbox-db", type=click.Path(dir_okay=False),
+              help="Sandbox state file (':memory:' for none).")
+@click.option("--subaccount", help="Act on behalf of this subaccount id.")
+@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
+              show_default=True)
+@click.option("--debug", is_flag=True, help="Show tracebacks and HTTP debug logs.")
+@click.version_option(package_name="espkit")
+@click.pass_context
+def cli(click_ctx: click.Context, provider: str, region: str | None, base_url: str | None,
+        sandbox_db: str | None, subaccount: str | None, output: str, debug: bool) -> None:
+    """Manage sending domains, DNS records, dedicated IPs, pools and subaccounts on any ESP."""
+    options: dict[str, Any] = {}
+    if provider == "sandbox":
+        if sandbox_db:
+            options["path"] = sandbox_db
+    else:
+        if region:
+            options["region"] = region
+        if base_url:
+            options["base_url"] = base_url
+    if debug:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s %(levelname)s %(message)s")
+    click_ctx.obj = Ctx(provider, options, output, subaccount, debug)
+
+
+# -- domains ---------------------------------------------------------------------------------
+
+@cli.group()
+def domains() -> None:
+    """Sending domains and the DNS records they need."""
+
+
+def _domains_table(items: Iterable[Domain]) -> Table:
+    t = Table("domain", "state", "records valid", "id", title=None)
+    for d in items:
+        valid = sum(r.valid for r in d.dns_records)
+        t.add_row(d.name, str(d.state), f"{valid}/{len(d.dns_records)}", d.id or "")
+    return t
+
+
+def _records_table(d: Domain) -> Table:
+    t = Table("purpose", "type", "host", "value", "priority", "status",
+              title=f"{d.name}  [{d.state}]")
+    for r in d.dns_records:
+        t.add_row(str(r.purpose), r.type, r.host, r.value,
+                  "" if r.priority is None else str(r.priority), str(r.status))
+    return t
+
+
+@domains.command("list")
+@click.option("--limit", type=int, help="Stop after this many.")
+@pass_ctx
+@handled
+def domains_list(ctx: Ctx, limit: int | None) -> None:
+    """List every domain of the account."""
+    items: list[Domain] = []
+    for d in ctx.account.domains.list():
+        if limit is not None and len(items) >= limit:
+            break
+        items.append(d)
+    emit(ctx, items, lambda: _domains_table(items))
+
+
+@domains.command("create")
+@click.argument("name")
+@click.option("--dkim-key-size", type=click.Choice(["1024", "2048"]))
+@click.option("--dkim-selector")
+@click.option("--spam-action", type=click.Choice(["disabled", "block", "tag"]))
+@click.option("--wildcard/--no-wildcard", default=None)
+@click.option("--web-scheme", type=click.Choice(["http", "https"]))
+@click.option("--web-prefix")
+@click.option("--pool", help="Send from this IP pool.")
+@click.option("--ip", "ips", multiple=True, help="Send from this dedicated IP (repeatable).")
+@pass_ctx
+@handled
+def domains_create(ctx: Ctx, name: str, dkim_key_size: str | None, dkim_selector: str | None,
+                   spam_action: str | None, wildcard: bool | None, web_scheme: str | None,
+                   web_prefix: str | None, pool: str | None, ips: Sequence[str]) -> None:
+    """Create a domain and print the DNS records to publish."""
+    d = ctx.account.domains.create(
+        name, dkim_key_size=int(dkim_key_size) if dkim_key_size else None,
+        dkim_selector=dkim_selector, spam_action=spam_action, wildcard=wildcard,
+        web_scheme=web_scheme, web_prefix=web_prefix, pool=pool, ips=ips,
+    )
+    emit(ctx, d, lambda: _records_table(d))
+
+
+@domains.command("show")
+@click.argument("name")
+@pass_ctx
+@handled
+def domains_show(ctx: Ctx, name: str) -> None:
+    """Show a domain and its DNS records."""
+    d = ctx.account.domains.get(name)
+    emit(ctx, d, lambda: _records_table(d))
+
+
+@domains.command("verify")
+@click.argument("name")
+@click.option("--wait", is_flag=True, help="Keep checking until verified.")
+@click.option("--timeout", type=float, default=600.0, show_default=True)
+@click.option("--interval", type=float, default=15.0, show_default=True)
+@pass_ctx
+@handled
+def domains_verify(ctx: Ctx, name: str, wait: bool, timeout: float, interval: float) -> None:
+    """Ask the ESP to check the DNS records now."""
+    if wait:
+        d = ctx.account.domains.wait_until_verified(name, timeout=timeout, interval=interval)
+    else:
+        d = ctx.account.domains.verify(name)
+    emit(ctx, d, lambda: _records_table(d))
+    if not d.verified:
+        sys.exit(EXIT_ESP)
+
+
+@domains.command("delete")
+@click.argument("name")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+@handled
+def domains_delete(ctx: Ctx, name: str, yes: bool) -> None:
+    """Delete a domain."""
+    if not yes:
+        click.confirm(f"Delete {name} from {ctx.provider}?", abort=True)
+    ctx.account.domains.delete(name)
+    emit(ctx, {"deleted": name}, lambda: _message(f"deleted {name}"))
+
+
+def _message(text: str) -> Table:
+    t = Table.grid()
+    t.add_row(text)
+    return t
+
+
+# -- assignment ------------------------------------------------------------------------------
+
+@cli.command("assign")
+@click.argument("domain")
+@click.option("--pool")
+@click.option("--ip")
+@pass_ctx
+@handled
+def assign(ctx: Ctx, domain: str, pool: str | None, ip: str | None) -> None:
+    """Make DOMAIN send from a pool (--pool) or a dedicated IP (--ip)."""
+    a = ctx.account.domains.assign(domain, pool=pool, ip=ip)
+    emit(ctx, a, lambda: _message(f"{a.domain} now sends from {a.kind} {a.target}"))
+
+
+@cli.command("unassign")
+@click.argument("domain")
+@click.option("--pool")
+@click.option("--ip")
+@click.option("--replacement", help="IP, pool or 'shared' to send from instead.")
+@pass_ctx
+@handled
+def unassign(ctx: Ctx, domain: str, pool: str | None, ip: str | None,
+             replacement: str | None) -> None:
+    """Stop DOMAIN sending from a pool or IP."""
+    ctx.account.domains.unassign(domain, pool=pool, ip=ip, replacement=replacement)
+    target = pool or ip
+    emit(ctx, {"domain": domain, "unassigned": target},
+         lambda: _message(f"{domain} no longer sends from {target}"))
+
+
+@cli.command("assignments")
+@click.argument("domain")
+@pass_ctx
+@handled
+def assignments(ctx: Ctx, domain: str) -> None:
+    """What DOMAIN sends from."""
+    items = ctx.account.domains.assignments(domain)
+
+    def table() -> Table:
+        t = Table("domain", "kind", "target")
+        for a in items:
+            t.add_row(a.domain, str(a.kind), a.target)
+        return t
+
+    emit(ctx, items, table)
+
+
+# -- IPs and pools ---------------------------------------------------------------------------
+
+@cli.group()
+def ips() -> None:
+    """Dedicated IPs."""
+
+
+@ips.command("list")
+@pass_ctx
+@handled
+def ips_list(ctx: Ctx) -> None:
+    """List the account's dedicated IPs."""
+    items = list(ctx.account.ips.list())
+
+    def table() -> Table:
+        t = Table("ip", "pool", "warming up", "rdns")
+        for i in items:
+            warm = "" if i.warming_up is None else ("yes" if i.warming_up else "no")
+            t.add_row(i.address, i.pool or "", warm, i.rdns or "")
+        return t
+
+    emit(ctx, items, table)
+
+
+@cli.group()
+def pools() -> None:
+    """IP pools."""
+
+
+def _pools_table(items: Sequence[Any]) -> Table:
+    t = Table("pool", "id", "ips", "description")
+    for p in items:
+        t.add_row(p.name, p.id or "", ", ".join(p.ips), p.description or "")
+    return t
+
+
+@pools.command("list")
+@pass_ctx
+@handled
+def pools_list(ctx: Ctx) -> None:
+    """List IP pools."""
+    items = list(ctx.account.pools.list())
+    emit(ctx, items, lambda: _pools_table(items))
+
+
+@pools.command("create")
+@click.argument("name")
+@click.option("--ip", "ips_", multiple=True, help="Dedicated IP to put in it (repeatable).")
+@click.option("--description")
+@pass_ctx
+@handled
+def pools_create(ctx: Ctx, name: str, ips_: Sequence[str], description: str | None) -> None:
+    """Create an IP pool."""
+    p = ctx.account.pools.create(name, ips=ips_, description=description)
+    emit(ctx, p, lambda: _pools_table([p]))
+
+
+@pools.command("add-ip")
+@click.argument("pool")
+@click.argument("ip")
+@pass_ctx
+@handled
+def pools_add_ip(ctx: Ctx, pool: str, ip: str) -> None:
+    """Put IP in POOL (moving it out of another pool where the ESP requires)."""
+    p = ctx.account.pools.add_ip(pool, ip)
+    emit(ctx, p, lambda: _pools_table([p]))
+
+
+@pools.command("remove-ip")
+@click.argument("pool")
+@click.argument("ip")
+@pass_ctx
+@handled
+def pools_remove_ip(ctx: Ctx, pool: str, ip: str) -> None:
+    """Take IP out of POOL."""
+    p = ctx.account.pools.remove_ip(pool, ip)
+    emit(ctx, p, lambda: _pools_table([p]))
+
+
+@pools.command("delete")
+@click.argument("name")
+@click.option("--replacement", help="IP, pool or 'shared' for the pool's domains.")
+@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_ctx
+@handled
+def pools_delete(ctx: Ctx, name: str, replacement: str | None, yes: bool) -> None:
+    """Delete an IP pool."""
+    if not yes:
+        click.confirm(f"Delete pool {name} from {ctx.provider}?", abort=True)
+    ctx.account.pools.delete(name, replacement=replacement)
+    emit(ctx, {"deleted": name}, lambda: _message(f"deleted pool {name}"))
+
+
+# -- subaccounts -----------------------------------------------------------------------------
+
+@cli.group()
+def subaccounts() -> None:
+    """Subaccounts (one per customer, typically)."""
+
+
+def _subs_table(items: Sequence[Any]) -> Table:
+    t = Table("id", "name", "enabled")
+    for s in items:
+        t.add_row(s.id, s.name, "yes" if s.enabled else "no")
+    return t
+
+
+@subaccounts.command("list")
+@pass_ctx
+@handled
+def subaccounts_list(ctx: Ctx) -> None:
+    """List subaccounts."""
+    items = list(ctx.account.subaccounts.list())
+    emit(ctx, items, lambda: _subs_table(items))
+
+
+@subaccounts.command("create")
+@click.argument("name")
+@pass_ctx
+@handled
+def subaccounts_create(ctx: Ctx, name: str) -> None:
+    """Create a subaccount."""
+    s = ctx.account.subaccounts.create(name)
+    emit(ctx, s, lambda: _subs_table([s]))
+
+
+@subaccounts.command("show")
+@click.argument("subaccount_id")
+@pass_ctx
+@handled
+def subaccounts_show(ctx: Ctx, subaccount_id: str) -> None:
+    """Show one subaccount."""
+    s = ctx.account.subaccounts.get(subaccount_id)
+    emit(ctx, s, lambda: _subs_table([s]))
+
+
+@subaccounts.command("enable")
+@click.argument("subaccount_id")
+@pass_ctx
+@handled
+def subaccounts_enable(ctx: Ctx, subaccount_id: str) -> None:
+    """Enable a subaccount."""
+    s = ctx.account.subaccounts.enable(subaccount_id)
+    emit(ctx, s, lambda: _subs_table([s]))
+
+
+@subaccounts.command("disable")
+@click.argument("subaccount_id")
+@pass_ctx
+@handled
+def subaccounts_disable(ctx: Ctx, subaccount_id: str) -> None:
+    """Disable a subaccount."""
+    s = ctx.account.subaccounts.disable(subaccount_id)
+    emit(ctx, s, lambda: _subs_table([s]))
+
+
+# -- account-level ---------------------------------------------------------------------------
+
+@cli.command("capabilities")
+@pass_ctx
+@handled
+def capabilities(ctx: Ctx) -> None:
+    """What each provider supports natively."""
+    names = registry.names()
+    matrix = {n: registry.get(n).SUPPORTS for n in names}
+    data = {n: sorted(str(c) for c in caps) for n, caps in matrix.items()}
+
+    def table() -> Table:
+        t = Table("capability", *names)
+        for cap in Capability:
+            t.add_row(str(cap), *("yes" if cap in matrix[n] else "-" for n in names))
+        return t
+
+    emit(ctx, data, table)
+
+
+@cli.command("login")
+@click.argument("provider")
+@click.option("--profile", help="Store under a named profile (several accounts).")
+@click.option("--key-stdin", is_flag=True, help="Read the key from standard input.")
+@handled
+def login(provider: str, profile: str | None, key_stdin: bool) -> None:
+    """Store PROVIDER's API key in the system keyring."""
+    name = registry.get(provider).name
+    key = sys.stdin.readline().strip() if key_stdin else click.prompt(
+        f"{name} API key", hide_input=True)
+    if not key:
+        raise ConfigError("no key given")
+    try:
+        credentials.store(name, key, profile)
+    except Exception as exc:
+        raise ConfigError(f"could not write to the system keyring: {type(exc).__name__}: "
+                          f"{exc}") from None
+    click.echo(f"stored the {name} key in the keyring (service {credentials.KEYRING_SERVICE!r},"
+               f" user {credentials.keyring_username(name, profile)!r})")
+
+
+@cli.command("demo")
+@click.option("--customers", type=click.IntRange(1, 500), default=20, show_default=True)
+@pass_ctx
+@handled
+def demo(ctx: Ctx, customers: int) -> None:
+    """Provision a small fleet on the sandbox and show it."""
+    from .demo import run_demo
+
+    if ctx.provider != "sandbox":
+        raise ConfigError("the demo runs on the sandbox only (use --provider sandbox)")
+    run_demo(ctx.options.get("path"), customers, out, json_output=ctx.output == "json")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    cli.main(args=list(argv) if argv is not None else None, prog_name="espkit")
+
+
+__all__ = ["cli", "main"]
