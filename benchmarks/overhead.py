@@ -1,0 +1,113 @@
+"""Per-call overhead of espkit against raw requests, on a local zero-latency server.
+
+Both sides make the same call (Mailgun's GET /v4/domains/{name}) to a keep-alive HTTP server
+on 127.0.0.1 and decode the JSON; espkit additionally validates the name, goes through the
+limiter, the retry loop, error mapping and builds a typed Domain. The client-side rate limit is
+raised out of the way (the point is pipeline cost, not Mailgun's 5 requests/second).
+
+    python benchmarks/overhead.py [calls]
+
+Prints calls/second and microseconds per call for both, and the ratio (target <= 1.2x).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import requests
+
+import espkit
+
+DOMAIN = "bench.example.com"
+BODY = json.dumps({
+    "domain": {
+        "name": DOMAIN, "id": "5f1b2c3d4e5f60718293a4b5", "state": "active",
+        "created_at": "Tue, 14 Jul 2026 10:00:00 GMT", "type": "custom",
+        "spam_action": "disabled", "wildcard": False, "web_scheme": "https",
+        "smtp_login": f"postmaster@{DOMAIN}", "require_tls": False,
+        "skip_verification": False, "is_disabled": False,
+    },
+    "sending_dns_records": [
+        {"record_type": "TXT", "name": DOMAIN, "value": "v=spf1 include:mailgun.org ~all",
+         "valid": "valid", "is_active": True, "cached": []},
+        {"record_type": "TXT", "name": f"smtp._domainkey.{DOMAIN}", "value": "k=rsa; p=MIGf",
+         "valid": "valid", "is_active": True, "cached": []},
+        {"record_type": "CNAME", "name": f"email.{DOMAIN}", "value": "mailgun.org",
+         "valid": "valid", "is_active": True, "cached": []},
+    ],
+    "receiving_dns_records": [
+        {"record_type": "MX", "value": "mxa.mailgun.org", "priority": "10", "valid": "valid",
+         "is_active": True, "cached": []},
+    ],
+}).encode()
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(BODY)))
+        self.end_headers()
+        self.wfile.write(BODY)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def timed(fn: object, calls: int, rounds: int = 5) -> tuple[float, float]:
+    """Best-of-rounds seconds per call (best, not mean: the floor is the overhead)."""
+    assert callable(fn)
+    for _ in range(max(50, calls // 10)):
+        fn()
+    samples = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter() - start) / calls)
+    return min(samples), statistics.median(samples)
+
+
+def main() -> None:
+    calls = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+
+    session = requests.Session()
+
+    def raw() -> object:
+        r = session.get(f"{base}/v4/domains/{DOMAIN}", auth=("api", "key-bench"), timeout=(5, 30))
+        r.raise_for_status()
+        return r.json()
+
+    acct = espkit.connect("mailgun", api_key="key-bench", base_url=base, rate_limit=1e9)
+
+    def sdk() -> object:
+        return acct.domains.get(DOMAIN)
+
+    assert isinstance(sdk(), espkit.Domain)
+    raw_best, raw_med = timed(raw, calls)
+    sdk_best, sdk_med = timed(sdk, calls)
+    server.shutdown()
+
+    print(f"calls per round          {calls}")
+    print(f"raw requests             {raw_best * 1e6:8.1f} us/call  ({1 / raw_best:8.0f}/s)"
+          f"  median {raw_med * 1e6:.1f} us")
+    print(f"espkit domains.get       {sdk_best * 1e6:8.1f} us/call  ({1 / sdk_best:8.0f}/s)"
+          f"  median {sdk_med * 1e6:.1f} us")
+    print(f"espkit overhead          {(sdk_best - raw_best) * 1e6:8.1f} us/call")
+    ratio = sdk_best / raw_best
+    print(f"ratio espkit / raw       {ratio:8.2f}x  (target <= 1.20x)"
+          f"  {'OK' if ratio <= 1.2 else 'OVER TARGET'}")
+
+
+if __name__ == "__main__":
+    main()
