@@ -13,9 +13,10 @@ from collections.abc import Iterable
 
 from .errors import ValidationError
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# fullmatch, not ``$``: ``$`` also matches before a trailing newline
+_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _FORBIDDEN = re.compile(r"[/\\%@:?#\s\x00-\x1f\x7f]")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 def domain_name(value: object, field: str = "domain") -> str:
@@ -42,7 +43,7 @@ def domain_name(value: object, field: str = "domain") -> str:
     if len(labels) < 2:
         raise ValidationError(field, value, "needs at least two labels, e.g. mail.example.com")
     for label in labels:
-        if not _LABEL.match(label):
+        if not _LABEL.fullmatch(label):
             raise ValidationError(
                 field, value,
                 f"label {label!r} must be 1-63 letters, digits or hyphens, "
@@ -78,7 +79,7 @@ def resource_name(value: object, field: str) -> str:
     """Pool and subaccount names: 1-64 of letters, digits, ``.``, ``_``, ``-``."""
     if not isinstance(value, str):
         raise ValidationError(field, value, "must be a string")
-    if not _NAME.match(value):
+    if not _NAME.fullmatch(value):
         raise ValidationError(
             field, value,
             "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",

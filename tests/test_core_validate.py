@@ -1,0 +1,246 @@
+"""Input validation: everything that ends up in a URL path is checked and canonicalised."""
+
+from __future__ import annotations
+
+import pytest
+
+from espkit import validate
+from espkit.errors import ConfigError, ValidationError
+
+# -- domain names ----------------------------------------------------------------------------
+
+
+#: four labels, 63 + 1 + 63 + 1 + 63 + 1 + 61 = 253 characters: the longest legal name
+NAME_253 = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("example.com", "example.com"),
+        ("Mail.Example.COM", "mail.example.com"),
+        ("mail.example.com.", "mail.example.com"),  # trailing dot dropped
+        ("a-b.example.com", "a-b.example.com"),
+        ("a--b.example.com", "a--b.example.com"),
+        ("123.example.com", "123.example.com"),  # numeric labels are fine below the TLD
+        ("bücher.de", "xn--bcher-kva.de"),  # IDNA -> punycode
+        ("BÜCHER.de", "xn--bcher-kva.de"),
+        ("xn--bcher-kva.de", "xn--bcher-kva.de"),
+        ("пример.рф", "xn--e1afmkfd.xn--p1ai"),
+        ("example\u3002com", "example.com"),  # ideographic full stop is a dot in IDNA
+    ],
+)
+def test_domain_name_canonicalises(raw: str, canonical: str) -> None:
+    assert validate.domain_name(raw) == canonical
+
+
+def test_domain_name_length_limits() -> None:
+    label63 = "a" * 63 + ".com"
+    assert validate.domain_name(label63) == label63
+    with pytest.raises(ValidationError) as info:
+        validate.domain_name("a" * 64 + ".com")
+    assert info.value.field == "domain"
+
+    ok = NAME_253
+    assert len(ok) == 253
+    assert validate.domain_name(ok) == ok
+    assert validate.domain_name(ok + ".") == ok  # the trailing dot does not count
+    too_long = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 62])
+    assert len(too_long) == 254
+    with pytest.raises(ValidationError, match="253"):
+        validate.domain_name(too_long)
+
+
+def test_domain_name_length_is_measured_after_punycode() -> None:
+    # 60 characters of Unicode become more than 63 of punycode
+    with pytest.raises(ValidationError):
+        validate.domain_name("ü" * 60 + ".com")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "localhost",  # single label
+        "com.",  # single label with trailing dot
+        ".",
+        "example..com",
+        ".example.com",
+        "example.com..",
+        "-example.com",
+        "example-.com",
+        "exa_mple.com",
+        "example.123",  # numeric TLD
+        "1.2.3.4",
+        "example.com/admin",
+        "../example.com",
+        "example.com%2f..",
+        "exa%41mple.com",
+        "example .com",
+        " example.com",
+        "example.com\t",
+        "example.com\r\nHost: evil",
+        "example.com\n",
+        "exam\x00ple.com",
+        "example.com\x7f",
+        "user@example.com",
+        "example.com:8080",
+        "example.com?x=1",
+        "example.com#frag",
+        "example\\com.net",
+    ],
+)
+def test_domain_name_rejects(bad: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        validate.domain_name(bad, field="name")
+    err = info.value
+    assert err.field == "name"
+    assert err.value == bad
+    # the message names the field and shows the value repr-quoted (control chars visible)
+    assert str(err).startswith(f"invalid name {bad!r}: ")
+
+
+@pytest.mark.parametrize("bad", [None, 42, b"example.com", ["example.com"]])
+def test_domain_name_rejects_non_strings(bad: object) -> None:
+    with pytest.raises(ValidationError, match="must be a string"):
+        validate.domain_name(bad)
+
+
+def test_validation_error_is_a_config_error_and_value_error() -> None:
+    with pytest.raises(ValidationError) as info:
+        validate.domain_name("nope")
+    assert isinstance(info.value, ConfigError)
+    assert isinstance(info.value, ValueError)
+    assert info.value.reason
+    assert "'nope'" in str(info.value)
+
+
+# -- IP addresses ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "canonical"),
+    [
+        ("192.0.2.1", "192.0.2.1"),
+        ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
+        ("2001:db8::0:1", "2001:db8::1"),
+        ("::1", "::1"),
+        ("FE80::A", "fe80::a"),
+    ],
+)
+def test_ip_address_canonicalises(raw: str, canonical: str) -> None:
+    assert validate.ip_address(raw) == canonical
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "192.0.2", "192.0.2.256", "192.0.2.01", " 192.0.2.1", "192.0.2.1 ", "192.0.2.1\n",
+     "2001:db8:::1", "example.com", "192.0.2.1/32", "1.2.3.4:80"],
+)
+def test_ip_address_rejects(bad: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        validate.ip_address(bad, "ip")
+    assert info.value.field == "ip"
+    assert info.value.value == bad
+
+
+def test_ip_address_rejects_non_strings() -> None:
+    with pytest.raises(ValidationError, match="must be a string"):
+        validate.ip_address(3232235521)
+
+
+def test_ip_addresses_canonicalises_and_dedupes_in_order() -> None:
+    got = validate.ip_addresses(["2001:DB8::1", "192.0.2.7", "2001:db8:0::1", "192.0.2.7"])
+    assert got == ("2001:db8::1", "192.0.2.7")
+    assert validate.ip_addresses(()) == ()
+
+
+def test_ip_addresses_rejects_a_single_string_and_bad_members() -> None:
+    with pytest.raises(ValidationError, match="not one string") as info:
+        validate.ip_addresses("192.0.2.1")
+    assert info.value.field == "ips"
+    with pytest.raises(ValidationError) as info2:
+        validate.ip_addresses(["192.0.2.1", "nope"])
+    assert info2.value.value == "nope"
+
+
+# -- pool / subaccount / resource names ------------------------------------------------------
+
+
+@pytest.mark.parametrize("good", ["p", "pool-1", "Pool_2", "a.b.c", "9lives", "x" * 64])
+def test_pool_and_subaccount_names_accept(good: str) -> None:
+    assert validate.pool_name(good) == good
+    assert validate.subaccount_name(good) == good
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "-pool", ".pool", "_pool", "x" * 65, "a b", "a/b", "a%2Fb", "a?b", "a#b", "pool\n",
+     "pool\r\n", "pool\x00", "pööl", "..", "a:b"],
+)
+def test_pool_and_subaccount_names_reject(bad: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        validate.pool_name(bad)
+    assert info.value.field == "pool"
+    assert info.value.value == bad
+    with pytest.raises(ValidationError) as info2:
+        validate.subaccount_name(bad)
+    assert info2.value.field == "subaccount"
+
+
+def test_resource_name_rejects_non_strings_and_names_its_field() -> None:
+    with pytest.raises(ValidationError, match="must be a string") as info:
+        validate.resource_name(7, "dkim_selector")
+    assert info.value.field == "dkim_selector"
+
+
+# -- identifiers -----------------------------------------------------------------------------
+
+
+def test_identifier_accepts_opaque_ids_and_ints() -> None:
+    assert validate.identifier("abc-123_X.y", "subaccount") == "abc-123_X.y"
+    assert validate.identifier(12345, "subaccount") == "12345"
+
+
+@pytest.mark.parametrize("bad", ["", ".", "..", "a/b", "a%2F", "a b", "a\n", "a?b", "a#b",
+                                 "a:b", "a\\b", None, True, 1.5])
+def test_identifier_rejects(bad: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        validate.identifier(bad, "subaccount")
+    assert info.value.field == "subaccount"
+
+
+# -- choices ---------------------------------------------------------------------------------
+
+
+def test_choice() -> None:
+    validate.choice("tag", "spam_action", ("disabled", "block", "tag"))
+    with pytest.raises(ValidationError) as info:
+        validate.choice("drop", "spam_action", ("disabled", "block", "tag"))
+    assert info.value.field == "spam_action"
+    assert "'disabled', 'block', 'tag'" in str(info.value)
+
+
+# -- URL path segments -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "encoded"),
+    [
+        ("example.com", "example.com"),
+        ("a/b", "a%2Fb"),
+        ("../admin", "..%2Fadmin"),
+        ("100%", "100%25"),
+        ("%2F", "%252F"),
+        ("a?b=c", "a%3Fb%3Dc"),
+        ("a#b", "a%23b"),
+        ("a b", "a%20b"),
+        ("a+b", "a%2Bb"),
+        ("a\r\nb", "a%0D%0Ab"),
+        ("ü", "%C3%BC"),
+        ("fe80::1%eth0", "fe80%3A%3A1%25eth0"),
+    ],
+)
+def test_segment_encodes_everything_that_could_change_the_path(raw: str, encoded: str) -> None:
+    assert validate.segment(raw) == encoded
+    assert not set("/?# \r\n") & set(encoded)
