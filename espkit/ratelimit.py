@@ -22,6 +22,11 @@ Sleep = Callable[[float], None]
 #: multiplicative decrease on throttle and the CUBIC scaling constant (botocore's values)
 BETA = 0.7
 SCALE = 0.4
+#: sends older than this are not counted when learning an unknown rate from a 429
+MEASURE_WINDOW = 2.0
+#: float slack when comparing tokens, so a clock advanced by exactly the computed wait
+#: (an injected one) does not spin on a 1e-15 shortfall
+_EPSILON = 1e-9
 
 
 class RateLimiter:
@@ -72,9 +77,9 @@ class RateLimiter:
                 self._refill(now)
                 if self._paused_until > now:
                     wait = self._paused_until - now
-                elif self._rate is None or self._tokens >= 1.0:
+                elif self._rate is None or self._tokens >= 1.0 - _EPSILON:
                     if self._rate is not None:
-                        self._tokens -= 1.0
+                        self._tokens = max(0.0, self._tokens - 1.0)
                     self._sent.append(now)
                     return waited
                 else:
@@ -83,24 +88,31 @@ class RateLimiter:
             (self._sleep or time.sleep)(wait)
             waited += wait
 
-    def _measured_rate(self, now: float) -> float:
-        if len(self._sent) < 2:
-            return self._min_rate
-        span = max(now - self._sent[0], 1e-3)
-        return len(self._sent) / span
+    def _measured_rate(self, now: float) -> float | None:
+        """Sends per second over the last ``MEASURE_WINDOW`` seconds; ``None`` when fewer
+        than two sends fall in it (nothing to learn from)."""
+        recent = [t for t in self._sent if now - t <= MEASURE_WINDOW]
+        if len(recent) < 2:
+            return None
+        span = max(now - recent[0], 1e-3)
+        return len(recent) / span
 
     def on_throttle(self, retry_after: float | None = None) -> None:
         with self._lock:
             now = self._clock()
             self.throttles += 1
+            if retry_after is not None and retry_after > 0:
+                self._paused_until = max(self._paused_until, now + retry_after)
+            # credit the time up to now at the old rate, then drain: no saved-up tokens
+            self._refill(now)
             current = self._rate if self._rate is not None else self._measured_rate(now)
+            if current is None:
+                # unknown rate and no recent sends to measure: honour the pause only
+                return
             self._w_max = current
             self._last_throttle = now
             self._rate = max(self._min_rate, current * BETA)
             self._tokens = min(self._tokens, 0.0)
-            self._refill(now)
-            if retry_after is not None and retry_after > 0:
-                self._paused_until = max(self._paused_until, now + retry_after)
 
     def on_success(self) -> None:
         with self._lock:
@@ -116,9 +128,14 @@ class RateLimiter:
             self._rate = max(self._min_rate, min(target, ceiling))
 
     def pause_until(self, when: float) -> None:
-        """Hold every caller until monotonic time ``when`` (from rate-limit reset headers)."""
+        """Hold every caller until time ``when`` on this limiter's clock."""
         with self._lock:
             self._paused_until = max(self._paused_until, when)
+
+    def pause_for(self, seconds: float) -> None:
+        """Hold every caller for ``seconds`` from now (from rate-limit reset headers)."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, self._clock() + seconds)
 
 
 class RetryBudget:
