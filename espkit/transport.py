@@ -140,6 +140,8 @@ def safe_url(url: str) -> str:
     """URL fit for logs and errors: no userinfo, secret-looking query values masked."""
     parts = urllib.parse.urlsplit(url)
     netloc = parts.hostname or ""
+    if ":" in netloc:  # an IPv6 literal keeps its brackets
+        netloc = f"[{netloc}]"
     if parts.port:
         netloc += f":{parts.port}"
     query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
@@ -147,7 +149,7 @@ def safe_url(url: str) -> str:
         (k, "***" if any(s in k.lower() for s in _SECRET_PARAMS) else v) for k, v in query
     ]
     return urllib.parse.urlunsplit(
-        (parts.scheme, netloc, parts.path, urllib.parse.urlencode(masked), "")
+        (parts.scheme, netloc, parts.path, urllib.parse.urlencode(masked, safe="*"), "")
     )
 
 
@@ -330,7 +332,10 @@ class Transport:
             if retry_after is None and isinstance(body, dict):
                 retry_after = _float_or_none(body.get("retry-seconds"))
             self.stats["throttled"] += 1
-            self.limiter.on_throttle(retry_after)
+            # A wait longer than max_retry_after is surfaced, not slept on: do not impose it on
+            # every caller of the shared limiter either.
+            too_long = retry_after is not None and retry_after > self.retry.max_retry_after
+            self.limiter.on_throttle(None if too_long else retry_after)
             return RateLimited(detail.message, retry_after=retry_after, **common)
         return cls(detail.message, **common)
 
@@ -352,7 +357,7 @@ class Transport:
         if left <= 0:
             reset = parse_reset(response.headers.get("X-RateLimit-Reset"))
             if reset:
-                self.limiter.pause_until(time.monotonic() + reset)
+                self.limiter.pause_for(reset)
 
     # -- the retry checker, delay and budget -------------------------------------------
 

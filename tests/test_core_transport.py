@@ -1,0 +1,872 @@
+"""The request pipeline: timeouts, retries, rate-limit headers, error mapping, safe logging.
+
+The network is mocked with ``responses`` (plus one real local socket for connection refused
+and one real local server for urllib3's own logging); espkit itself is never mocked.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import http.server
+import json
+import logging
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+import responses
+import urllib3.exceptions
+
+import espkit
+from espkit import transport as tp
+from espkit.credentials import HeaderAuth, Secret
+from espkit.errors import (
+    AlreadyExists,
+    AuthError,
+    EspError,
+    NotFound,
+    RateLimited,
+    Rejected,
+    ServerError,
+    TransportError,
+)
+from espkit.models import Capability, Domain, DomainSpec
+from espkit.providers import register
+from espkit.providers.base import HttpProvider
+from espkit.ratelimit import RateLimiter, RetryBudget
+from espkit.transport import (
+    NO_RETRY,
+    ErrorDetail,
+    RetryPolicy,
+    Transport,
+    parse_reset,
+    parse_retry_after,
+    safe_url,
+)
+
+BASE = "https://api.transport-esp.test/v1"
+KEY = "tk-live-0123456789abcdef-SECRET"
+ENV_KEY = "TRANSPORTESP_API_KEY"
+
+
+class TransportEsp(HttpProvider):
+    """A tiny ESP: bearer key, JSON domains API."""
+
+    name = "transportesp"
+    REGIONS = {"us": BASE, "eu": "https://api.eu.transport-esp.test/v1"}  # noqa: RUF012
+    ENV_KEYS = (ENV_KEY,)
+    SUPPORTS = frozenset({Capability.DOMAINS})
+    REQUEST_ID_HEADERS = ("X-Request-Id", "X-Trace-Id")
+
+    @classmethod
+    def make_auth(cls, secret: Secret) -> requests.auth.AuthBase:
+        return HeaderAuth("Authorization", secret, "Bearer")
+
+    def get_domain(self, name: str) -> Domain:
+        r = self.transport.request("GET", f"/domains/{self.seg(name)}")
+        return Domain(name=r.body["name"], provider=self.name, raw=r.body)
+
+    def create_domain(self, spec: DomainSpec) -> Domain:
+        r = self.transport.request("POST", "/domains", json={"name": spec.name})
+        return Domain(name=r.body["name"], provider=self.name, raw=r.body)
+
+
+register(TransportEsp)
+
+
+class FakeClock:
+    """Monotonic clock that moves only when slept on; the transport and limiter share it."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def make_transport(
+    clock: FakeClock,
+    *,
+    rate: float | None = None,
+    retry: RetryPolicy | None = None,
+    budget: RetryBudget | None = None,
+    base_url: str = BASE,
+    **kw: Any,
+) -> Transport:
+    return Transport(
+        "transportesp",
+        base_url,
+        auth=HeaderAuth("Authorization", Secret(KEY), "Bearer"),
+        retry=retry or RetryPolicy(),
+        limiter=RateLimiter(rate, clock=clock, sleep=clock.sleep),
+        budget=budget,
+        sleep=clock.sleep,
+        request_id_headers=("X-Request-Id", "X-Trace-Id"),
+        **kw,
+    )
+
+
+def http_date(offset: float) -> str:
+    return email.utils.formatdate(time.time() + offset, usegmt=True)
+
+
+@pytest.fixture
+def key_in_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ESPKIT_TRANSPORTESP_API_KEY", raising=False)
+    monkeypatch.setenv(ENV_KEY, KEY)
+
+
+# -- timeouts and what is sent -----------------------------------------------------------------
+
+
+@responses.activate
+def test_default_connect_and_read_timeouts_are_passed(key_in_env: None) -> None:
+    responses.get(f"{BASE}/domains/example.com", json={"name": "example.com"})
+    acct = espkit.connect("transportesp")
+    assert acct.domains.get("example.com").name == "example.com"
+    assert responses.calls[0].request.req_kwargs["timeout"] == (5.0, 30.0)
+    assert tp.DEFAULT_TIMEOUT == (5.0, 30.0)
+
+
+@responses.activate
+def test_custom_timeouts_are_passed(key_in_env: None) -> None:
+    responses.get(f"{BASE}/domains/example.com", json={"name": "example.com"})
+    acct = espkit.connect("transportesp", timeout=(1.5, 9.0))
+    acct.domains.get("example.com")
+    assert responses.calls[0].request.req_kwargs["timeout"] == (1.5, 9.0)
+
+
+@responses.activate
+def test_request_is_signed(key_in_env: None) -> None:
+    responses.get(f"{BASE}/domains/example.com", json={"name": "example.com"})
+    espkit.connect("transportesp").domains.get("example.com")
+    sent = responses.calls[0].request
+    assert sent.headers["Authorization"] == f"Bearer {KEY}"
+    assert sent.headers["User-Agent"] == "espkit/0.1"
+
+
+@responses.activate
+def test_redirects_are_not_followed(clock: FakeClock) -> None:
+    # following a redirect could send the key to another host
+    responses.get(f"{BASE}/x", status=302, headers={"Location": "https://elsewhere.test/x"})
+    responses.get("https://elsewhere.test/x", json={})
+    r = make_transport(clock).request("GET", "/x")
+    assert r.status == 302
+    assert [c.request.url for c in responses.calls] == [f"{BASE}/x"]
+
+
+@responses.activate
+def test_success_response_fields(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/ok", json={"a": 1}, headers={"X-Trace-Id": "trace-9"})
+    responses.get(f"{BASE}/text", body="not json")
+    responses.delete(f"{BASE}/empty", status=204)
+    t = make_transport(clock)
+    r = t.request("get", "/ok", params={"page": 2})
+    assert (r.status, r.body, r.request_id) == (200, {"a": 1}, "trace-9")
+    assert responses.calls[0].request.url == f"{BASE}/ok?page=2"
+    assert t.request("GET", "/text").body is None
+    assert t.request("DELETE", "/empty").body is None
+    assert t.stats == {"requests": 3, "retries": 0, "throttled": 0}
+
+
+# -- 429 and server-asked waits ----------------------------------------------------------------
+
+
+@responses.activate
+def test_429_retry_after_delta_seconds(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", status=429, headers={"Retry-After": "7"})
+    responses.get(f"{BASE}/x", json={"ok": True})
+    t = make_transport(clock)
+    assert t.request("GET", "/x").body == {"ok": True}
+    assert clock.slept == [7.0]
+    assert len(responses.calls) == 2
+    assert t.stats == {"requests": 2, "retries": 1, "throttled": 1}
+    assert t.limiter.throttles == 1
+
+
+@responses.activate
+def test_429_retry_after_http_date(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", status=429, headers={"Retry-After": http_date(30)})
+    responses.get(f"{BASE}/x", json={})
+    make_transport(clock).request("GET", "/x")
+    assert len(clock.slept) == 1
+    assert 28.0 <= clock.slept[0] <= 31.0
+
+
+@pytest.mark.parametrize(
+    "reset",
+    [
+        lambda: str(int(time.time()) + 20),  # epoch seconds
+        lambda: str(int((time.time() + 20) * 1000)),  # epoch milliseconds
+        lambda: "20",  # delta seconds
+    ],
+    ids=["epoch-s", "epoch-ms", "delta"],
+)
+@responses.activate
+def test_429_x_ratelimit_reset_forms(clock: FakeClock, reset: Any) -> None:
+    responses.get(f"{BASE}/x", status=429,
+                  headers={"X-RateLimit-Reset": reset(), "X-RateLimit-Remaining": "0"})
+    responses.get(f"{BASE}/x", json={})
+    make_transport(clock).request("GET", "/x")
+    assert len(clock.slept) == 1
+    assert 18.0 <= clock.slept[0] <= 20.5
+
+
+@responses.activate
+def test_429_retry_after_beats_reset_header(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", status=429,
+                  headers={"Retry-After": "3", "X-RateLimit-Reset": "50"})
+    responses.get(f"{BASE}/x", json={})
+    make_transport(clock).request("GET", "/x")
+    assert clock.slept == [3.0]
+
+
+@responses.activate
+def test_429_retry_seconds_in_body(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", status=429, json={"message": "slow down", "retry-seconds": 4})
+    responses.get(f"{BASE}/x", json={})
+    make_transport(clock).request("GET", "/x")
+    assert clock.slept == [4.0]
+
+
+@responses.activate
+def test_429_without_a_hint_backs_off(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(random, "uniform", lambda a, b: b)
+    responses.get(f"{BASE}/x", status=429)
+    responses.get(f"{BASE}/x", json={})
+    make_transport(clock, rate=100.0).request("GET", "/x")
+    assert clock.slept[0] == pytest.approx(0.5)
+
+
+@responses.activate
+def test_429_is_retried_on_post_because_it_was_not_applied(clock: FakeClock) -> None:
+    responses.post(f"{BASE}/domains", status=429, headers={"Retry-After": "1"})
+    responses.post(f"{BASE}/domains", json={"name": "example.com"}, status=201)
+    r = make_transport(clock).request("POST", "/domains", json={"name": "example.com"})
+    assert r.status == 201
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_wait_above_max_retry_after_surfaces_at_once(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", status=429, headers={"Retry-After": "3600", "X-Request-Id": "r1"},
+                  json={"message": "quota exhausted"})
+    responses.get(f"{BASE}/y", json={})
+    t = make_transport(clock, retry=RetryPolicy(max_retry_after=120))
+    with pytest.raises(RateLimited) as info:
+        t.request("GET", "/x")
+    err = info.value
+    assert err.retry_after == 3600.0
+    assert err.status == 429
+    assert err.request_id == "r1"
+    assert "quota exhausted" in str(err)
+    assert len(responses.calls) == 1
+    assert clock.slept == []
+    # "not slept on" holds for the next call too: the limiter is not paused for an hour
+    t.request("GET", "/y")
+    assert clock.slept == []
+
+
+@responses.activate
+def test_http_date_far_in_the_future_surfaces_at_once(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", status=429, headers={"Retry-After": http_date(7200)})
+    t = make_transport(clock)
+    with pytest.raises(RateLimited) as info:
+        t.request("GET", "/x")
+    assert info.value.retry_after is not None
+    assert info.value.retry_after > 7000
+    assert clock.slept == []
+
+
+@responses.activate
+def test_persistent_429_gives_up_after_max_attempts(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", status=429, headers={"Retry-After": "2"})
+    t = make_transport(clock, retry=RetryPolicy(max_attempts=3))
+    with pytest.raises(RateLimited) as info:
+        t.request("GET", "/x")
+    assert info.value.retry_after == 2.0
+    assert len(responses.calls) == 3
+    assert clock.slept == [2.0, 2.0]
+    assert t.stats["throttled"] == 3
+
+
+# -- 5xx -----------------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_5xx_on_get_retried_with_exponential_backoff_and_full_jitter(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ranges: list[tuple[float, float]] = []
+
+    def upper(a: float, b: float) -> float:
+        ranges.append((a, b))
+        return b
+
+    monkeypatch.setattr(random, "uniform", upper)
+    for status in (500, 502, 503, 504):
+        responses.get(f"{BASE}/x", status=status)
+    responses.get(f"{BASE}/x", json={"ok": 1})
+    t = make_transport(clock, retry=RetryPolicy(max_attempts=5, base_delay=0.5))
+    assert t.request("GET", "/x").body == {"ok": 1}
+    # full jitter: uniform(0, cap) with cap doubling per attempt
+    assert ranges == [(0, 0.5), (0, 1.0), (0, 2.0), (0, 4.0)]
+    assert clock.slept == [0.5, 1.0, 2.0, 4.0]
+    assert t.stats["retries"] == 4
+
+
+@responses.activate
+def test_backoff_is_capped_at_max_backoff(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(random, "uniform", lambda a, b: b)
+    responses.get(f"{BASE}/x", status=503)
+    t = make_transport(clock, retry=RetryPolicy(max_attempts=6, base_delay=1.0, max_backoff=3.0))
+    with pytest.raises(ServerError):
+        t.request("GET", "/x")
+    assert clock.slept == [1.0, 2.0, 3.0, 3.0, 3.0]
+    assert len(responses.calls) == 6
+
+
+@responses.activate
+def test_jittered_delays_stay_within_the_caps(clock: FakeClock) -> None:
+    random.seed(12345)
+    responses.get(f"{BASE}/x", status=500)
+    t = make_transport(clock, retry=RetryPolicy(max_attempts=8, base_delay=0.5, max_backoff=5.0))
+    with pytest.raises(ServerError):
+        t.request("GET", "/x")
+    caps = [min(5.0, 0.5 * 2**i) for i in range(7)]
+    assert len(clock.slept) == 7
+    for delay, cap in zip(clock.slept, caps, strict=True):
+        assert 0.0 <= delay <= cap
+    assert len(set(clock.slept)) > 1  # jittered, not a fixed schedule
+
+
+@responses.activate
+def test_5xx_on_post_is_not_retried_and_maybe_applied(clock: FakeClock) -> None:
+    responses.post(f"{BASE}/domains", status=503, json={"message": "backend down"})
+    t = make_transport(clock)
+    with pytest.raises(ServerError) as info:
+        t.request("POST", "/domains", json={"name": "example.com"})
+    assert info.value.maybe_applied is True
+    assert len(responses.calls) == 1
+    assert clock.slept == []
+
+
+@responses.activate
+def test_5xx_on_patch_is_not_retried(clock: FakeClock) -> None:
+    responses.patch(f"{BASE}/x", status=500)
+    with pytest.raises(ServerError) as info:
+        make_transport(clock).request("PATCH", "/x", json={})
+    assert info.value.maybe_applied is True
+    assert len(responses.calls) == 1
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+@responses.activate
+def test_5xx_on_idempotent_writes_is_retried(clock: FakeClock, method: str) -> None:
+    responses.add(method, f"{BASE}/x", status=502)
+    responses.add(method, f"{BASE}/x", json={})
+    make_transport(clock).request(method, "/x")
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_post_declared_idempotent_is_retried(clock: FakeClock) -> None:
+    responses.post(f"{BASE}/search", status=500)
+    responses.post(f"{BASE}/search", json={"hits": []})
+    r = make_transport(clock).request("POST", "/search", json={}, idempotent=True)
+    assert r.body == {"hits": []}
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_get_declared_non_idempotent_is_not_retried(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", status=500)
+    with pytest.raises(ServerError) as info:
+        make_transport(clock).request("GET", "/x", idempotent=False)
+    assert info.value.maybe_applied is True
+    assert len(responses.calls) == 1
+
+
+# -- network failures ------------------------------------------------------------------------
+
+
+def _refused(url: str) -> requests.ConnectionError:
+    """What requests raises when the TCP connection is refused."""
+    reason = urllib3.exceptions.NewConnectionError(
+        None,  # type: ignore[arg-type]
+        "Failed to establish a new connection: [Errno 111] Connection refused",
+    )
+    return requests.ConnectionError(urllib3.exceptions.MaxRetryError(None, url, reason))  # type: ignore[arg-type]
+
+
+def _reset_after_send() -> requests.ConnectionError:
+    return requests.ConnectionError(
+        urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError(104, "reset"))
+    )
+
+
+@responses.activate
+def test_connect_timeout_on_post_is_retried(clock: FakeClock) -> None:
+    responses.post(f"{BASE}/domains", body=requests.ConnectTimeout("connect timed out"))
+    responses.post(f"{BASE}/domains", json={"name": "example.com"}, status=201)
+    t = make_transport(clock)
+    assert t.request("POST", "/domains", json={}).status == 201
+    assert len(responses.calls) == 2
+    assert len(clock.slept) == 1
+
+
+@responses.activate
+def test_connection_refused_on_post_is_retried(clock: FakeClock) -> None:
+    responses.post(f"{BASE}/domains", body=_refused(f"{BASE}/domains"))
+    responses.post(f"{BASE}/domains", body=_refused(f"{BASE}/domains"))
+    responses.post(f"{BASE}/domains", json={}, status=201)
+    assert make_transport(clock).request("POST", "/domains", json={}).status == 201
+    assert len(responses.calls) == 3
+
+
+@responses.activate
+def test_connection_refused_gives_up_as_never_applied(clock: FakeClock) -> None:
+    responses.post(f"{BASE}/domains", body=_refused(f"{BASE}/domains"))
+    t = make_transport(clock, retry=RetryPolicy(max_attempts=3))
+    with pytest.raises(TransportError) as info:
+        t.request("POST", "/domains", json={})
+    err = info.value
+    assert err.maybe_applied is False
+    assert "connection failed" in str(err)
+    assert "may have been applied" not in str(err)
+    assert len(responses.calls) == 3
+
+
+def test_real_connection_refused_is_recognised_as_never_sent(clock: FakeClock) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # nothing listens on ``port`` now: the kernel refuses the connection
+    t = make_transport(clock, base_url=f"http://127.0.0.1:{port}", retry=RetryPolicy(3))
+    with pytest.raises(TransportError) as info:
+        t.request("POST", "/domains", json={})
+    assert info.value.maybe_applied is False
+    assert t.stats["requests"] == 3  # retried although a POST: it never reached the ESP
+
+
+@responses.activate
+def test_read_timeout_on_post_is_not_retried_and_maybe_applied(clock: FakeClock) -> None:
+    responses.post(f"{BASE}/domains", body=requests.ReadTimeout("read timed out"))
+    t = make_transport(clock)
+    with pytest.raises(TransportError) as info:
+        t.request("POST", "/domains", json={})
+    err = info.value
+    assert err.maybe_applied is True
+    assert "timed out" in str(err)
+    assert "may have been applied" in str(err)
+    assert (err.method, err.url) == ("POST", f"{BASE}/domains")
+    assert len(responses.calls) == 1
+    assert clock.slept == []
+
+
+@responses.activate
+def test_reset_after_send_on_post_is_not_retried(clock: FakeClock) -> None:
+    responses.post(f"{BASE}/domains", body=_reset_after_send())
+    with pytest.raises(TransportError) as info:
+        make_transport(clock).request("POST", "/domains", json={})
+    assert info.value.maybe_applied is True
+    assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_read_timeout_on_get_is_retried_and_costs_the_timeout_price(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", body=requests.ReadTimeout("read timed out"))
+    responses.get(f"{BASE}/x", json={})
+    budget = RetryBudget(capacity=100, retry_cost=5, timeout_cost=10)
+    make_transport(clock, budget=budget).request("GET", "/x")
+    assert len(responses.calls) == 2
+    assert budget.available == 100 - 10 + 1  # spent on the retry, one back for the success
+
+
+# -- retry budget ------------------------------------------------------------------------------
+
+
+@responses.activate
+def test_exhausted_retry_budget_stops_retrying(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    responses.get(f"{BASE}/x", status=500)
+    budget = RetryBudget(capacity=10, retry_cost=5)
+    t = make_transport(clock, budget=budget, retry=RetryPolicy(max_attempts=10))
+    with caplog.at_level(logging.WARNING, logger="espkit.http"), pytest.raises(ServerError):
+        t.request("GET", "/x")
+    assert len(responses.calls) == 3  # two affordable retries, then the error surfaces
+    assert budget.available == 0
+    assert "retry budget exhausted" in caplog.text
+    # the next failing request is not retried at all
+    with pytest.raises(ServerError):
+        t.request("GET", "/x")
+    assert len(responses.calls) == 4
+
+
+@responses.activate
+def test_retry_budget_is_shared_by_scoped_copies(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", status=500)
+    budget = RetryBudget(capacity=5, retry_cost=5)
+    t = make_transport(clock, budget=budget)
+    with pytest.raises(ServerError):
+        t.scoped({"X-Sub": "a"}).request("GET", "/x")
+    assert len(responses.calls) == 2
+    with pytest.raises(ServerError):
+        t.request("GET", "/x")
+    assert len(responses.calls) == 3  # nothing left for the parent either
+
+
+# -- error mapping -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "cls", "kind"),
+    [
+        (400, Rejected, "rejected"),
+        (401, AuthError, "authentication failed"),
+        (403, AuthError, "authentication failed"),
+        (404, NotFound, "not found"),
+        (409, AlreadyExists, "already exists"),
+        (422, Rejected, "rejected"),
+        (500, ServerError, "server error"),
+        (503, ServerError, "server error"),
+    ],
+)
+@responses.activate
+def test_error_mapping_per_status(
+    clock: FakeClock, status: int, cls: type[EspError], kind: str
+) -> None:
+    responses.get(
+        f"{BASE}/domains/example.com", status=status,
+        json={"message": f"ESP says {status}"}, headers={"X-Request-Id": f"req-{status}"},
+    )
+    t = make_transport(clock, retry=NO_RETRY)
+    with pytest.raises(EspError) as info:
+        t.request("GET", "/domains/example.com")
+    err = info.value
+    assert type(err) is cls
+    assert err.provider == "transportesp"
+    assert err.status == status
+    assert err.method == "GET"
+    assert err.url == f"{BASE}/domains/example.com"
+    assert err.request_id == f"req-{status}"
+    assert err.message == f"ESP says {status}"
+    assert err.maybe_applied is False
+    assert err.body == {"message": f"ESP says {status}"}
+    text = str(err)
+    for part in ("transportesp", str(status), kind, f"ESP says {status}", "GET",
+                 f"{BASE}/domains/example.com", f"req-{status}"):
+        assert part in text
+    assert KEY not in text
+    assert KEY not in repr(err)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message", "code"),
+    [
+        ({"json": {"error": {"message": "bad name", "code": "E_NAME"}}}, "bad name", "E_NAME"),
+        ({"json": {"errors": [{"description": "too long", "code": 7}]}}, "too long", "7"),
+        ({"json": {"errors": [{"message": "m1"}, {"message": "m2"}]}}, "m1", None),
+        ({"json": {"Message": "AWS style"}}, "AWS style", None),
+        ({"json": {"detail": "problem+json"}}, "problem+json", None),
+        ({"body": "  plain text failure  "}, "plain text failure", None),
+        ({"body": ""}, "Unprocessable Entity", None),
+    ],
+)
+@responses.activate
+def test_default_error_parser_finds_the_esp_message(
+    clock: FakeClock, kwargs: dict[str, Any], message: str, code: str | None
+) -> None:
+    responses.post(f"{BASE}/x", status=422, **kwargs)
+    with pytest.raises(Rejected) as info:
+        make_transport(clock).request("POST", "/x")
+    assert info.value.message == message
+    assert info.value.code == code
+
+
+@responses.activate
+def test_provider_error_parser_can_override_the_class(clock: FakeClock) -> None:
+    def parse(response: requests.Response, body: Any) -> ErrorDetail:
+        if "exists" in body.get("message", ""):
+            return ErrorDetail(body["message"], error_class=AlreadyExists)
+        return tp.default_error_parser(response, body)
+
+    responses.post(f"{BASE}/domains", status=400, json={"message": "domain already exists"})
+    with pytest.raises(AlreadyExists) as info:
+        make_transport(clock, parse_error=parse).request("POST", "/domains", json={})
+    assert info.value.status == 400
+
+
+@responses.activate
+def test_request_id_from_the_second_header_name(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", status=404, headers={"X-Trace-Id": "trace-1"})
+    with pytest.raises(NotFound) as info:
+        make_transport(clock).request("GET", "/x")
+    assert info.value.request_id == "trace-1"
+    assert "[request id trace-1]" in str(info.value)
+
+
+@responses.activate
+def test_errors_and_urls_never_carry_secret_query_values(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", status=400, json={"message": "nope"})
+    with pytest.raises(Rejected) as info:
+        make_transport(clock).request("GET", "/x", params={"api_key": "qs-secret-1", "page": "2"})
+    assert "qs-secret-1" not in str(info.value)
+    assert "qs-secret-1" not in repr(info.value)
+
+
+# -- safe_url ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://api.example.test/v3/domains", "https://api.example.test/v3/domains"),
+        ("https://api:key-123@api.example.test/v3", "https://api.example.test/v3"),
+        ("https://user@API.Example.test:8443/x", "https://api.example.test:8443/x"),
+        ("https://h.test/x?api_key=s1&page=2", "https://h.test/x?api_key=***&page=2"),
+        ("https://h.test/x?Key=s1", "https://h.test/x?Key=***"),
+        ("https://h.test/x?access_token=s1&limit=5", "https://h.test/x?access_token=***&limit=5"),
+        ("https://h.test/x?client_secret=s1", "https://h.test/x?client_secret=***"),
+        ("https://h.test/x?password=s1&auth=s2", "https://h.test/x?password=***&auth=***"),
+        ("https://h.test/x?q=a+b&skip=", "https://h.test/x?q=a+b&skip="),
+        ("https://h.test/x#frag", "https://h.test/x"),
+        ("http://u:p@[2001:db8::1]:8080/v1?token=t", "http://[2001:db8::1]:8080/v1?token=***"),
+        ("http://[::1]/v1", "http://[::1]/v1"),
+    ],
+)
+def test_safe_url(url: str, expected: str) -> None:
+    assert safe_url(url) == expected
+    for secret in ("key-123", "s1", "s2", ":p@", "user@"):
+        assert secret not in safe_url(url)
+
+
+def test_transport_repr_hides_userinfo(clock: FakeClock) -> None:
+    t = make_transport(clock, base_url="https://api:hunter2@api.transport-esp.test/v1/")
+    assert "hunter2" not in repr(t)
+    assert repr(t) == "Transport('transportesp', 'https://api.transport-esp.test/v1')"
+
+
+# -- Retry-After / reset parsing ------------------------------------------------------------
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("") is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(" 12 ") == 12.0
+    assert parse_retry_after("1.5") == 1.5
+    assert parse_retry_after("-3") == 0.0
+    now = 1_700_000_000.0
+    date = email.utils.formatdate(now + 90, usegmt=True)
+    assert parse_retry_after(date, now=now) == pytest.approx(90.0)
+    assert parse_retry_after(email.utils.formatdate(now - 90, usegmt=True), now=now) == 0.0
+
+
+def test_parse_reset() -> None:
+    now = 1_700_000_000.0
+    assert parse_reset(None, now) is None
+    assert parse_reset("", now) is None
+    assert parse_reset("30", now) == 30.0
+    assert parse_reset(str(now + 45), now) == pytest.approx(45.0)
+    assert parse_reset(str(int((now + 45) * 1000)), now) == pytest.approx(45.0)
+    assert parse_reset(str(now - 10), now) == 0.0
+    assert parse_reset(email.utils.formatdate(now + 60, usegmt=True), now) == pytest.approx(60.0)
+    assert parse_reset("garbage", now) is None
+
+
+# -- X-RateLimit-Remaining ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "reset", [lambda: "7", lambda: str(time.time() + 7)], ids=["delta", "epoch"]
+)
+@responses.activate
+def test_remaining_zero_pauses_the_limiter_until_reset(clock: FakeClock, reset: Any) -> None:
+    responses.get(f"{BASE}/a", json={},
+                  headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset()})
+    responses.get(f"{BASE}/b", json={})
+    t = make_transport(clock)
+    t.request("GET", "/a")
+    assert clock.slept == []
+    t.request("GET", "/b")  # held by the limiter until the window resets
+    assert len(clock.slept) == 1
+    assert 6.0 <= clock.slept[0] <= 7.0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-RateLimit-Remaining": "3", "X-RateLimit-Reset": "7"},
+        {"X-RateLimit-Remaining": "0"},
+        {"X-RateLimit-Remaining": "lots", "X-RateLimit-Reset": "7"},
+        {"X-RateLimit-Reset": "7"},
+    ],
+)
+@responses.activate
+def test_remaining_headers_that_do_not_pause(clock: FakeClock, headers: dict[str, str]) -> None:
+    responses.get(f"{BASE}/a", json={}, headers=headers)
+    responses.get(f"{BASE}/b", json={})
+    t = make_transport(clock)
+    t.request("GET", "/a")
+    t.request("GET", "/b")
+    assert clock.slept == []
+
+
+# -- scoped transports -------------------------------------------------------------------------
+
+
+@responses.activate
+def test_scoped_adds_headers_and_shares_limiter_budget_and_stats(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", json={})
+    t = make_transport(clock, headers={"X-Base": "1"})
+    sub = t.scoped({"X-Subaccount": "sub-1"})
+    sub.request("GET", "/x", headers={"X-Call": "c"})
+    t.request("GET", "/x")
+    first, second = (c.request.headers for c in responses.calls)
+    assert (first["X-Base"], first["X-Subaccount"], first["X-Call"]) == ("1", "sub-1", "c")
+    assert second["X-Base"] == "1"
+    assert "X-Subaccount" not in second
+    assert sub.limiter is t.limiter
+    assert sub.budget is t.budget
+    assert sub.session is t.session
+    assert sub.stats is t.stats
+    assert t.stats["requests"] == 2
+
+
+@responses.activate
+def test_scoped_overrides_a_header_only_for_itself(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", json={})
+    t = make_transport(clock, headers={"X-Sub": "parent"})
+    t.scoped({"X-Sub": "child"}).request("GET", "/x")
+    t.request("GET", "/x")
+    assert [c.request.headers["X-Sub"] for c in responses.calls] == ["child", "parent"]
+
+
+@responses.activate
+def test_throttle_through_a_scoped_copy_paces_the_parent(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", status=429, headers={"Retry-After": "5"})
+    responses.get(f"{BASE}/y", json={})
+    t = make_transport(clock, retry=NO_RETRY)
+    with pytest.raises(RateLimited):
+        t.scoped({"X-Sub": "a"}).request("GET", "/x")
+    t.request("GET", "/y")
+    assert clock.slept == [5.0]
+
+
+# -- logging -----------------------------------------------------------------------------------
+
+
+def _all_log_text(caplog: pytest.LogCaptureFixture) -> str:
+    parts = []
+    for rec in caplog.records:
+        parts.append(rec.getMessage())
+        parts.append(repr(rec.args))
+        parts.append(rec.exc_text or "")
+    return "\n".join(parts)
+
+
+@responses.activate
+def test_debug_logs_method_path_status_latency_and_retry_reasons_never_the_key(
+    key_in_env: None, caplog: pytest.LogCaptureFixture, sleeps: list[float]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+    responses.get(f"{BASE}/domains/example.com", status=503, json={"message": "busy"})
+    responses.get(f"{BASE}/domains/example.com", json={"name": "example.com"})
+    responses.get(f"{BASE}/domains/missing.com", status=401, json={"message": "bad key"})
+    acct = espkit.connect("transportesp")
+    acct.domains.get("example.com")
+    with pytest.raises(AuthError) as info:
+        acct.domains.get("missing.com")
+    text = _all_log_text(caplog)
+    assert re.search(
+        r"GET https://api\.transport-esp\.test/v1/domains/example\.com -> 503 in \d+\.\d ms", text)
+    assert re.search(r"GET \S+/domains/example\.com -> 200 in \d+\.\d ms", text)
+    assert re.search(r"GET \S+/domains/missing\.com -> 401 in \d+\.\d ms", text)
+    assert re.search(r"retry 1/4 in \d+\.\d\d s after transportesp 503 server error: busy", text)
+    assert len(sleeps) == 1
+    for leaked in (KEY, "Bearer", "Authorization"):
+        assert leaked not in text
+        assert leaked not in caplog.text
+    assert KEY not in str(info.value)
+    assert KEY not in repr(acct)
+    assert KEY not in repr(acct.provider)
+
+
+@responses.activate
+def test_transport_failures_are_logged_without_the_key(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    responses.get(f"{BASE}/x", body=requests.ReadTimeout(f"read timeout, key was {KEY}"))
+    responses.get(f"{BASE}/x", json={})
+    make_transport(clock).request("GET", "/x", params={"token": "qs-token"})
+    text = _all_log_text(caplog)
+    assert re.search(r"GET \S+/x -> timed out after \d+\.\d ms", text)
+    assert re.search(r"GET \S+/x\?token=\*\*\* -> 200 in \d+\.\d ms", text)
+    assert "retry 1/4" in text
+    assert "timed out: ReadTimeout" in text
+    assert KEY not in text
+    assert "qs-token" not in text
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = json.dumps({"name": "example.com"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def local_esp() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_real_http_logging_including_urllib3_never_shows_the_key(
+    local_esp: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ESPKIT_TRANSPORTESP_API_KEY", raising=False)
+    monkeypatch.delenv(ENV_KEY, raising=False)
+    caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="urllib3")
+    with espkit.connect("transportesp", api_key=KEY, base_url=local_esp) as acct:
+        assert acct.domains.get("example.com").name == "example.com"
+    loggers = {rec.name for rec in caplog.records}
+    assert "espkit.http" in loggers
+    assert any(name.startswith("urllib3") for name in loggers)  # really captured
+    text = _all_log_text(caplog)
+    assert "/v1/domains/example.com" in text
+    for leaked in (KEY, "Bearer", "Authorization"):
+        assert leaked not in text
