@@ -258,7 +258,7 @@ class Domains(Manager):
             try:
                 replacement = validate.ip_address(replacement, "replacement")
             except ValidationError:
-                replacement = validate.pool_name(replacement)
+                replacement = validate.resource_name(replacement, "replacement")
         self._provider.unassign(domain, kind, target, replacement)
 
     def assignments(self, name: str) -> builtins.list[Assignment]:
@@ -340,7 +340,7 @@ class Pools(Manager):
             try:
                 replacement = validate.ip_address(replacement, "replacement")
             except ValidationError:
-                replacement = validate.pool_name(replacement)
+                replacement = validate.resource_name(replacement, "replacement")
         self._provider.delete_pool(validate.pool_name(name), replacement)
 
 

@@ -247,6 +247,17 @@ def test_429_retry_seconds_in_body(clock: FakeClock) -> None:
 
 
 @responses.activate
+def test_429_with_an_unreadable_body_hint_backs_off(
+    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(random, "uniform", lambda a, b: b)
+    responses.get(f"{BASE}/x", status=429, json={"retry-seconds": "soon"})
+    responses.get(f"{BASE}/x", json={})
+    make_transport(clock).request("GET", "/x")
+    assert clock.slept == [0.5]
+
+
+@responses.activate
 def test_429_without_a_hint_backs_off(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(random, "uniform", lambda a, b: b)
     responses.get(f"{BASE}/x", status=429)
@@ -444,6 +455,15 @@ def test_connection_refused_on_post_is_retried(clock: FakeClock) -> None:
 
 
 @responses.activate
+def test_bare_new_connection_error_counts_as_never_sent(clock: FakeClock) -> None:
+    reason = urllib3.exceptions.NameResolutionError("api.transport-esp.test", None, OSError())  # type: ignore[arg-type]
+    responses.post(f"{BASE}/domains", body=requests.ConnectionError(reason))
+    responses.post(f"{BASE}/domains", json={}, status=201)
+    assert make_transport(clock).request("POST", "/domains", json={}).status == 201
+    assert len(responses.calls) == 2
+
+
+@responses.activate
 def test_connection_refused_gives_up_as_never_applied(clock: FakeClock) -> None:
     responses.post(f"{BASE}/domains", body=_refused(f"{BASE}/domains"))
     t = make_transport(clock, retry=RetryPolicy(max_attempts=3))
@@ -589,6 +609,8 @@ def test_error_mapping_per_status(
         ({"json": {"errors": [{"message": "m1"}, {"message": "m2"}]}}, "m1", None),
         ({"json": {"Message": "AWS style"}}, "AWS style", None),
         ({"json": {"detail": "problem+json"}}, "problem+json", None),
+        ({"json": {"error": {"no": "message"}, "other": 1}},
+         '{"error": {"no": "message"}, "other": 1}', None),
         ({"body": "  plain text failure  "}, "plain text failure", None),
         ({"body": ""}, "Unprocessable Entity", None),
     ],
@@ -659,6 +681,17 @@ def test_safe_url(url: str, expected: str) -> None:
     assert safe_url(url) == expected
     for secret in ("key-123", "s1", "s2", ":p@", "user@"):
         assert secret not in safe_url(url)
+
+
+@responses.activate
+def test_a_given_session_is_used_as_is(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", json={})
+    session = requests.Session()
+    session.headers["User-Agent"] = "my-app/2"
+    t = make_transport(clock, session=session)
+    assert t.session is session
+    t.request("GET", "/x")
+    assert responses.calls[0].request.headers["User-Agent"] == "my-app/2"
 
 
 def test_transport_repr_hides_userinfo(clock: FakeClock) -> None:
