@@ -261,9 +261,17 @@ class Transport:
         def attempt() -> HttpResponse:
             return self._send_once(method, url, params, data, json, send_headers, idempotent)
 
+        def check(state: tenacity.RetryCallState) -> bool:
+            # tenacity asks the checker before the stop condition: on the last attempt there
+            # is no retry to pay for, so do not let should_retry spend the budget on one
+            if state.attempt_number >= self.retry.max_attempts:
+                return False
+            exc = state.outcome.exception() if state.outcome else None
+            return exc is not None and self.should_retry(exc, idempotent)
+
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.retry.max_attempts),
-            retry=tenacity.retry_if_exception(lambda e: self.should_retry(e, idempotent)),
+            retry=check,
             wait=self.retry_delay,
             sleep=self._sleep or _sleep,
             before_sleep=self._log_retry,

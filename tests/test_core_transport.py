@@ -544,6 +544,30 @@ def test_exhausted_retry_budget_stops_retrying(
 
 
 @responses.activate
+def test_budget_pays_only_for_retries_that_happen(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    responses.get(f"{BASE}/x", status=500)
+    budget = RetryBudget(capacity=100, retry_cost=5)
+    t = make_transport(clock, budget=budget, retry=RetryPolicy(max_attempts=3))
+    with caplog.at_level(logging.WARNING, logger="espkit.http"), pytest.raises(ServerError):
+        t.request("GET", "/x")
+    assert len(responses.calls) == 3
+    assert t.stats["retries"] == 2
+    assert budget.available == 100 - 2 * 5  # the last attempt is not charged a retry
+    assert "budget" not in caplog.text
+
+
+@responses.activate
+def test_single_attempt_policy_never_touches_the_budget(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/x", status=503)
+    budget = RetryBudget(capacity=5, retry_cost=5)
+    with pytest.raises(ServerError):
+        make_transport(clock, budget=budget, retry=NO_RETRY).request("GET", "/x")
+    assert budget.available == 5
+
+
+@responses.activate
 def test_retry_budget_is_shared_by_scoped_copies(clock: FakeClock) -> None:
     responses.get(f"{BASE}/x", status=500)
     budget = RetryBudget(capacity=5, retry_cost=5)
