@@ -364,7 +364,8 @@ class Transport:
             return
         if left <= 0:
             reset = parse_reset(response.headers.get("X-RateLimit-Reset"))
-            if reset:
+            # a wait beyond max_retry_after is not slept on (the ESP's 429 will surface it)
+            if reset and reset <= self.retry.max_retry_after:
                 self.limiter.pause_for(reset)
 
     # -- the retry checker, delay and budget -------------------------------------------

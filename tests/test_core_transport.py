@@ -771,6 +771,23 @@ def test_remaining_zero_pauses_the_limiter_until_reset(clock: FakeClock, reset: 
     assert 6.0 <= clock.slept[0] <= 7.0
 
 
+@responses.activate
+def test_remaining_zero_with_a_reset_beyond_max_retry_after_does_not_block(
+    clock: FakeClock,
+) -> None:
+    # An exhausted hourly quota: espkit must not silently hold the next call for an hour
+    # (max_retry_after says such waits are surfaced, not slept on); the ESP's 429 surfaces.
+    responses.get(f"{BASE}/a", json={},
+                  headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "3600"})
+    responses.get(f"{BASE}/b", status=429, headers={"Retry-After": "3599"})
+    t = make_transport(clock, retry=RetryPolicy(max_retry_after=120))
+    t.request("GET", "/a")
+    with pytest.raises(RateLimited) as info:
+        t.request("GET", "/b")
+    assert info.value.retry_after == 3599.0
+    assert clock.slept == []
+
+
 @pytest.mark.parametrize(
     "headers",
     [
