@@ -278,6 +278,15 @@ def test_connect_passes_options_and_is_case_insensitive() -> None:
         espkit.connect("bareesp", api_key=KEY)
 
 
+def test_a_provider_registered_under_a_mixed_case_name_can_be_connected() -> None:
+    class MixedCaseEsp(BareEsp):
+        name = "MixedCaseEsp"
+
+    register(MixedCaseEsp)
+    assert isinstance(espkit.connect("MixedCaseEsp").provider, MixedCaseEsp)
+    assert isinstance(espkit.connect("mixedcaseesp").provider, MixedCaseEsp)
+
+
 @responses.activate
 def test_connect_region_and_base_url(sleeps: list[float]) -> None:
     responses.get("https://api.eu.acct-esp.test/v1/domains/a.example.com", json={"name":

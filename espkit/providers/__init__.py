@@ -24,7 +24,7 @@ def register(cls: type[Provider]) -> type[Provider]:
     """Register a provider class under ``cls.name`` (usable as a decorator)."""
     if not cls.name:
         raise ConfigError(f"{cls.__qualname__} has no name")
-    _registered[cls.name] = cls
+    _registered[cls.name.lower().strip()] = cls  # the key get() looks up
     return cls
 
 
