@@ -76,13 +76,18 @@ def create_safely(
     for _ in range(attempts):
         try:
             return create()
-        except AlreadyExists:
+        except AlreadyExists as exc:
             if not resent:
                 raise
             found = read_back()
             if found is not None and matches(found):
                 log.info("%s: adopted the copy an earlier ambiguous attempt created", what)
                 return found
+            if found is not None:
+                raise ConflictingState(
+                    f"{what} exists but differs from what was requested: {found!r}",
+                    provider=exc.provider,
+                ) from exc
             raise
         except EspError as exc:
             if not exc.maybe_applied:
@@ -200,7 +205,9 @@ class Domains(Manager):
     def list(self, *, page_size: int | None = None) -> Iterator[Domain]:
         """Every domain of the account, fetched lazily page by page."""
         self._require(Capability.DOMAINS)
-        if page_size is not None and (not isinstance(page_size, int) or page_size < 1):
+        if page_size is not None and (
+            not isinstance(page_size, int) or isinstance(page_size, bool) or page_size < 1
+        ):
             raise ValidationError("page_size", page_size, "must be a positive integer")
         return self._provider.list_domains(page_size)
 
@@ -404,7 +411,11 @@ class Account:
         return self.provider.SUPPORTS
 
     def supports(self, capability: Capability | str) -> bool:
-        return Capability(capability) in self.provider.SUPPORTS
+        try:
+            return Capability(capability) in self.provider.SUPPORTS
+        except ValueError:
+            known = ", ".join(c.value for c in Capability)
+            raise ConfigError(f"unknown capability {capability!r}; known: {known}") from None
 
     def on_behalf_of(self, subaccount: str | Subaccount) -> Account:
         """A handle whose every call acts inside ``subaccount``."""

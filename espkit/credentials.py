@@ -25,9 +25,11 @@ class Secret:
     def __init__(self, value: str) -> None:
         if not isinstance(value, str) or not value.strip():
             raise ValidationError("api_key", "<redacted>", "must be a non-empty string")
+        # keys pasted or read from files often end in a newline: strip before checking
+        value = value.strip()
         if any(c in value for c in "\r\n\x00"):
             raise ValidationError("api_key", "<redacted>", "contains a control character")
-        self._value = value.strip()
+        self._value = value
 
     def reveal(self) -> str:
         return self._value

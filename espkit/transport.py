@@ -16,6 +16,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
@@ -229,6 +230,8 @@ class Transport:
         self.session = session
         #: counters for reports and benchmarks
         self.stats: dict[str, int] = {"requests": 0, "retries": 0, "throttled": 0}
+        self._stats_lock = threading.Lock()
+        self._retrying = {flag: self._make_retrying(flag) for flag in (True, False)}
 
     def __repr__(self) -> str:
         return f"Transport({self.provider!r}, {safe_url(self.base_url)!r})"
@@ -261,6 +264,22 @@ class Transport:
         def attempt() -> HttpResponse:
             return self._send_once(method, url, params, data, json, send_headers, idempotent)
 
+        # Fast path: a first attempt that succeeds never enters tenacity (the common case
+        # on a hot provisioning loop). On failure tenacity takes over with that failure as
+        # its attempt 1, so checking, waiting, logging and budgeting stay in one place.
+        try:
+            return attempt()
+        except EspError as exc:
+            first: list[EspError] = [exc]
+
+        def resume() -> HttpResponse:
+            if first:
+                raise first.pop()
+            return attempt()
+
+        return self._retrying[idempotent](resume)
+
+    def _make_retrying(self, idempotent: bool) -> tenacity.Retrying:
         def check(state: tenacity.RetryCallState) -> bool:
             # tenacity asks the checker before the stop condition: on the last attempt there
             # is no retry to pay for, so do not let should_retry spend the budget on one
@@ -269,7 +288,8 @@ class Transport:
             exc = state.outcome.exception() if state.outcome else None
             return exc is not None and self.should_retry(exc, idempotent)
 
-        retrying = tenacity.Retrying(
+        # tenacity keeps per-call state thread-locally, so one instance serves all threads
+        return tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.retry.max_attempts),
             retry=check,
             wait=self.retry_delay,
@@ -277,7 +297,6 @@ class Transport:
             before_sleep=self._log_retry,
             reraise=True,
         )
-        return retrying(attempt)
 
     def _send_once(
         self,
@@ -290,7 +309,7 @@ class Transport:
         idempotent: bool,
     ) -> HttpResponse:
         self.limiter.acquire()
-        self.stats["requests"] += 1
+        self._count("requests")
         start = time.perf_counter()
         try:
             response = self.session.request(
@@ -314,7 +333,9 @@ class Transport:
                       response.status_code, elapsed)
         self._observe_rate_headers(response)
         body = _json_or_none(response)
-        if response.status_code < 400:
+        # redirects are not followed (they would re-send credentials elsewhere): a 3xx is
+        # an error like any other unexpected answer
+        if response.status_code < 300:
             self.limiter.on_success()
             self.budget.refund()
             return HttpResponse(response.status_code, body, response.headers,
@@ -339,13 +360,17 @@ class Transport:
                 retry_after = parse_reset(response.headers.get("X-RateLimit-Reset"))
             if retry_after is None and isinstance(body, dict):
                 retry_after = _float_or_none(body.get("retry-seconds"))
-            self.stats["throttled"] += 1
+            self._count("throttled")
             # A wait longer than max_retry_after is surfaced, not slept on: do not impose it on
             # every caller of the shared limiter either.
             too_long = retry_after is not None and retry_after > self.retry.max_retry_after
             self.limiter.on_throttle(None if too_long else retry_after)
             return RateLimited(detail.message, retry_after=retry_after, **common)
         return cls(detail.message, **common)
+
+    def _count(self, counter: str) -> None:
+        with self._stats_lock:
+            self.stats[counter] += 1
 
     def _request_id(self, response: requests.Response) -> str | None:
         for name in self.request_id_headers:
@@ -397,7 +422,7 @@ class Transport:
         return random.uniform(0, cap)  # noqa: S311 - jitter, not cryptography
 
     def _log_retry(self, state: tenacity.RetryCallState) -> None:
-        self.stats["retries"] += 1
+        self._count("retries")
         exc = state.outcome.exception() if state.outcome else None
         delay = state.next_action.sleep if state.next_action else 0.0
         log.info("retry %d/%d in %.2f s after %s", state.attempt_number,

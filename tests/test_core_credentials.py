@@ -127,7 +127,11 @@ def test_secret_equality_and_hash() -> None:
     assert len({Secret(KEY), Secret(KEY)}) == 1
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "key\nX-Injected: 1", "key\r", "key\x00", None, 42])
+def test_secret_strips_a_trailing_newline_from_pasted_or_file_keys() -> None:
+    assert Secret("key-abc\r\n").reveal() == "key-abc"
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "key\nX-Injected: 1", "ke\ry", "key\x00x", None, 42])
 def test_secret_rejects_empty_or_control_characters_without_echoing(bad: object) -> None:
     with pytest.raises(ValidationError) as info:
         Secret(bad)  # type: ignore[arg-type]
