@@ -602,6 +602,23 @@ def test_create_safely_unit_paths() -> None:
         create_safely("x", lambda: {}["k"], lambda: None, lambda v: True)
 
 
+def test_create_safely_late_landing_that_differs_is_a_conflict_not_already_exists() -> None:
+    from espkit.errors import AlreadyExists, ConflictingState
+
+    calls: list[int] = []
+
+    def create() -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise TransportError("timed out", maybe_applied=True)
+        raise AlreadyExists("exists")
+
+    reads = iter([None, "someone else's"])
+    with pytest.raises(ConflictingState, match="differs"):
+        create_safely("x", create, lambda: next(reads), lambda v: v == "mine")
+    assert len(calls) == 2
+
+
 # -- the rest of the managers, end to end ------------------------------------------------------
 
 
