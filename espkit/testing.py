@@ -12,6 +12,7 @@ Installed with espkit (entry point ``pytest11``), so in any test suite::
 
 The accounts are in-memory sandboxes (see ``espkit.sandbox``) going through the same
 transport as real ESPs, so retries, rate limits and read-back after timeouts really happen.
+Use ``emulator(acct)`` to reach the simulated ESP (inject faults, revoke keys, ...).
 
 This module is imported by pytest in every project that has espkit installed, so it imports
 nothing heavy up front and still imports (without fixtures) where pytest is absent.
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .account import Account
+    from .sandbox import Clock, Emulator
     from .transport import RetryPolicy
 
 
@@ -45,7 +47,7 @@ class SandboxFactory:
         seed: int | None = 0,
         api_key: str | None = None,
         retry: RetryPolicy | None = None,
-        clock: object | None = None,
+        clock: Clock | None = None,
     ) -> Account:
         from . import connect
 
@@ -59,6 +61,16 @@ class SandboxFactory:
     def close(self) -> None:
         while self._made:
             self._made.pop().close()
+
+
+def emulator(account: Account) -> Emulator:
+    """The simulated ESP behind a sandbox account."""
+    from .providers.sandbox import SandboxProvider
+
+    provider = account.provider
+    if not isinstance(provider, SandboxProvider):
+        raise TypeError(f"{account!r} is not a sandbox account")
+    return provider.emulator
 
 
 def _factory() -> Iterator[SandboxFactory]:
@@ -80,4 +92,4 @@ else:
     espkit_sandbox = pytest.fixture(_sandbox, name="espkit_sandbox")
 
 
-__all__ = ["SandboxFactory"]
+__all__ = ["SandboxFactory", "emulator"]

@@ -1,0 +1,34 @@
+"""The embedded sandbox ESP: a stateful local emulator of an ESP account.
+
+``espkit.connect("sandbox")`` talks to it through the same transport as a real ESP, via a
+``requests`` adapter instead of a socket (``adapter``). Behind the adapter: the simulated
+network and its knobs (``emulator``), the JSON API (``app``), SQLite state (``store``), the
+DNS records it asks for (``records``) and its clock (``clock``).
+"""
+
+from __future__ import annotations
+
+from .adapter import SandboxAdapter
+from .app import MAX_PAGE, SCOPE_HEADER, App, Reply
+from .clock import Clock, FakeClock, SystemClock
+from .emulator import FAULT_KINDS, Emulator, NetworkFault
+from .store import ApiError, Store
+
+BASE_URL = "https://sandbox.espkit.invalid"
+
+__all__ = [
+    "BASE_URL",
+    "FAULT_KINDS",
+    "MAX_PAGE",
+    "SCOPE_HEADER",
+    "ApiError",
+    "App",
+    "Clock",
+    "Emulator",
+    "FakeClock",
+    "NetworkFault",
+    "Reply",
+    "SandboxAdapter",
+    "Store",
+    "SystemClock",
+]

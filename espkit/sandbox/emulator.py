@@ -1,0 +1,182 @@
+"""The sandbox ESP as a whole: state, API, and the simulated network in front of them.
+
+Knobs (all off by default):
+
+* ``latency``: seconds each exchange takes (on the sandbox clock).
+* ``rate_limit``: requests/second the API enforces (token bucket, 429 + ``Retry-After``).
+* ``faults``: probability that an exchange fails before the API acts: a 503, a refused
+  connection or a reset; drawn from ``random.Random(seed)`` so a run is reproducible (in
+  request order; threads make the order itself vary).
+* ``verify_delay``: seconds after creation before verification succeeds (DNS propagation).
+
+For tests, ``inject`` makes chosen requests fail in a chosen way, exactly ``times`` times::
+
+    emulator.inject("timeout_after_commit", method="POST", path="/v1/domains")
+
+Fault kinds: ``503`` and ``429`` are answers given without acting; ``refused`` never reaches
+the server (safe to re-send); ``reset`` and ``timeout`` lose the request in flight before the
+server acts, but the client cannot know that; ``timeout_after_commit`` and
+``reset_after_commit`` lose the answer *after* the server acted. No fault sleeps for real
+(a timeout is raised at once).
+"""
+
+from __future__ import annotations
+
+import collections
+import fnmatch
+import random
+import threading
+from collections.abc import Mapping
+
+import attrs
+
+from ..errors import ConfigError
+from .app import App, Reply, TokenBucket
+from .clock import Clock, SystemClock
+from .store import Store
+
+FAULT_KINDS = frozenset({
+    "503", "429", "refused", "reset", "timeout", "timeout_after_commit", "reset_after_commit",
+})
+#: what ``faults=`` draws from: failures before the server acts, as real networks mostly have
+RANDOM_FAULTS = ("503", "refused", "reset")
+_AFTER_COMMIT = frozenset({"timeout_after_commit", "reset_after_commit"})
+
+
+class NetworkFault(Exception):
+    """The exchange failed in the network; ``kind`` is one of ``FAULT_KINDS``."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        super().__init__(kind)
+
+
+@attrs.define
+class _Rule:
+    kind: str
+    method: str | None
+    path: str | None
+    times: int
+
+    def matches(self, method: str, path: str) -> bool:
+        return ((self.method is None or self.method == method)
+                and (self.path is None or fnmatch.fnmatchcase(path, self.path)))
+
+
+class Emulator:
+    def __init__(
+        self,
+        path: str = ":memory:",
+        *,
+        latency: float = 0.0,
+        rate_limit: float | None = None,
+        faults: float = 0.0,
+        verify_delay: float = 0.0,
+        seed: int | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        # all knobs checked before the store is opened, so a bad one leaks no file handle
+        _check("latency", latency, minimum=0.0)
+        _check("faults", faults, minimum=0.0, maximum=1.0)
+        _check("verify_delay", verify_delay, minimum=0.0)
+        if rate_limit is not None:
+            _check("rate_limit", rate_limit, minimum=1e-3)
+        self.clock: Clock = clock or SystemClock()
+        self.store = Store(path)
+        self.app = App(self.store, self.clock, rate_limit=rate_limit,
+                       verify_delay=verify_delay)
+        self.latency = latency
+        self.faults = faults
+        self.seed = seed
+        self._rng = random.Random(seed)  # noqa: S311 - simulation, not cryptography
+        self._rules: list[_Rule] = []
+        self._lock = threading.Lock()
+        #: (method, path, status or fault kind) of recent exchanges, oldest first
+        self.history: collections.deque[tuple[str, str, int | str]] = collections.deque(
+            maxlen=10_000)
+
+    def __repr__(self) -> str:
+        return f"Emulator({self.store.path!r})"
+
+    @property
+    def rate_limit(self) -> float | None:
+        return self.app.bucket.rate if self.app.bucket else None
+
+    @rate_limit.setter
+    def rate_limit(self, rate: float | None) -> None:
+        """Change the enforced limit, e.g. to play "the ESP lowered our limit" against a
+        client that started at the old one."""
+        if rate is not None:
+            _check("rate_limit", rate, minimum=1e-3)
+        self.app.bucket = TokenBucket(rate, self.clock) if rate else None
+
+    @property
+    def verify_delay(self) -> float:
+        return self.app.verify_delay
+
+    @verify_delay.setter
+    def verify_delay(self, seconds: float) -> None:
+        _check("verify_delay", seconds, minimum=0.0)
+        self.app.verify_delay = seconds
+
+    def inject(self, kind: str, *, method: str | None = None, path: str | None = None,
+               times: int = 1) -> None:
+        """Fail the next ``times`` requests matching ``method`` and ``path`` (a glob such as
+        ``/v1/domains/*``; None matches any) with fault ``kind``."""
+        if kind not in FAULT_KINDS:
+            raise ConfigError(f"unknown fault {kind!r}; choose from {sorted(FAULT_KINDS)}")
+        if times < 1:
+            raise ConfigError(f"times must be at least 1, got {times!r}")
+        with self._lock:
+            self._rules.append(_Rule(kind, method and method.upper(), path, times))
+
+    def revoke_key(self, api_key: str) -> None:
+        """Answer 401 to requests made with ``api_key`` from now on."""
+        self.app.revoked.add(api_key)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def _fault(self, method: str, path: str) -> str | None:
+        with self._lock:
+            for rule in self._rules:
+                if rule.matches(method, path):
+                    rule.times -= 1
+                    if not rule.times:
+                        self._rules.remove(rule)
+                    return rule.kind
+            if self.faults and self._rng.random() < self.faults:
+                return self._rng.choice(RANDOM_FAULTS)
+        return None
+
+    def exchange(self, method: str, path: str, query: str, headers: Mapping[str, str],
+                 body: bytes | None) -> Reply:
+        """One request through the simulated network; raises ``NetworkFault`` where a real
+        client would see a connection error or timeout."""
+        method = method.upper()
+        fault = self._fault(method, path)
+        if fault is not None and fault not in ("503", "429", *_AFTER_COMMIT):
+            # lost before the server acted (refused never even took the latency)
+            if fault != "refused" and self.latency:
+                self.clock.sleep(self.latency)
+            self.history.append((method, path, fault))
+            raise NetworkFault(fault)
+        if self.latency:
+            self.clock.sleep(self.latency)
+        if fault == "503":
+            reply = self.app.unavailable()
+        elif fault == "429":
+            reply = self.app.throttled()
+        else:
+            reply = self.app.handle(method, path, query, headers, body)
+        self.history.append((method, path, reply.status))
+        if fault is not None and fault in _AFTER_COMMIT:
+            raise NetworkFault(fault)
+        return reply
+
+
+def _check(name: str, value: float, *, minimum: float, maximum: float | None = None) -> None:
+    if (not isinstance(value, (int, float)) or isinstance(value, bool) or value < minimum
+            or (maximum is not None and value > maximum)):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise ConfigError(f"{name} must be a number {bound}, got {value!r}")
