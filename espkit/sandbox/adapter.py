@@ -41,8 +41,12 @@ class SandboxAdapter(requests.adapters.BaseAdapter):
             reply = self.emulator.exchange(request.method or "GET", url.path, url.query,
                                            request.headers, body)
         except NetworkFault as fault:
-            raise _network_error(fault.kind, url.hostname or "", request) from None
-        return _response(request, reply)
+            error = _network_error(fault.kind, url.hostname or "", request)
+        else:
+            return _response(request, reply)
+        # raised outside the except block: the cause chain must hold only what requests
+        # itself would put there, since the transport reads it to tell "never sent" apart
+        raise error
 
     def close(self) -> None:
         """Nothing to release: there is no connection pool."""

@@ -41,23 +41,26 @@ class FakeClock:
     of blocking). Thread-safe; starts at 2026-01-01T00:00:00Z unless told otherwise."""
 
     def __init__(self, start: float = 1_767_225_600.0) -> None:
-        self._now = start
+        self._start = start
+        # Elapsed time is kept apart from the epoch: near 1.8e9 a float cannot represent
+        # steps below ~2e-7 s, so a limiter sleeping a tiny remainder would never arrive.
+        self._elapsed = 0.0
         self._lock = threading.Lock()
 
     def time(self) -> float:
-        return self._now
+        return self._start + self._elapsed
 
     def monotonic(self) -> float:
-        return self._now
+        return self._elapsed
 
     def advance(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("time does not go back")
         with self._lock:
-            self._now += seconds
+            self._elapsed += seconds
 
     def sleep(self, seconds: float) -> None:
         self.advance(max(0.0, seconds))
 
     def __repr__(self) -> str:
-        return f"FakeClock({self._now!r})"
+        return f"FakeClock({self.time()!r})"
