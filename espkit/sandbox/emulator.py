@@ -91,6 +91,7 @@ class Emulator:
         self._rng = random.Random(seed)  # noqa: S311 - simulation, not cryptography
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
+        self.closed = False
         #: (method, path, status or fault kind) of recent exchanges, oldest first
         self.history: collections.deque[tuple[str, str, int | str]] = collections.deque(
             maxlen=10_000)
@@ -135,6 +136,7 @@ class Emulator:
         self.app.revoked.add(api_key)
 
     def close(self) -> None:
+        self.closed = True
         self.store.close()
 
     def _fault(self, method: str, path: str) -> str | None:
@@ -153,6 +155,9 @@ class Emulator:
                  body: bytes | None) -> Reply:
         """One request through the simulated network; raises ``NetworkFault`` where a real
         client would see a connection error or timeout."""
+        if self.closed:
+            # a plain error, not a network fault: retrying cannot help
+            raise ConfigError(f"{self!r} is closed; connect again")
         method = method.upper()
         fault = self._fault(method, path)
         if fault is not None and fault not in ("503", "429", *_AFTER_COMMIT):
