@@ -161,8 +161,12 @@ def _domains_table(items: Iterable[Domain]) -> Table:
 
 
 def _records_table(d: Domain) -> Table:
-    t = Table("purpose", "type", "host", "value", "priority", "status",
-              title=f"{d.name}  [{d.state}]")
+    # fold rather than truncate: a person copies these values into their DNS
+    t = Table("purpose", "type", title=f"{d.name}  [{d.state}]")
+    t.add_column("host", overflow="fold")
+    t.add_column("value", overflow="fold")
+    t.add_column("priority")
+    t.add_column("status")
     for r in d.dns_records:
         t.add_row(str(r.purpose), r.type, r.host, r.value,
                   "" if r.priority is None else str(r.priority), str(r.status))
