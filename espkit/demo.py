@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -91,11 +92,13 @@ def run_demo(path: str | None, customers: int, console: Console, json_output: bo
         console.print_json(json.dumps(report))
         return report
 
-    table = Table("customer", "stream", "domain", "pool", "records", "state",
-                  title=f"{customers} customers on the sandbox")
+    table = Table("customer", "stream (pool)", title=f"{customers} customers on the sandbox",
+                  box=box.SIMPLE)
+    table.add_column("domain", no_wrap=True)
+    table.add_column("records")
+    table.add_column("state")
     for r in rows:
-        table.add_row(r["customer"], r["stream"], r["domain"], r["pool"], str(r["records"]),
-                      r["state"])
+        table.add_row(r["customer"], r["pool"], r["domain"], str(r["records"]), r["state"])
     console.print(table)
     for name, pool in pools.items():
         console.print(f"pool [bold]{name}[/]: {', '.join(pool.ips)}")
