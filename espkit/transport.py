@@ -244,6 +244,17 @@ class Transport:
         clone._headers = {**self._headers, **headers}
         return clone
 
+    def rebased(self, base_url: str, *, retry: RetryPolicy | None = None) -> Transport:
+        """A transport to another host of the same account (an ESP's other region) with the
+        same credentials, headers, session and error parser, and its own retry policy. It
+        shares this one's limiter and budget: meant for one-off calls such as a probe."""
+        return Transport(
+            self.provider, base_url, auth=self._auth, headers=self._headers,
+            timeout=self.timeout, retry=retry or self.retry, limiter=self.limiter,
+            budget=self.budget, session=self.session, parse_error=self.parse_error,
+            request_id_headers=self.request_id_headers, sleep=self._sleep,
+        )
+
     def request(
         self,
         method: str,

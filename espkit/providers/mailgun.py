@@ -1,0 +1,597 @@
+"""Mailgun: domains, dedicated IPs, DIPPs (dedicated IP pools) and subaccounts.
+
+Reference: the official OpenAPI description (``../shared/specs/mailgun/openapi.yaml``) and,
+for the two legacy calls it lacks (``GET``/``POST /v3/domains/{name}/ips``), Mailgun's docs and
+SDKs. Writes are sent form-encoded (Mailgun accepts ``application/x-www-form-urlencoded`` as
+well as the ``multipart/form-data`` the spec lists; its Go and Python SDKs send the former):
+booleans as ``"true"``/``"false"``, lists as repeated keys.
+
+Mailgun keys domains by name, DIPPs by an opaque ``pool_id``; users always pass pool *names*,
+resolved here. An IP is in at most one DIPP, so adding it to a pool moves it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import re
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import requests
+
+from ..credentials import BasicAuth, Secret
+from ..errors import (
+    AlreadyExists,
+    AuthError,
+    ConflictingState,
+    EspError,
+    NotFound,
+    RegionMismatch,
+    Rejected,
+    ValidationError,
+)
+from ..models import (
+    Assignment,
+    AssignmentKind,
+    Capability,
+    DedicatedIp,
+    DnsRecord,
+    Domain,
+    DomainSpec,
+    DomainState,
+    IpPool,
+    RecordPurpose,
+    RecordStatus,
+    Subaccount,
+)
+from ..transport import NO_RETRY, ErrorDetail, Transport, default_error_parser
+from .base import HttpProvider
+
+Json = dict[str, Any]
+Form = list[tuple[str, str]]
+
+#: Mailgun answers a duplicate create with a 400 in prose, not a 409
+_EXISTS = re.compile(r"already (exists|taken|registered|in use)|is (already )?taken", re.I)
+_STATES = {
+    "active": DomainState.VERIFIED,
+    "unverified": DomainState.UNVERIFIED,
+    "disabled": DomainState.DISABLED,
+}
+_VALIDITY = {
+    "valid": RecordStatus.VALID,
+    "invalid": RecordStatus.INVALID,
+    "unknown": RecordStatus.UNKNOWN,
+}
+#: /v4/domains and /v5/accounts/subaccounts both cap ``limit`` at 1000
+_MAX_PAGE = 1000
+ON_BEHALF_OF = "X-Mailgun-On-Behalf-Of"
+
+
+class MailgunProvider(HttpProvider):
+    name = "mailgun"
+    REGIONS: ClassVar[dict[str, str]] = {
+        "us": "https://api.mailgun.net",
+        "eu": "https://api.eu.mailgun.net",
+    }
+    ENV_KEYS = ("MAILGUN_API_KEY",)
+    RATE_LIMIT = 5.0  # documented: 300 requests/minute per account for the domains API
+    REQUEST_ID_HEADERS = ("X-Mailgun-Request-Id", "X-Request-Id")
+    SUPPORTS = frozenset({
+        Capability.DOMAINS,
+        Capability.DOMAIN_VERIFY,
+        Capability.DOMAIN_DNS_RECORDS,
+        Capability.DEDICATED_IPS,
+        Capability.IP_POOLS,
+        Capability.ASSIGN_DOMAIN_IP,
+        Capability.ASSIGN_DOMAIN_POOL,
+        Capability.SUBACCOUNTS,
+        Capability.SUBACCOUNT_SCOPE,
+        Capability.SUBACCOUNT_DISABLE,
+    })
+    # Everything is native, but some of it hinges on account features Mailgun must enable;
+    # these say so wherever espkit explains a capability.
+    HINTS: ClassVar[dict[Capability, str]] = {
+        Capability.IP_POOLS: "DIPPs need the account's 'DIPPs' feature; per message, "
+        "Mailgun also takes o:sending-ip-pool",
+        Capability.ASSIGN_DOMAIN_IP: "a domain's IPs cannot be edited one by one while a "
+        "DIPP is linked to it; unassign the pool first",
+        Capability.SUBACCOUNTS: "subaccounts need a Mailgun plan that includes them",
+    }
+    DOMAIN_OPTIONS = frozenset({
+        "dkim_key_size", "dkim_selector", "spam_action", "wildcard",
+        "web_scheme", "web_prefix", "ips", "pool",
+    })
+    EXCLUSIVE_POOLS = True
+
+    def __init__(
+        self, transport: Transport, region: str | None = None, subaccount: str | None = None
+    ) -> None:
+        super().__init__(transport, region)
+        self.subaccount = subaccount
+        #: result of the wrong-region probe once it gave a clear answer (see _check_region)
+        self._key_works_elsewhere: bool | None = None
+
+    @classmethod
+    def make_auth(cls, secret: Secret) -> requests.auth.AuthBase:
+        return BasicAuth("api", secret)
+
+    def on_behalf_of(self, subaccount_id: str) -> MailgunProvider:
+        scoped = self.transport.scoped({ON_BEHALF_OF: subaccount_id})
+        return MailgunProvider(scoped, self.region, subaccount=subaccount_id)
+
+    # -- requests, errors and the wrong-region diagnosis --------------------------------
+
+    @staticmethod
+    def parse_error(response: requests.Response, body: Any) -> ErrorDetail:
+        # Mailgun error bodies are {"message": ...} (GenericResponse) or, on some 400s,
+        # {"Reason": ...} (GenericAPIError); anything else falls back to the default parser.
+        detail = default_error_parser(response, body)
+        if isinstance(body, dict):
+            text = body.get("message") or body.get("Reason")
+            if isinstance(text, str) and text:
+                detail = ErrorDetail(text)
+        if response.status_code == 400 and _EXISTS.search(detail.message):
+            return ErrorDetail(detail.message, detail.code, AlreadyExists)
+        return detail
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Sequence[tuple[str, Any]] | None = None,
+        data: Form | None = None,
+        idempotent: bool | None = None,
+    ) -> Json:
+        try:
+            body = self.transport.request(
+                method, path, params=params, data=data, idempotent=idempotent
+            ).body
+        except AuthError as exc:
+            if exc.status == 401:
+                self._check_region(exc)
+            raise
+        except NotFound as exc:
+            # Domain-scoped calls resolve the domain before the key, so a key from the
+            # other region gets "Domain not found" there instead of a 401.
+            if "domain not found" in exc.message.lower():
+                self._check_region(exc)
+            raise
+        return body if isinstance(body, dict) else {}
+
+    def _other_region(self) -> str | None:
+        """The other region, or None when a custom base_url was given (nothing to probe)."""
+        here = self.transport.base_url.rstrip("/")
+        if here not in self.REGIONS.values():
+            return None
+        return next(r for r, url in self.REGIONS.items() if url != here)
+
+    def _check_region(self, exc: EspError) -> None:
+        """Raise ``RegionMismatch`` if the key works in the other region.
+
+        One probe without retries (``GET /v4/domains?limit=1`` on the other host, same key and
+        headers); its clear answers are remembered so a stream of genuine 404s costs one probe.
+        """
+        other = self._other_region()
+        if other is None:
+            return
+        if self._key_works_elsewhere is None:
+            probe = self.transport.rebased(self.REGIONS[other], retry=NO_RETRY)
+            try:
+                probe.request("GET", "/v4/domains", params=[("limit", 1)])
+                self._key_works_elsewhere = True
+            except AuthError:
+                self._key_works_elsewhere = False
+            except EspError:
+                return  # no clear answer (network, 5xx): report the original error
+        if self._key_works_elsewhere:
+            raise RegionMismatch(
+                f"this key belongs to region {other!r}; connect with region={other!r}",
+                provider=self.name, status=exc.status, method=exc.method, url=exc.url,
+                request_id=exc.request_id, body=exc.body,
+            ) from None
+
+    def _pages(self, path: str, key: str, page_size: int | None) -> Iterator[Json]:
+        """skip/limit paging, one page at a time, until a short or empty page."""
+        limit = min(page_size or _MAX_PAGE, _MAX_PAGE)
+        skip = 0
+        while True:
+            body = self._call("GET", path, params=[("limit", limit), ("skip", skip)])
+            items = [i for i in body.get(key) or [] if isinstance(i, dict)]
+            yield from items
+            skip += len(items)
+            total = body.get("total_count", body.get("total"))
+            if len(items) < limit or (isinstance(total, int) and skip >= total):
+                return
+
+    # -- domains ------------------------------------------------------------------------
+
+    def create_domain(self, spec: DomainSpec) -> Domain:
+        form: Form = [("name", spec.name)]
+        if spec.dkim_key_size is not None:
+            form.append(("dkim_key_size", str(spec.dkim_key_size)))
+        if spec.dkim_selector is not None:
+            form.append(("dkim_selector", spec.dkim_selector))
+        if spec.spam_action is not None:
+            form.append(("spam_action", spec.spam_action))
+        if spec.wildcard is not None:
+            form.append(("wildcard", _bool(spec.wildcard)))
+        if spec.web_scheme is not None:
+            form.append(("web_scheme", spec.web_scheme))
+        if spec.web_prefix is not None:
+            form.append(("web_prefix", spec.web_prefix))
+        if spec.ips:
+            form.append(("ips", ",".join(spec.ips)))
+        if spec.pool is not None:
+            form.append(("pool_id", str(self._find_pool(spec.pool)["pool_id"])))
+        return self._domain(self._call("POST", "/v4/domains", data=form), spec.name)
+
+    def get_domain(self, name: str) -> Domain:
+        return self._domain(self._call("GET", f"/v4/domains/{self.seg(name)}"), name)
+
+    def list_domains(self, page_size: int | None = None) -> Iterator[Domain]:
+        # Default order is newest first: a domain created while we page shifts the rest back
+        # by one, so we may see an item twice (dropped here) but never skip one.
+        seen: set[str] = set()
+        for item in self._pages("/v4/domains", "items", page_size):
+            domain = self._domain({"domain": item}, str(item.get("name", "")), raw=item)
+            if domain.name not in seen:
+                seen.add(domain.name)
+                yield domain
+
+    def verify_domain(self, name: str) -> Domain:
+        return self._domain(self._call("PUT", f"/v4/domains/{self.seg(name)}/verify"), name)
+
+    def delete_domain(self, name: str) -> None:
+        self._call("DELETE", f"/v3/domains/{self.seg(name)}")
+
+    def _domain(self, body: Json, fallback_name: str, raw: Json | None = None) -> Domain:
+        """A Domain from a create/get/verify body (or a list item wrapped as {"domain": ...}).
+        ``raw`` defaults to the whole body."""
+        info = _obj(body.get("domain"))
+        name = str(info.get("name") or fallback_name).rstrip(".").lower()
+        records = [
+            _record(r, name, receiving=False) for r in body.get("sending_dns_records") or []
+            if isinstance(r, dict)
+        ] + [
+            _record(r, name, receiving=True) for r in body.get("receiving_dns_records") or []
+            if isinstance(r, dict)
+        ]
+        state = _STATES.get(str(info.get("state", "")).lower(), DomainState.UNVERIFIED)
+        if info.get("is_disabled") is True:
+            state = DomainState.DISABLED
+        return Domain(
+            name=name,
+            provider=self.name,
+            state=state,
+            id=_str_or_none(info.get("id")),
+            dns_records=tuple(records),
+            subaccount=_str_or_none(info.get("subaccount_id")) or self.subaccount,
+            created_at=_http_date(info.get("created_at")),
+            raw=body if raw is None else raw,
+        )
+
+    # -- dedicated IPs ------------------------------------------------------------------
+
+    def list_ips(self) -> Iterator[DedicatedIp]:
+        # Unpaginated. ``details`` (when present) tells which IPs are warming up; an IP listed
+        # there without ``is_on_warmup`` is not (Mailgun omits false fields).
+        body = self._call("GET", "/v3/ips", params=[("dedicated", "true")])
+        details = {
+            str(d.get("ip")): d for d in body.get("details") or [] if isinstance(d, dict)
+        }
+        pools = self._pool_of_ips()
+        for address in body.get("items") or []:
+            detail = details.get(str(address))
+            yield DedicatedIp(
+                address=str(address),
+                provider=self.name,
+                pool=pools.get(str(address)),
+                warming_up=None if detail is None else bool(detail.get("is_on_warmup", False)),
+                raw={"ip": address, **(detail or {})},
+            )
+
+    def get_ip(self, address: str) -> DedicatedIp:
+        body = self._call("GET", f"/v3/ips/{self.seg(address)}")
+        return DedicatedIp(
+            address=str(body.get("ip") or address),
+            provider=self.name,
+            pool=self._pool_of_ips().get(address),
+            rdns=_str_or_none(body.get("rdns")),
+            raw=body,
+        )
+
+    def _pool_of_ips(self) -> dict[str, str]:
+        """IP -> the name of the DIPP it is in. Empty if the account has no DIPPs feature
+        (Mailgun answers 403) rather than failing the IP listing for it."""
+        try:
+            pools = self._pools()
+        except (AuthError, NotFound) as exc:
+            if isinstance(exc, RegionMismatch) or exc.status == 401:
+                raise
+            return {}
+        return {str(ip): str(p.get("name")) for p in pools for ip in p.get("ips") or []}
+
+    # -- IP pools (DIPPs) ---------------------------------------------------------------
+
+    def _pools(self) -> list[Json]:
+        body = self._call("GET", "/v3/ip_pools")  # unpaginated
+        return [p for p in body.get("ip_pools") or [] if isinstance(p, dict)]
+
+    def _find_pool(self, name: str, pools: list[Json] | None = None) -> Json:
+        """The DIPP called ``name``. Mailgun does not keep names unique, and allows names
+        espkit will not take (spaces), so a pool_id is accepted as well."""
+        pools = self._pools() if pools is None else pools
+        found = [p for p in pools if p.get("name") == name]
+        if not found:
+            found = [p for p in pools if p.get("pool_id") == name]
+        if not found:
+            raise NotFound(f"no IP pool named {name!r}", provider=self.name)
+        if len(found) > 1:
+            ids = ", ".join(str(p.get("pool_id")) for p in found)
+            raise ConflictingState(
+                f"{len(found)} IP pools are named {name!r} (pool ids {ids}); "
+                "rename one or pass a pool id", provider=self.name,
+            )
+        return found[0]
+
+    def _pool(self, raw: Json) -> IpPool:
+        return IpPool(
+            name=str(raw.get("name", "")),
+            provider=self.name,
+            id=_str_or_none(raw.get("pool_id")),
+            ips=tuple(str(ip) for ip in raw.get("ips") or []),
+            description=_str_or_none(raw.get("description")),
+            raw=raw,
+        )
+
+    def create_pool(
+        self, name: str, ips: tuple[str, ...], description: str | None = None
+    ) -> IpPool:
+        # Mailgun would happily create a second pool with the same name, which would make the
+        # name (espkit's key) ambiguous; refuse up front instead.
+        if any(p.get("name") == name for p in self._pools()):
+            raise AlreadyExists(f"an IP pool named {name!r} already exists", provider=self.name)
+        # The spec marks description as required; an empty one is what "none" means.
+        form: Form = [("name", name), ("description", description or "")]
+        form += [("ip", ip) for ip in ips]
+        body = self._call("POST", "/v3/ip_pools", data=form)
+        return IpPool(
+            name=name, provider=self.name, id=_str_or_none(body.get("pool_id")),
+            ips=ips, description=description, raw=body,
+        )
+
+    def list_pools(self) -> Iterator[IpPool]:
+        return iter([self._pool(p) for p in self._pools()])
+
+    def get_pool(self, name: str) -> IpPool:
+        pool_id = str(self._find_pool(name)["pool_id"])
+        body = self._call("GET", f"/v3/ip_pools/{self.seg(pool_id)}")
+        return self._pool(_obj(body.get("details")))
+
+    def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
+        pools = self._pools()
+        target = self._find_pool(pool, pools)
+        if ip in (target.get("ips") or []):
+            return self._pool(target)  # Mailgun refuses a PATCH that changes nothing
+        # An IP is in at most one DIPP: take it out of its current one first (the move the
+        # Pools.add_ip contract promises).
+        for other in pools:
+            if other is not target and ip in (other.get("ips") or []):
+                self._patch_pool(other, [("remove_ip", ip)])
+        self._patch_pool(target, [("add_ip", ip)])
+        # PATCH answers only {"message"}; the membership is what we just set.
+        return self._pool({**target, "ips": [*(target.get("ips") or []), ip]})
+
+    def remove_ip_from_pool(self, pool: str, ip: str) -> IpPool:
+        target = self._find_pool(pool)
+        members = [str(i) for i in target.get("ips") or []]
+        if ip not in members:
+            return self._pool(target)
+        self._patch_pool(target, [("remove_ip", ip)])
+        return self._pool({**target, "ips": [i for i in members if i != ip]})
+
+    def _patch_pool(self, pool: Json, form: Form) -> None:
+        self._call("PATCH", f"/v3/ip_pools/{self.seg(str(pool['pool_id']))}", data=form)
+
+    def delete_pool(self, name: str, replacement: str | None = None) -> None:
+        pools = self._pools()
+        target = self._find_pool(name, pools)
+        if replacement is None and target.get("ips"):
+            raise ValidationError(
+                "replacement", None, "Mailgun deletes a pool that still has IPs only with a "
+                "replacement for its domains: an IP, another pool's name, or 'shared'",
+            )
+        params = self._replacement(replacement, pools)
+        self._call("DELETE", f"/v3/ip_pools/{self.seg(str(target['pool_id']))}", params=params)
+
+    def _replacement(self, replacement: str | None, pools: list[Json]) -> list[tuple[str, str]]:
+        """Mailgun's replacement query: ``ip=<ip|shared>`` or ``pool_id=<id>``, never both."""
+        if replacement is None:
+            return []
+        if replacement == "shared" or _is_ip(replacement):
+            return [("ip", replacement)]
+        return [("pool_id", str(self._find_pool(replacement, pools)["pool_id"]))]
+
+    # -- assignment ---------------------------------------------------------------------
+
+    def assign(self, domain: str, kind: AssignmentKind, target: str) -> Assignment:
+        if kind is AssignmentKind.IP:
+            # Legacy call, absent from the spec but documented and used by Mailgun's SDKs;
+            # there is no other way to add a single IP to a domain.
+            self._call("POST", f"/v3/domains/{self.seg(domain)}/ips", data=[("ip", target)])
+            return Assignment(domain, kind, target, self.name)
+        # The spec's way: PATCH the DIPP with link_domain=<domain id>. Skipped when already
+        # linked, because Mailgun rejects a PATCH that changes nothing and re-runs must work.
+        pool = self._find_pool(target)
+        details = self._pool_details(pool)
+        if domain not in _linked_domains(details):
+            domain_id = self.get_domain(domain).id
+            if domain_id is None:
+                raise NotFound(f"Mailgun returned no id for domain {domain}", provider=self.name)
+            self._patch_pool(pool, [("link_domain", domain_id)])
+        return Assignment(domain, kind, str(pool.get("name")), self.name, raw=details)
+
+    def unassign(
+        self, domain: str, kind: AssignmentKind, target: str, replacement: str | None = None
+    ) -> None:
+        path = f"/v3/domains/{self.seg(domain)}/ips"
+        if kind is AssignmentKind.IP:
+            if replacement is not None:
+                raise ValidationError("replacement", replacement,
+                                      "Mailgun takes a replacement only when unlinking a pool")
+            self._call("DELETE", f"{path}/{self.seg(target)}")
+            return
+        # Unlinking a DIPP: DELETE .../ips/ip_pool with a replacement rather than PATCH
+        # unlink_domain, because only the former lets us say what the domain sends from next
+        # (the spec requires ip=<ip|shared> or pool_id=); Mailgun relinks it in one step.
+        if replacement is None:
+            raise ValidationError(
+                "replacement", None, "Mailgun unlinks a pool from a domain only with a "
+                "replacement: an IP, another pool's name, or 'shared'",
+            )
+        pools = self._pools()
+        pool = self._find_pool(target, pools)
+        # The call unlinks whatever pool is linked; make sure it is the one we were asked to.
+        if domain not in _linked_domains(self._pool_details(pool)):
+            raise NotFound(f"{domain} is not linked to IP pool {target!r}", provider=self.name)
+        self._call("DELETE", f"{path}/ip_pool", params=self._replacement(replacement, pools))
+
+    def list_assignments(self, domain: str) -> list[Assignment]:
+        # A domain sends from a linked DIPP or from its own list of IPs. Mailgun's domain
+        # object does not say which pool is linked; the pools' details do.
+        body = self._call("GET", f"/v3/domains/{self.seg(domain)}/ips")
+        try:
+            pools = self._pools()
+        except AuthError as exc:  # 403: no DIPPs feature, so no pool can be linked
+            if isinstance(exc, RegionMismatch) or exc.status == 401:
+                raise
+            pools = []
+        for pool in pools:
+            if pool.get("is_linked"):
+                details = self._pool_details(pool)
+                if domain in _linked_domains(details):
+                    return [Assignment(domain, AssignmentKind.POOL, str(pool.get("name")),
+                                       self.name, raw=details)]
+        return [Assignment(domain, AssignmentKind.IP, str(ip), self.name, raw=body)
+                for ip in body.get("items") or []]
+
+    def _pool_details(self, pool: Json) -> Json:
+        body = self._call("GET", f"/v3/ip_pools/{self.seg(str(pool['pool_id']))}")
+        return _obj(body.get("details"))
+
+    # -- subaccounts --------------------------------------------------------------------
+
+    def create_subaccount(self, name: str) -> Subaccount:
+        # The spec takes the name as a query parameter, not a form field.
+        body = self._call("POST", "/v5/accounts/subaccounts", params=[("name", name)])
+        return self._subaccount(_obj(body.get("subaccount")))
+
+    def list_subaccounts(self) -> Iterator[Subaccount]:
+        for item in self._pages("/v5/accounts/subaccounts", "subaccounts", None):
+            yield self._subaccount(item)
+
+    def get_subaccount(self, subaccount_id: str) -> Subaccount:
+        body = self._call("GET", f"/v5/accounts/subaccounts/{self.seg(subaccount_id)}")
+        return self._subaccount(_obj(body.get("subaccount")))
+
+    def set_subaccount_enabled(self, subaccount_id: str, enabled: bool) -> Subaccount:
+        action = "enable" if enabled else "disable"
+        path = f"/v5/accounts/subaccounts/{self.seg(subaccount_id)}/{action}"
+        try:
+            # Setting a state is safe to repeat, so let the transport retry it on a 5xx.
+            body = self._call("POST", path, idempotent=True)
+        except Rejected as exc:
+            # "subaccount is already disabled": the state we want; report it as it stands.
+            if f"already {action}d" not in exc.message.lower():
+                raise
+            return self.get_subaccount(subaccount_id)
+        return self._subaccount(_obj(body.get("subaccount")))
+
+    def _subaccount(self, raw: Json) -> Subaccount:
+        return Subaccount(
+            id=str(raw.get("id", "")),
+            name=str(raw.get("name", "")),
+            provider=self.name,
+            enabled=str(raw.get("status", "open")).lower() == "open",
+            created_at=_http_date(raw.get("created_at")),
+            raw=raw,
+        )
+
+
+# -- payload helpers ----------------------------------------------------------------------
+
+
+def _record(raw: Json, domain: str, *, receiving: bool) -> DnsRecord:
+    rtype = str(raw.get("record_type", "")).upper()
+    # MX records often come without a name: they belong to the domain itself.
+    host = str(raw.get("name") or domain).rstrip(".").lower()
+    value = str(raw.get("value", ""))
+    priority = str(raw.get("priority") or "").strip()  # a string in Mailgun's payload
+    return DnsRecord(
+        purpose=_purpose(rtype, host, value, receiving),
+        type=rtype,
+        host=host,
+        value=value,
+        priority=int(priority) if priority.isdigit() else None,
+        status=_VALIDITY.get(str(raw.get("valid", "")).lower(), RecordStatus.UNKNOWN),
+        raw=raw,
+    )
+
+
+def _purpose(rtype: str, host: str, value: str, receiving: bool) -> RecordPurpose:
+    text = value.strip().lower()
+    if rtype == "MX":
+        return RecordPurpose.MX
+    if receiving:
+        return RecordPurpose.OTHER
+    if rtype == "TXT" and text.startswith("v=spf1"):
+        return RecordPurpose.SPF
+    if "._domainkey." in f".{host}" or text.startswith(("k=rsa", "v=dkim1")):
+        return RecordPurpose.DKIM  # TXT keys, or CNAMEs with automatic sender security
+    if rtype == "TXT" and text.startswith("v=dmarc1"):
+        return RecordPurpose.DMARC
+    if rtype == "CNAME":
+        return RecordPurpose.TRACKING  # <web_prefix>.<domain> -> mailgun.org
+    return RecordPurpose.OTHER
+
+
+def _linked_domains(details: Json) -> list[str]:
+    # The spec's example says linked_domains; its prose says linked_domain.
+    names = details.get("linked_domains") or details.get("linked_domain") or []
+    return [str(n).lower() for n in names] if isinstance(names, list) else []
+
+
+def _obj(value: Any) -> Json:
+    return value if isinstance(value, dict) else {}
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _http_date(value: Any) -> datetime | None:
+    """Mailgun timestamps are RFC 1123 ("Thu, 13 Oct 2011 18:02:00 GMT")."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+__all__ = ["MailgunProvider"]
