@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import attrs
 import platformdirs
@@ -59,7 +59,6 @@ class SandboxProvider(HttpProvider):
     name = "sandbox"
     SUPPORTS = frozenset(Capability)
     DOMAIN_OPTIONS = frozenset(f.name for f in attrs.fields(DomainSpec)) - {"name"}
-    REGIONS: ClassVar[Mapping[str, str]] = {"local": BASE_URL}
 
     def __init__(self, transport: Transport, emulator: Emulator,
                  subaccount: str | None = None) -> None:

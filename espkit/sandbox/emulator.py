@@ -40,6 +40,7 @@ FAULT_KINDS = frozenset({
 })
 #: what ``faults=`` draws from: failures before the server acts, as real networks mostly have
 RANDOM_FAULTS = ("503", "refused", "reset")
+_BEFORE_SERVER = frozenset({"refused", "reset", "timeout"})
 _AFTER_COMMIT = frozenset({"timeout_after_commit", "reset_after_commit"})
 
 
@@ -87,7 +88,6 @@ class Emulator:
                        verify_delay=verify_delay)
         self.latency = latency
         self.faults = faults
-        self.seed = seed
         self._rng = random.Random(seed)  # noqa: S311 - simulation, not cryptography
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
@@ -101,12 +101,12 @@ class Emulator:
 
     @property
     def rate_limit(self) -> float | None:
+        """The enforced limit. Settable, e.g. to play "the ESP lowered our limit" against a
+        client that started at the old one."""
         return self.app.bucket.rate if self.app.bucket else None
 
     @rate_limit.setter
     def rate_limit(self, rate: float | None) -> None:
-        """Change the enforced limit, e.g. to play "the ESP lowered our limit" against a
-        client that started at the old one."""
         if rate is not None:
             _check("rate_limit", rate, minimum=1e-3)
         self.app.bucket = TokenBucket(rate, self.clock) if rate else None
@@ -139,7 +139,8 @@ class Emulator:
         self.closed = True
         self.store.close()
 
-    def _fault(self, method: str, path: str) -> str | None:
+    def _fault(self, method: str, path: str) -> str:
+        """The fault this exchange suffers, or "" for none."""
         with self._lock:
             for rule in self._rules:
                 if rule.matches(method, path):
@@ -149,7 +150,7 @@ class Emulator:
                     return rule.kind
             if self.faults and self._rng.random() < self.faults:
                 return self._rng.choice(RANDOM_FAULTS)
-        return None
+        return ""
 
     def exchange(self, method: str, path: str, query: str, headers: Mapping[str, str],
                  body: bytes | None) -> Reply:
@@ -160,14 +161,11 @@ class Emulator:
             raise ConfigError(f"{self!r} is closed; connect again")
         method = method.upper()
         fault = self._fault(method, path)
-        if fault is not None and fault not in ("503", "429", *_AFTER_COMMIT):
-            # lost before the server acted (refused never even took the latency)
-            if fault != "refused" and self.latency:
-                self.clock.sleep(self.latency)
+        if self.latency and fault != "refused":  # a refused connection fails at once
+            self.clock.sleep(self.latency)
+        if fault in _BEFORE_SERVER:
             self.history.append((method, path, fault))
             raise NetworkFault(fault)
-        if self.latency:
-            self.clock.sleep(self.latency)
         if fault == "503":
             reply = self.app.unavailable()
         elif fault == "429":
@@ -175,7 +173,7 @@ class Emulator:
         else:
             reply = self.app.handle(method, path, query, headers, body)
         self.history.append((method, path, reply.status))
-        if fault is not None and fault in _AFTER_COMMIT:
+        if fault in _AFTER_COMMIT:
             raise NetworkFault(fault)
         return reply
 
