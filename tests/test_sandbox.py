@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -104,6 +105,8 @@ def test_verification_waits_for_propagation(clock: FakeClock) -> None:
     assert done.verified
     assert all(r.valid for r in done.dns_records)
     assert acct.domains.get(NAME).verified  # it stays verified
+    clock.advance(3600)
+    assert acct.domains.verify(NAME) == done
 
 
 def test_wait_until_verified_on_the_sandbox_clock(clock: FakeClock) -> None:
@@ -362,6 +365,30 @@ def test_bad_knobs_are_config_errors(options: dict[str, object]) -> None:
         espkit.connect("sandbox", path=":memory:", **options)
 
 
+def test_state_from_a_newer_espkit_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "future.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(ConfigError, match="schema version 99"):
+        espkit.connect("sandbox", path=str(db))
+
+
+def test_knobs_can_change_at_runtime(clock: FakeClock) -> None:
+    acct = espkit.connect("sandbox", path=":memory:", verify_delay=10, clock=clock)
+    em = emulator_of(acct)
+    assert em.verify_delay == 10
+    em.verify_delay = 0
+    acct.domains.create(NAME)
+    assert acct.domains.verify(NAME).verified
+    with pytest.raises(ConfigError):
+        em.verify_delay = -1
+    assert em.rate_limit is None
+    em.rate_limit = 5
+    assert em.rate_limit == 5
+    assert "memory" in repr(acct.provider)
+    assert "subaccount" in repr(acct.on_behalf_of(acct.subaccounts.create("c1")).provider)
+
+
 def test_unopenable_path_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot open"):
         espkit.connect("sandbox", path=str(tmp_path / "missing" / "dir" / "x.db"))
@@ -409,3 +436,13 @@ def test_revoked_key_is_an_auth_error() -> None:
         list(acct.domains.list())
     assert info.value.status == 401
     assert "key-1" not in str(info.value)
+
+
+def test_fake_clock() -> None:
+    clock = FakeClock(start=1000.0)
+    clock.sleep(2.5)
+    assert (clock.time(), clock.monotonic()) == (1002.5, 2.5)
+    clock.sleep(-1)  # a negative sleep is no sleep, as with time.sleep(0)
+    with pytest.raises(ValueError, match="back"):
+        clock.advance(-1)
+    assert "1002.5" in repr(clock)

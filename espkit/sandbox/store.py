@@ -130,8 +130,12 @@ class Store:
             # commit, which is the difference between 50 and 5,000 creates a second
             self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
-        with self._tx() as db:
-            self._migrate(db)
+        try:
+            with self._tx() as db:
+                self._migrate(db)
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         with self._lock:
