@@ -165,9 +165,9 @@ def connect(vtime: VirtualTime, region: str | None = "us", **options: Any) -> es
     return acct
 
 
-def register_tour(base: str) -> None:
-    """Happy-path answers for every call ``tour`` makes."""
-    add = responses.add
+def register_tour(base: str, mock: Any = responses) -> None:
+    """Happy-path answers for every call ``tour`` makes (on ``mock``, a RequestsMock)."""
+    add = mock.add
     d = f"{base}/v4/domains"
     add("POST", d, json=domain_body(message="Domain DNS records have been created"))
     add("GET", d, json=domain_page([DOMAIN, "news.example.com"], 2))
