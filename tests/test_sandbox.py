@@ -429,6 +429,11 @@ def test_invalid_input_sends_nothing(acct: espkit.Account, call) -> None:
     assert sent(acct) == []
 
 
+def test_empty_key_is_a_validation_error() -> None:
+    with pytest.raises(ValidationError):
+        espkit.connect("sandbox", path=":memory:", api_key=" ")
+
+
 def test_revoked_key_is_an_auth_error() -> None:
     acct = espkit.connect("sandbox", path=":memory:", api_key="key-1")
     emulator_of(acct).revoke_key("key-1")

@@ -95,11 +95,13 @@ class SandboxProvider(HttpProvider):
     ) -> SandboxProvider:
         """``path``: SQLite file (default ``default_path()``) or ``":memory:"``. The other
         knobs are ``Emulator``'s. ``api_key``: any key is accepted (default "sandbox")."""
+        if not isinstance(api_key, Secret):
+            # any key will do, but an empty one is as wrong here as anywhere
+            api_key = Secret(DEFAULT_API_KEY if api_key is None else api_key)
         emulator = Emulator(
             default_path() if path is None else path, latency=latency, rate_limit=rate_limit,
             faults=faults, verify_delay=verify_delay, seed=seed, clock=clock,
         )
-        secret = api_key if isinstance(api_key, Secret) else Secret(api_key or DEFAULT_API_KEY)
         session = requests.Session()
         session.trust_env = False  # no proxy or netrc lookups: nothing leaves the process
         session.headers["User-Agent"] = "espkit/0.1"
@@ -110,7 +112,7 @@ class SandboxProvider(HttpProvider):
         # and retry sleeps run on the sandbox clock, so with a FakeClock a client waiting
         # out a 429 advances the very clock that refills the emulator's bucket.
         transport = Transport(
-            cls.name, BASE_URL, auth=cls.make_auth(secret), timeout=timeout,
+            cls.name, BASE_URL, auth=cls.make_auth(api_key), timeout=timeout,
             retry=retry or RetryPolicy(),
             limiter=RateLimiter(rate_limit, clock=sandbox_clock.monotonic,
                                 sleep=sandbox_clock.sleep),
