@@ -225,6 +225,8 @@ class App:
             call.account, after, limit), call.query)
 
     def _create_domain(self, call: Call) -> tuple[int, Any]:
+        # The server checks everything itself, as an ESP does, rather than trusting espkit's
+        # client-side checks: a provider bug must show up as a 400 here, not as bad state.
         body = _object(call.body, {"name", "ips", "pool", *DOMAIN_DEFAULTS})
         name = validate.domain_name(body.get("name"), "name")
         settings = {k: body.get(k, default) for k, default in DOMAIN_DEFAULTS.items()}
