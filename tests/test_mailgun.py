@@ -683,6 +683,13 @@ def test_add_ip_already_there_changes_nothing(acct: espkit.Account) -> None:
     assert calls("PATCH") == []
 
 
+def test_pool_members_compare_in_canonical_form(acct: espkit.Account) -> None:
+    v6 = pool("v6", "658041ae44842b99ee2eaa2a", ["2001:DB8:0::1"])
+    responses.add("GET", f"{US}/v3/ip_pools", json=pools_body(v6))
+    assert acct.pools.add_ip("v6", "2001:db8::1").ips == ("2001:db8::1",)
+    assert calls("PATCH") == []
+
+
 def test_remove_ip(acct: espkit.Account) -> None:
     responses.add("GET", f"{US}/v3/ip_pools", json=POOLS)
     responses.add("PATCH", f"{US}/v3/ip_pools/{MARKETING_ID}", json=SUCCESS)

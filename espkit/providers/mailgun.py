@@ -90,8 +90,8 @@ class MailgunProvider(HttpProvider):
         Capability.SUBACCOUNT_SCOPE,
         Capability.SUBACCOUNT_DISABLE,
     })
-    # Everything is native, but some of it hinges on account features Mailgun must enable;
-    # these say so wherever espkit explains a capability.
+    # Every capability is native, so no Unsupported ever carries these; they record the
+    # conditions Mailgun itself puts on some of them, for anyone deciding what to rely on.
     HINTS: ClassVar[dict[Capability, str]] = {
         Capability.IP_POOLS: "DIPPs need the account's 'DIPPs' feature; per message, "
         "Mailgun also takes o:sending-ip-pool",
@@ -276,14 +276,14 @@ class MailgunProvider(HttpProvider):
     # -- dedicated IPs ------------------------------------------------------------------
 
     def list_ips(self) -> Iterator[DedicatedIp]:
-        # Unpaginated. ``details`` (when present) tells which IPs are warming up; an IP listed
-        # there without ``is_on_warmup`` is not (Mailgun omits false fields).
+        # ``details`` (when present) tells which IPs are warming up; an IP listed there
+        # without ``is_on_warmup`` is not (Mailgun omits false fields).
         body = self._call("GET", "/v3/ips", params=[("dedicated", "true")])
         details = {
             str(d.get("ip")): d for d in body.get("details") or [] if isinstance(d, dict)
         }
         pools = self._pool_of_ips()
-        for address in body.get("items") or []:
+        for address in body.get("items") or []:  # unpaginated
             detail = details.get(str(address))
             yield DedicatedIp(
                 address=str(address),
@@ -304,21 +304,24 @@ class MailgunProvider(HttpProvider):
         )
 
     def _pool_of_ips(self) -> dict[str, str]:
-        """IP -> the name of the DIPP it is in. Empty if the account has no DIPPs feature
-        (Mailgun answers 403) rather than failing the IP listing for it."""
-        try:
-            pools = self._pools()
-        except (AuthError, NotFound) as exc:
-            if isinstance(exc, RegionMismatch) or exc.status == 401:
-                raise
-            return {}
-        return {str(ip): str(p.get("name")) for p in pools for ip in p.get("ips") or []}
+        """IP -> the name of the DIPP it is in."""
+        return {ip: str(p.get("name")) for p in self._pools_if_enabled() for ip in _members(p)}
 
     # -- IP pools (DIPPs) ---------------------------------------------------------------
 
     def _pools(self) -> list[Json]:
         body = self._call("GET", "/v3/ip_pools")  # unpaginated
         return [p for p in body.get("ip_pools") or [] if isinstance(p, dict)]
+
+    def _pools_if_enabled(self) -> list[Json]:
+        """The DIPPs, or none when the account lacks the DIPPs feature (a 403), so that
+        listing IPs or a domain's assignments does not fail for want of it."""
+        try:
+            return self._pools()
+        except AuthError as exc:
+            if exc.status != 403:  # 401 (bad key) and RegionMismatch still surface
+                raise
+            return []
 
     def _find_pool(self, name: str, pools: list[Json] | None = None) -> Json:
         """The DIPP called ``name``. Mailgun does not keep names unique, and allows names
@@ -342,7 +345,7 @@ class MailgunProvider(HttpProvider):
             name=str(raw.get("name", "")),
             provider=self.name,
             id=_str_or_none(raw.get("pool_id")),
-            ips=tuple(str(ip) for ip in raw.get("ips") or []),
+            ips=tuple(_members(raw)),
             description=_str_or_none(raw.get("description")),
             raw=raw,
         )
@@ -364,6 +367,7 @@ class MailgunProvider(HttpProvider):
         )
 
     def list_pools(self) -> Iterator[IpPool]:
+        # one unpaginated request, made now so that errors surface at the call
         return iter([self._pool(p) for p in self._pools()])
 
     def get_pool(self, name: str) -> IpPool:
@@ -374,20 +378,20 @@ class MailgunProvider(HttpProvider):
     def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
         pools = self._pools()
         target = self._find_pool(pool, pools)
-        if ip in (target.get("ips") or []):
+        if ip in _members(target):
             return self._pool(target)  # Mailgun refuses a PATCH that changes nothing
         # An IP is in at most one DIPP: take it out of its current one first (the move the
         # Pools.add_ip contract promises).
         for other in pools:
-            if other is not target and ip in (other.get("ips") or []):
+            if other is not target and ip in _members(other):
                 self._patch_pool(other, [("remove_ip", ip)])
         self._patch_pool(target, [("add_ip", ip)])
         # PATCH answers only {"message"}; the membership is what we just set.
-        return self._pool({**target, "ips": [*(target.get("ips") or []), ip]})
+        return self._pool({**target, "ips": [*_members(target), ip]})
 
     def remove_ip_from_pool(self, pool: str, ip: str) -> IpPool:
         target = self._find_pool(pool)
-        members = [str(i) for i in target.get("ips") or []]
+        members = _members(target)
         if ip not in members:
             return self._pool(target)
         self._patch_pool(target, [("remove_ip", ip)])
@@ -463,13 +467,7 @@ class MailgunProvider(HttpProvider):
         # A domain sends from a linked DIPP or from its own list of IPs. Mailgun's domain
         # object does not say which pool is linked; the pools' details do.
         body = self._call("GET", f"/v3/domains/{self.seg(domain)}/ips")
-        try:
-            pools = self._pools()
-        except AuthError as exc:  # 403: no DIPPs feature, so no pool can be linked
-            if isinstance(exc, RegionMismatch) or exc.status == 401:
-                raise
-            pools = []
-        for pool in pools:
+        for pool in self._pools_if_enabled():
             if pool.get("is_linked"):
                 details = self._pool_details(pool)
                 if domain in _linked_domains(details):
@@ -556,6 +554,18 @@ def _purpose(rtype: str, host: str, value: str, receiving: bool) -> RecordPurpos
     if rtype == "CNAME":
         return RecordPurpose.TRACKING  # <web_prefix>.<domain> -> mailgun.org
     return RecordPurpose.OTHER
+
+
+def _members(pool: Json) -> list[str]:
+    """A pool's IPs in the canonical form espkit compares (validate.ip_address's)."""
+    return [_canonical_ip(str(ip)) for ip in pool.get("ips") or []]
+
+
+def _canonical_ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return value
 
 
 def _linked_domains(details: Json) -> list[str]:
