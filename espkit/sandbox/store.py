@@ -187,19 +187,22 @@ class Store:
         row = {"id": _stable_id("dom", name), "name": name, "account": account,
                "state": "unverified", "created_at": now}
         with self._tx() as db:
-            if db.execute("SELECT 1 FROM domains WHERE name = ?", (name,)).fetchone():
-                raise ApiError(409, "already_exists", f"domain {name} already exists")
             targets = [("pool", self._pool(db, pool)["name"])] if pool else []
             targets += [("ip", self._ip(db, ip)["address"]) for ip in ips]
-            cur = db.execute(
-                "INSERT INTO domains (id, name, account, state, created_at, settings, records)"
-                " VALUES (:id, :name, :account, :state, :created_at, :settings, :records)",
-                {**row, "settings": json.dumps(settings), "records": json.dumps(recs)},
-            )
-            db.executemany(
-                "INSERT INTO assignments (domain_seq, kind, target) VALUES (?, ?, ?)",
-                [(cur.lastrowid, kind, target) for kind, target in targets],
-            )
+            try:
+                cur = db.execute(
+                    "INSERT INTO domains (id, name, account, state, created_at, settings,"
+                    " records) VALUES (:id, :name, :account, :state, :created_at, :settings,"
+                    " :records)",
+                    {**row, "settings": json.dumps(settings), "records": json.dumps(recs)},
+                )
+            except sqlite3.IntegrityError:  # UNIQUE (name): this account's or another's
+                raise ApiError(409, "already_exists", f"domain {name} already exists") from None
+            if targets:
+                db.executemany(
+                    "INSERT INTO assignments (domain_seq, kind, target) VALUES (?, ?, ?)",
+                    [(cur.lastrowid, kind, target) for kind, target in targets],
+                )
         return _domain_out(row, settings, recs)
 
     def _domain(self, db: sqlite3.Connection, account: str, name: str) -> sqlite3.Row:
