@@ -39,7 +39,7 @@ class RateLimiter:
         *,
         burst: float = 1.0,
         min_rate: float = 0.1,
-        clock: Clock = time.monotonic,
+        clock: Clock | None = None,
         sleep: Sleep | None = None,
     ) -> None:
         if rate is not None and rate <= 0:
@@ -49,10 +49,10 @@ class RateLimiter:
         self._burst = max(1.0, burst)
         self._tokens = self._burst
         self._min_rate = min_rate
-        self._clock = clock
+        self._clock = clock or _monotonic
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._last_refill = clock()
+        self._last_refill = self._clock()
         self._paused_until = 0.0
         self._w_max: float | None = None
         self._last_throttle: float | None = None
@@ -164,6 +164,11 @@ class RetryBudget:
     def refund(self, amount: int = 1) -> None:
         with self._lock:
             self._available = min(self.capacity, self._available + amount)
+
+
+def _monotonic() -> float:
+    # looked up per call so a test can move the limiters' time along with its fake sleeps
+    return time.monotonic()
 
 
 _limiters: dict[Hashable, RateLimiter] = {}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from espkit import ratelimit
+from espkit import providers, ratelimit
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SPECS = SHARED / "specs"
@@ -20,11 +20,29 @@ def _fresh_limiters() -> Iterator[None]:
     ratelimit.reset_shared()
 
 
+@pytest.fixture(autouse=True)
+def _restore_registry() -> Iterator[None]:
+    """Providers registered by a test module do not leak into other tests (or the CLI)."""
+    saved = dict(providers._registered)
+    yield
+    providers._registered.clear()
+    providers._registered.update(saved)
+
+
 @pytest.fixture
 def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """Record instead of performing every sleep espkit asks for (retries, limiter waits)."""
     recorded: list[float] = []
-    monkeypatch.setattr(time, "sleep", recorded.append)
+    skipped = [0.0]
+    real_monotonic = time.monotonic
+
+    def fake_sleep(seconds: float) -> None:
+        recorded.append(seconds)
+        skipped[0] += seconds
+
+    # the limiters' clock moves on by every skipped sleep, so a wait they ask for is over
+    monkeypatch.setattr(time, "sleep", fake_sleep)
+    monkeypatch.setattr(ratelimit, "_monotonic", lambda: real_monotonic() + skipped[0])
     return recorded
 
 

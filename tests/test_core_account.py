@@ -206,8 +206,11 @@ class BareEsp(Provider):
         BareEsp.closed += 1
 
 
-for _cls in (AcctEsp, ScopedEsp, BareEsp):
-    register(_cls)
+@pytest.fixture(autouse=True)
+def _test_providers() -> None:
+    # per test: conftest restores the registry afterwards, so the CLI never sees these
+    for cls in (AcctEsp, ScopedEsp, BareEsp):
+        register(cls)
 
 
 class FakeClock:

@@ -77,7 +77,11 @@ class TransportEsp(HttpProvider):
         return Domain(name=r.body["name"], provider=self.name, raw=r.body)
 
 
-register(TransportEsp)
+
+@pytest.fixture(autouse=True)
+def _test_provider() -> None:
+    # per test: conftest restores the registry afterwards, so the CLI never sees it
+    register(TransportEsp)
 
 
 class FakeClock:
