@@ -272,8 +272,24 @@ class Transport:
         url = self.base_url + path
         send_headers = {**self._headers, **(headers or {})}
 
+        ambiguous: list[bool] = []
+
         def attempt() -> HttpResponse:
-            return self._send_once(method, url, params, data, json, send_headers, idempotent)
+            try:
+                return self._send_once(method, url, params, data, json, send_headers,
+                                       idempotent)
+            except NotFound as exc:
+                # A DELETE whose earlier attempt may have landed: "not found" now means it
+                # did. Deleting is idempotent, so report success rather than a false error.
+                if method == "DELETE" and ambiguous:
+                    log.info("%s %s: gone after an ambiguous earlier attempt; deleted",
+                             method, safe_url(url))
+                    return HttpResponse(exc.status or 404, None, {}, exc.request_id)
+                raise
+            except (TransportError, ServerError) as exc:
+                if not isinstance(exc, TransportError) or exc.maybe_applied:
+                    ambiguous.append(True)
+                raise
 
         # Fast path: a first attempt that succeeds never enters tenacity (the common case
         # on a hot provisioning loop). On failure tenacity takes over with that failure as

@@ -949,3 +949,30 @@ def test_real_http_logging_including_urllib3_never_shows_the_key(
     assert "/v1/domains/example.com" in text
     for leaked in (KEY, "Bearer", "Authorization"):
         assert leaked not in text
+
+
+@responses.activate
+def test_delete_that_landed_before_a_timeout_is_reported_as_done(clock: FakeClock) -> None:
+    responses.delete(f"{BASE}/things/a", body=requests.ReadTimeout("read timed out"))
+    responses.delete(f"{BASE}/things/a", status=404, json={"message": "not found"})
+    r = make_transport(clock).request("DELETE", "/things/a")
+    assert r.status == 404
+    assert len(responses.calls) == 2
+
+
+@responses.activate
+def test_delete_after_a_5xx_then_404_is_done_but_a_plain_404_is_not(clock: FakeClock) -> None:
+    responses.delete(f"{BASE}/things/b", status=503)
+    responses.delete(f"{BASE}/things/b", status=404)
+    make_transport(clock).request("DELETE", "/things/b")
+    responses.delete(f"{BASE}/things/c", status=404, json={"message": "no such thing"})
+    with pytest.raises(NotFound, match="no such thing"):
+        make_transport(clock).request("DELETE", "/things/c")
+
+
+@responses.activate
+def test_get_404_after_a_timeout_is_still_not_found(clock: FakeClock) -> None:
+    responses.get(f"{BASE}/things/d", body=requests.ReadTimeout("read timed out"))
+    responses.get(f"{BASE}/things/d", status=404)
+    with pytest.raises(NotFound):
+        make_transport(clock).request("GET", "/things/d")
