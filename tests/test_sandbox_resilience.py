@@ -285,8 +285,37 @@ def test_threads_create_distinct_domains() -> None:
 
 
 def test_threads_with_faults_and_a_rate_limit() -> None:
+    """Under 10 % random faults from 6 threads, every item is either created or reported
+    failed; a failed one that exists anyway was reported as possibly applied. Thread timing
+    makes the exact failures vary, so the test checks the accounting, not a fixed outcome."""
     clock = FakeClock()
     acct = connect(clock, faults=0.1, seed=3, rate_limit=50)
-    created = _create_concurrently(acct, total=120, threads=6)
-    assert sorted(d.name for d in acct.domains.list()) == sorted(created)
-    assert len(set(created)) == 120
+    names = [f"d{i:04d}.fleet.example" for i in range(120)]
+    created: list[str] = []
+    failed: dict[str, espkit.EspError] = {}
+    lock = threading.Lock()
+
+    def work(worker: int) -> None:
+        for name in names[worker::6]:
+            try:
+                d = acct.domains.create(name)
+            except espkit.EspError as exc:
+                with lock:
+                    failed[name] = exc
+            else:
+                with lock:
+                    created.append(d.name)
+
+    pool = [threading.Thread(target=work, args=(w,)) for w in range(6)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+
+    listed = {d.name for d in acct.domains.list()}
+    assert len(created) == len(set(created))
+    assert set(created) | set(failed) == set(names)
+    assert set(created) <= listed
+    for name in listed - set(created):
+        assert failed[name].maybe_applied, f"{name} exists but its failure said it did not"
+    assert len(failed) <= 6, f"too many failures for 10 % faults: {sorted(failed)}"
