@@ -261,12 +261,7 @@ class Domains(Manager):
         domain = validate.domain_name(name)
         kind, target = _target(pool, ip)
         self._require(_assign_cap(kind))
-        if replacement is not None and replacement != "shared":
-            try:
-                replacement = validate.ip_address(replacement, "replacement")
-            except ValidationError:
-                replacement = validate.resource_name(replacement, "replacement")
-        self._provider.unassign(domain, kind, target, replacement)
+        self._provider.unassign(domain, kind, target, _replacement(replacement))
 
     def assignments(self, name: str) -> builtins.list[Assignment]:
         """What ``name`` sends from."""
@@ -275,6 +270,16 @@ class Domains(Manager):
                 & self._provider.SUPPORTS):
             raise self._provider.unsupported(Capability.ASSIGN_DOMAIN_POOL)
         return self._provider.list_assignments(domain)
+
+
+def _replacement(value: str | None) -> str | None:
+    """Where traffic goes instead: an IP, a pool name, or ``"shared"``."""
+    if value is None or value == "shared":
+        return value
+    try:
+        return validate.ip_address(value, "replacement")
+    except ValidationError:
+        return validate.resource_name(value, "replacement")
 
 
 def _target(pool: str | None, ip: str | None) -> tuple[AssignmentKind, str]:
@@ -343,12 +348,7 @@ class Pools(Manager):
 
     def delete(self, name: str, *, replacement: str | None = None) -> None:
         self._require(Capability.IP_POOLS)
-        if replacement is not None and replacement != "shared":
-            try:
-                replacement = validate.ip_address(replacement, "replacement")
-            except ValidationError:
-                replacement = validate.resource_name(replacement, "replacement")
-        self._provider.delete_pool(validate.pool_name(name), replacement)
+        self._provider.delete_pool(validate.pool_name(name), _replacement(replacement))
 
 
 class Subaccounts(Manager):
