@@ -37,6 +37,8 @@ from .models import (
     IpPool,
     RecordPurpose,
     RecordStatus,
+    Stream,
+    StreamKind,
     Subaccount,
 )
 from .transport import RetryPolicy
@@ -69,6 +71,8 @@ __all__ = [
     "Rejected",
     "RetryPolicy",
     "ServerError",
+    "Stream",
+    "StreamKind",
     "Subaccount",
     "TransportError",
     "Unsupported",

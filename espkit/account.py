@@ -33,6 +33,8 @@ from .models import (
     Domain,
     DomainSpec,
     IpPool,
+    Stream,
+    StreamKind,
     Subaccount,
 )
 from .providers.base import Provider
@@ -380,6 +382,43 @@ class Subaccounts(Manager):
         self._require(Capability.SUBACCOUNT_DISABLE)
         return self._provider.set_subaccount_enabled(_sub_id(subaccount), False)
 
+    def assign(self, subaccount: str | Subaccount, *, pool: str) -> Assignment:
+        """Make everything the subaccount sends go out of ``pool`` (the binding SparkPost
+        and SendGrid offer where Mailgun binds pools to domains)."""
+        self._require(Capability.ASSIGN_SUBACCOUNT_POOL)
+        return self._provider.assign_subaccount_pool(_sub_id(subaccount), validate.pool_name(pool))
+
+
+class Streams(Manager):
+    """``acct.streams``: message streams where the ESP has them (Postmark)."""
+
+    def list(self) -> Iterator[Stream]:
+        self._require(Capability.STREAMS)
+        return self._provider.list_streams()
+
+    def create(self, stream_id: str, *, name: str | None = None,
+               kind: StreamKind | str = StreamKind.BROADCAST) -> Stream:
+        self._require(Capability.STREAMS)
+        sid = validate.resource_name(stream_id, "stream")
+        try:
+            stream_kind = StreamKind(kind)
+        except ValueError:
+            raise ValidationError("kind", kind, "must be transactional, broadcast or inbound") \
+                from None
+        label = name if name is not None else sid
+        if not isinstance(label, str) or not label.strip() or any(c in label for c in "\r\n"):
+            raise ValidationError("name", label, "must be one non-empty line")
+        return create_safely(
+            f"create stream {sid}",
+            lambda: self._provider.create_stream(sid, label, stream_kind),
+            lambda: _or_none(lambda: self._provider.get_stream(sid)),
+            lambda s: s.id == sid and s.kind is stream_kind,
+        )
+
+    def get(self, stream_id: str) -> Stream:
+        self._require(Capability.STREAMS)
+        return self._provider.get_stream(validate.resource_name(stream_id, "stream"))
+
 
 def _sub_id(subaccount: str | Subaccount) -> str:
     if isinstance(subaccount, Subaccount):
@@ -397,6 +436,7 @@ class Account:
         self.ips = Ips(self)
         self.pools = Pools(self)
         self.subaccounts = Subaccounts(self)
+        self.streams = Streams(self)
 
     def __repr__(self) -> str:
         scope = f", subaccount={self.subaccount!r}" if self.subaccount else ""
@@ -460,6 +500,7 @@ __all__ = [
     "Ips",
     "Manager",
     "Pools",
+    "Streams",
     "Subaccounts",
     "VerificationTimeout",
     "connect",

@@ -75,6 +75,8 @@ class Capability(str, enum.Enum):
     SUBACCOUNTS = "subaccounts"
     SUBACCOUNT_SCOPE = "subaccounts.on_behalf_of"
     SUBACCOUNT_DISABLE = "subaccounts.disable"
+    ASSIGN_SUBACCOUNT_POOL = "assign.subaccount_pool"
+    STREAMS = "streams"
 
     def __str__(self) -> str:
         return self.value
@@ -154,6 +156,28 @@ class Subaccount:
     raw: Mapping[str, Any] = _raw()
 
 
+class StreamKind(str, enum.Enum):
+    TRANSACTIONAL = "transactional"
+    BROADCAST = "broadcast"
+    INBOUND = "inbound"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen
+class Stream:
+    """A message stream as the ESP models it (Postmark: transactional / broadcast streams
+    of a server). ``subaccount`` is the server or subaccount it belongs to."""
+
+    id: str
+    name: str
+    kind: StreamKind
+    provider: str
+    subaccount: str | None = None
+    raw: Mapping[str, Any] = _raw()
+
+
 @attrs.frozen
 class Assignment:
     """What a domain sends from: one dedicated IP or one pool."""
@@ -196,5 +220,7 @@ __all__ = [
     "IpPool",
     "RecordPurpose",
     "RecordStatus",
+    "Stream",
+    "StreamKind",
     "Subaccount",
 ]

@@ -109,7 +109,10 @@ def test_basic_auth_as_api_user(acct: espkit.Account) -> None:
 
 
 def test_declares_mailgun_facts() -> None:
-    assert frozenset(Capability) == MailgunProvider.SUPPORTS
+    not_native = {Capability.STREAMS, Capability.ASSIGN_SUBACCOUNT_POOL}
+    assert frozenset(Capability) - not_native == MailgunProvider.SUPPORTS
+    with pytest.raises(espkit.Unsupported, match="one sending domain per stream"):
+        espkit.connect("mailgun", api_key=KEY).streams.list()
     assert MailgunProvider.EXCLUSIVE_POOLS is True
     assert MailgunProvider.RATE_LIMIT == 5.0
     acct = espkit.connect("mailgun", api_key=KEY)

@@ -37,6 +37,8 @@ from ..models import (
     Domain,
     DomainSpec,
     IpPool,
+    Stream,
+    StreamKind,
     Subaccount,
 )
 from ..ratelimit import shared_budget, shared_limiter
@@ -145,6 +147,22 @@ class Provider:
 
     def set_subaccount_enabled(self, subaccount_id: str, enabled: bool) -> Subaccount:
         raise self.unsupported(Capability.SUBACCOUNT_DISABLE)
+
+    def assign_subaccount_pool(self, subaccount_id: str, pool: str) -> Assignment:
+        """Make everything ``subaccount_id`` sends go out of ``pool`` (SparkPost's
+        subaccount ``ip_pool``, SendGrid's subuser IPs). The Assignment's ``domain`` is
+        empty and ``raw`` names the subaccount."""
+        raise self.unsupported(Capability.ASSIGN_SUBACCOUNT_POOL)
+
+    # -- streams -----------------------------------------------------------------------------
+    def list_streams(self) -> Iterator[Stream]:
+        raise self.unsupported(Capability.STREAMS)
+
+    def create_stream(self, stream_id: str, name: str, kind: StreamKind) -> Stream:
+        raise self.unsupported(Capability.STREAMS)
+
+    def get_stream(self, stream_id: str) -> Stream:
+        raise self.unsupported(Capability.STREAMS)
 
 
 class HttpProvider(Provider):

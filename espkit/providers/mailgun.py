@@ -98,6 +98,10 @@ class MailgunProvider(HttpProvider):
         Capability.ASSIGN_DOMAIN_IP: "a domain's IPs cannot be edited one by one while a "
         "DIPP is linked to it; unassign the pool first",
         Capability.SUBACCOUNTS: "subaccounts need a Mailgun plan that includes them",
+        Capability.STREAMS: "Mailgun has no stream object: use one sending domain per stream, "
+        "each assigned its own pool",
+        Capability.ASSIGN_SUBACCOUNT_POOL: "not yet in espkit; Mailgun delegates a DIPP with "
+        "PUT /v5/accounts/subaccounts/{id}/ip_pool",
     }
     DOMAIN_OPTIONS = frozenset({
         "dkim_key_size", "dkim_selector", "spam_action", "wildcard",
