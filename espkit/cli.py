@@ -468,8 +468,13 @@ def subaccounts_disable(ctx: Ctx, subaccount_id: str) -> None:
 @handled
 def capabilities(ctx: Ctx) -> None:
     """What each provider supports natively."""
-    names = registry.names()
-    matrix = {n: registry.get(n).SUPPORTS for n in names}
+    matrix: dict[str, frozenset[Capability]] = {}
+    for n in registry.names():
+        try:
+            matrix[n] = registry.get(n).SUPPORTS
+        except ConfigError as exc:  # an optional extra (boto3 for SES) is not installed
+            err.print(f"[yellow]{_escape(str(exc))}[/]")
+    names = list(matrix)
     data = {n: sorted(str(c) for c in caps) for n, caps in matrix.items()}
 
     def table() -> Table:

@@ -118,7 +118,7 @@ def test_verify_exit_code_tracks_state(run) -> None:
 
 
 def test_capabilities_matrix_lists_every_provider(run) -> None:
-    data = json.loads(run("-o", "json", "capabilities").output)
+    data = json.loads(run("-o", "json", "capabilities").stdout)
     assert {"sandbox", "mailgun"} <= set(data)
     assert "domains" in data["sandbox"]
     table = run("capabilities")

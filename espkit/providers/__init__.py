@@ -16,6 +16,10 @@ from .base import HttpProvider, Provider
 _BUILTIN = {
     "sandbox": "espkit.providers.sandbox:SandboxProvider",
     "mailgun": "espkit.providers.mailgun:MailgunProvider",
+    "sendgrid": "espkit.providers.sendgrid:SendGridProvider",
+    "sparkpost": "espkit.providers.sparkpost:SparkPostProvider",
+    "postmark": "espkit.providers.postmark:PostmarkProvider",
+    "ses": "espkit.providers.ses:SesProvider",
 }
 _registered: dict[str, type[Provider]] = {}
 
@@ -46,7 +50,13 @@ def get(name: str) -> type[Provider]:
     if target is None:
         raise ConfigError(f"unknown provider {name!r}; available: {', '.join(names())}")
     module, _, attr = target.partition(":")
-    cls: type[Provider] = getattr(importlib.import_module(module), attr)
+    try:
+        cls: type[Provider] = getattr(importlib.import_module(module), attr)
+    except ImportError as exc:
+        # an optional dependency (boto3 for SES) is missing: say which extra brings it
+        raise ConfigError(
+            f"provider {key!r} is not available ({exc}); try: pip install 'espkit[{key}]'"
+        ) from exc
     _registered[key] = cls
     return cls
 
