@@ -1,0 +1,204 @@
+"""A stateful fake of Mailgun's management API (US region; the EU host rejects the key),
+answering with the shapes of Mailgun's OpenAPI description as ``tests/mailgun_mocks.py`` does.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import itertools
+import json
+import re
+import time
+import urllib.parse
+from typing import Any
+
+import requests
+import responses
+
+import espkit
+
+from .base import EspFake, Fault
+
+US = "https://api.mailgun.net"
+EU = "https://api.eu.mailgun.net"
+KEY = "key-suite-0123456789abcdef"
+Reply = tuple[int, dict[str, str], str]
+
+
+def _reply(status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
+    return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body)
+
+
+class MailgunFake(EspFake):
+    provider = "mailgun"
+    ips = ("203.0.113.10", "203.0.113.11", "203.0.113.12", "203.0.113.13")
+    create_domain_path = "/v4/domains"
+    get_domain_path = "/v4/domains/"
+
+    def __enter__(self) -> MailgunFake:
+        self.domains: dict[str, dict[str, Any]] = {}
+        self.pools: dict[str, dict[str, Any]] = {}
+        self.domain_ips: dict[str, list[str]] = {}
+        self.published: set[str] = set()
+        self.faults: list[tuple[Fault, str, str]] = []
+        self.log: list[tuple[str, str]] = []
+        self._ids = itertools.count(1)
+        self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+        self.mock.start()
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            self.mock.add_callback(method, re.compile(re.escape(US) + r"/.*"), self._handle)
+            self.mock.add_callback(method, re.compile(re.escape(EU) + r"/.*"),
+                                   lambda r: _reply(401, {"message": "Invalid private key"}))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.mock.stop()
+        self.mock.reset()
+
+    def connect(self) -> espkit.Account:
+        return espkit.connect("mailgun", api_key=KEY, region="us")
+
+    def publish_dns(self, domain: str) -> None:
+        self.published.add(domain)
+
+    def fail_next(self, fault: Fault, method: str, path_contains: str) -> None:
+        self.faults.append((fault, method, path_contains))
+
+    def domain_count(self) -> int:
+        return len(self.domains)
+
+    def sent(self, method: str, path_contains: str) -> int:
+        return sum(1 for m, p in self.log if m == method and path_contains in p)
+
+    # -- the wire ------------------------------------------------------------------------
+
+    def _handle(self, request: requests.PreparedRequest) -> Reply:
+        url = urllib.parse.urlsplit(request.url or "")
+        method = request.method or "GET"
+        path = urllib.parse.unquote(url.path)
+        self.log.append((method, path))
+        query = urllib.parse.parse_qs(url.query)
+        body = request.body or ""
+        form = urllib.parse.parse_qs(body.decode() if isinstance(body, bytes) else body)
+        fault = self._take_fault(method, path)
+        if fault in ("429", "429-date"):
+            after = "1" if fault == "429" else email.utils.formatdate(time.time() + 1,
+                                                                      usegmt=True)
+            return _reply(429, {"message": "Too many requests"}, {"Retry-After": after})
+        if fault == "503":
+            return _reply(503, {"message": "Service Unavailable"})
+        reply = self._route(method, path, query, form)
+        if fault == "timeout_after_commit":
+            raise requests.ReadTimeout("read timed out after the request was applied")
+        return reply
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        for i, (fault, m, fragment) in enumerate(self.faults):
+            if m == method and fragment in path:
+                del self.faults[i]
+                return fault
+        return None
+
+    def _route(self, method: str, path: str, q: dict[str, list[str]],
+               f: dict[str, list[str]]) -> Reply:
+        parts = path.strip("/").split("/")
+        match method, parts:
+            case "POST", ["v4", "domains"]:
+                return self._create_domain(f)
+            case "GET", ["v4", "domains"]:
+                names = list(self.domains)
+                skip = int(q.get("skip", ["0"])[0])
+                limit = int(q.get("limit", ["100"])[0])
+                items = [self.domains[n] for n in names[skip:skip + limit]]
+                return _reply(200, {"total_count": len(names), "items": items})
+            case "GET", ["v4", "domains", name]:
+                return self._domain_reply(name)
+            case "PUT", ["v4", "domains", name, "verify"]:
+                if name in self.domains and name in self.published:
+                    self.domains[name]["state"] = "active"
+                return self._domain_reply(name, message="Domain DNS records have been updated")
+            case "DELETE", ["v3", "domains", name]:
+                if self.domains.pop(name, None) is None:
+                    return _reply(404, {"message": "Domain not found"})
+                return _reply(200, {"message": "Domain has been deleted"})
+            case "GET", ["v3", "ips"]:
+                return _reply(200, {"items": list(self.ips), "total_count": len(self.ips),
+                                    "details": [{"ip": ip} for ip in self.ips],
+                                    "assignable_to_pools": list(self.ips)})
+            case "GET", ["v3", "ip_pools"]:
+                return _reply(200, {"ip_pools": [self._pool_view(p)
+                                                 for p in self.pools.values()],
+                                    "message": "success"})
+            case "POST", ["v3", "ip_pools"]:
+                pool_id = f"pool{next(self._ids):020d}"
+                self.pools[pool_id] = {"pool_id": pool_id, "name": f["name"][0],
+                                       "description": f.get("description", [""])[0],
+                                       "ips": f.get("ip", []), "linked": []}
+                return _reply(200, {"message": "success", "pool_id": pool_id})
+            case "GET", ["v3", "ip_pools", pool_id] if pool_id in self.pools:
+                p = self.pools[pool_id]
+                details = {**self._pool_view(p), "linked_domains": list(p["linked"])}
+                return _reply(200, {"details": details, "message": "success"})
+            case "PATCH", ["v3", "ip_pools", pool_id] if pool_id in self.pools:
+                p = self.pools[pool_id]
+                p["ips"] += [ip for ip in f.get("add_ip", []) if ip not in p["ips"]]
+                p["ips"] = [ip for ip in p["ips"] if ip not in f.get("remove_ip", [])]
+                by_id = {d["id"]: n for n, d in self.domains.items()}
+                p["linked"] += [by_id[i] for i in f.get("link_domain", [])]
+                return _reply(200, {"message": "success"})
+            case "DELETE", ["v3", "ip_pools", pool_id] if pool_id in self.pools:
+                del self.pools[pool_id]
+                return _reply(200, {"message": "started"})
+            case "GET", ["v3", "domains", name, "ips"]:
+                return _reply(200, {"items": self.domain_ips.get(name, []),
+                                    "total_count": len(self.domain_ips.get(name, []))})
+            case "DELETE", ["v3", "domains", name, "ips", "ip_pool"]:
+                for p in self.pools.values():
+                    if name in p["linked"]:
+                        p["linked"].remove(name)
+                return _reply(200, {"message": "success"})
+        return _reply(404, {"message": f"no route for {method} {path}"})
+
+    def _create_domain(self, f: dict[str, list[str]]) -> Reply:
+        name = f["name"][0]
+        if name in self.domains:
+            return _reply(400, {"message": "This domain name is already taken"})
+        self.domains[name] = {
+            "id": f"{next(self._ids):024x}", "name": name, "state": "unverified",
+            "created_at": email.utils.formatdate(usegmt=True), "type": "custom",
+            "spam_action": "disabled", "web_prefix": "email", "web_scheme": "https",
+        }
+        return self._domain_reply(name, message="Domain DNS records have been created")
+
+    def _domain_reply(self, name: str, message: str | None = None) -> Reply:
+        domain = self.domains.get(name)
+        if domain is None:
+            return _reply(404, {"message": "Domain not found"})
+        valid = "valid" if domain["state"] == "active" else "unknown"
+        body: dict[str, Any] = {
+            "domain": domain,
+            "receiving_dns_records": [
+                {"record_type": "MX", "priority": "10", "value": v, "valid": valid,
+                 "is_active": True, "cached": []}
+                for v in ("mxa.mailgun.org", "mxb.mailgun.org")],
+            "sending_dns_records": [
+                {"record_type": "TXT", "name": name, "value": "v=spf1 include:mailgun.org ~all",
+                 "valid": valid, "is_active": True, "cached": []},
+                {"record_type": "TXT", "name": f"mx._domainkey.{name}",
+                 "value": "k=rsa; p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQ", "valid": valid,
+                 "is_active": True, "cached": []},
+                {"record_type": "CNAME", "name": f"email.{name}", "value": "mailgun.org",
+                 "valid": valid, "is_active": True, "cached": []},
+            ],
+        }
+        if message:
+            body["message"] = message
+        return _reply(200, body)
+
+    @staticmethod
+    def _pool_view(p: dict[str, Any]) -> dict[str, Any]:
+        return {"pool_id": p["pool_id"], "name": p["name"], "description": p["description"],
+                "ips": list(p["ips"]), "is_linked": bool(p["linked"]), "is_inherited": False}
+
+
+FAKE = MailgunFake
