@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from fakes import all_fakes
+from fakes.base import EspFake
 
 import espkit
 from espkit import Capability
-from fakes import all_fakes
-from fakes.base import EspFake
 
 FAKES = all_fakes()
 MARKETING = "news.acme.example"
