@@ -468,19 +468,19 @@ def subaccounts_disable(ctx: Ctx, subaccount_id: str) -> None:
 @handled
 def capabilities(ctx: Ctx) -> None:
     """What each provider supports natively."""
-    matrix: dict[str, frozenset[Capability]] = {}
-    for n in registry.names():
-        try:
-            matrix[n] = registry.get(n).SUPPORTS
-        except ConfigError as exc:  # an optional extra (boto3 for SES) is not installed
-            err.print(f"[yellow]{_escape(str(exc))}[/]")
-    names = list(matrix)
-    data = {n: sorted(str(c) for c in caps) for n, caps in matrix.items()}
+    from .capabilities import matrix
+
+    rows = matrix()
+    for r in rows:
+        if r.unavailable:
+            err.print(f"[yellow]{_escape(r.unavailable)}[/]")
+    rows = [r for r in rows if not r.unavailable]
+    data = {r.name: sorted(str(c) for c in r.supports) for r in rows}
 
     def table() -> Table:
-        t = Table("capability", *names)
+        t = Table("capability", *(r.name for r in rows))
         for cap in Capability:
-            t.add_row(str(cap), *("yes" if cap in matrix[n] else "-" for n in names))
+            t.add_row(str(cap), *("yes" if cap in r.supports else "-" for r in rows))
         return t
 
     emit(ctx, data, table)
