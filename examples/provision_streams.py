@@ -1,6 +1,8 @@
 """Provision one customer's two streams, each on its own pool of dedicated IPs.
 
-Runs unchanged on any provider that supports pools and domain assignment:
+The same script runs on every provider. Where an ESP cannot do a step natively (Postmark has
+no dedicated IPs; SendGrid and SparkPost bind pools per subaccount or per message, not per
+domain) espkit raises ``Unsupported`` before sending anything, and the script prints the hint:
 
     python examples/provision_streams.py                 # the embedded sandbox
     ESPKIT_PROVIDER=mailgun python examples/provision_streams.py acme.com
@@ -16,26 +18,29 @@ import sys
 
 import espkit
 
+STREAMS = {"marketing": "news", "transactional": "mail"}
+
 
 def provision(acct: espkit.Account, customer_domain: str) -> dict[str, espkit.Domain]:
-    ips = [ip.address for ip in acct.ips.list()]
-    if len(ips) < 2:
-        raise SystemExit(f"need at least two dedicated IPs, the account has {len(ips)}")
-    half = len(ips) // 2
-    pools = {"marketing": ips[:half], "transactional": ips[half:]}
-    streams = {"marketing": f"news.{customer_domain}", "transactional": f"mail.{customer_domain}"}
-
-    for pool, members in pools.items():
-        with contextlib.suppress(espkit.AlreadyExists):  # provisioning is re-runnable
-            acct.pools.create(pool, ips=members)
-
+    """Domains for both streams; pools and assignments where the ESP has them."""
     domains = {}
-    for stream, name in streams.items():
+    for stream, label in STREAMS.items():
+        name = f"{label}.{customer_domain}"
         try:
             domains[stream] = acct.domains.create(name)
-        except espkit.AlreadyExists:
+        except espkit.AlreadyExists:  # provisioning is re-runnable
             domains[stream] = acct.domains.get(name)
-        acct.domains.assign(name, pool=stream)
+
+    try:
+        ips = [ip.address for ip in acct.ips.list()]
+        half = len(ips) // 2
+        for (stream, members) in (("marketing", ips[:half]), ("transactional", ips[half:])):
+            with contextlib.suppress(espkit.AlreadyExists):
+                acct.pools.create(stream, ips=members)
+        for stream, domain in domains.items():
+            acct.domains.assign(domain.name, pool=stream)
+    except espkit.Unsupported as exc:
+        print(f"note: {exc}")
     return domains
 
 
@@ -47,8 +52,9 @@ def main() -> None:
         for r in domain.dns_records:
             prio = f"{r.priority} " if r.priority is not None else ""
             print(f"   {r.purpose!s:<9} {r.type:<5} {r.host:<45} {prio}{r.value}")
-        for a in acct.domains.assignments(domain.name):
-            print(f"   sends from {a.kind} {a.target}")
+        with contextlib.suppress(espkit.Unsupported):
+            for a in acct.domains.assignments(domain.name):
+                print(f"   sends from {a.kind} {a.target}")
 
 
 if __name__ == "__main__":
