@@ -4,7 +4,9 @@ Per attempt: wait for the shared rate limiter -> send with (connect, read) timeo
 observe rate-limit headers -> map errors to the typed tree. Around attempts, tenacity drives
 retries; the *decision* to retry is ``should_retry`` (the checker), the *delay* is
 ``retry_delay`` (server hint first, else exponential backoff with full jitter), and the
-*allowance* is the shared ``RetryBudget``: three separate pieces, as in botocore.
+*allowance* is the shared ``RetryBudget``: three separate pieces, as in botocore. That loop
+is ``RetryRunner``; ``Transport`` runs every HTTP request through one, and providers that do
+not speak HTTP themselves (SES, via boto3) run their calls through one too.
 
 Non-idempotent requests (POST, PATCH) are only retried when the ESP cannot have acted on them:
 a 429, or a connection that was never established. Anything ambiguous (read timeout, reset
@@ -20,7 +22,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import requests
@@ -40,6 +42,7 @@ from .errors import (
 from .ratelimit import RateLimiter, RetryBudget
 
 log = logging.getLogger("espkit.http")
+T = TypeVar("T")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 DEFAULT_TIMEOUT = (5.0, 30.0)
@@ -154,7 +157,8 @@ def safe_url(url: str) -> str:
     )
 
 
-def _status_class(status: int) -> type[EspError]:
+def status_class(status: int) -> type[EspError]:
+    """The error class espkit uses for an HTTP status (401/403 auth, 404, 409, 429, 5xx)."""
     if status in (401, 403):
         return AuthError
     if status == 404:
@@ -187,6 +191,169 @@ def _never_sent(exc: requests.RequestException) -> bool:
     return False
 
 
+
+class RetryRunner:
+    """The retry loop every ESP call goes through, whatever carries it (``Transport`` for
+    HTTP, boto3 for SES): one attempt function, retried per the checker (``should_retry``),
+    the delay (``retry_delay``) and the shared ``RetryBudget``, with the shared limiter
+    acquired before each attempt.
+
+    An attempt raises ``EspError``s already mapped to the tree (``RateLimited``,
+    ``ServerError``/``TransportError`` with ``maybe_applied`` ...) and reports to the runner
+    with ``start_attempt`` (before sending), ``succeeded`` and ``throttled``.
+    Thread-safe; share one per account.
+    """
+
+    def __init__(
+        self,
+        provider: str,
+        *,
+        retry: RetryPolicy = RetryPolicy(),
+        limiter: RateLimiter | None = None,
+        budget: RetryBudget | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.provider = provider
+        self.retry = retry
+        self.limiter = limiter or RateLimiter(None)
+        self.budget = budget or RetryBudget()
+        self._sleep = sleep
+        #: counters for reports and benchmarks
+        self.stats: dict[str, int] = {"requests": 0, "retries": 0, "throttled": 0}
+        self._stats_lock = threading.Lock()
+        self._retrying = {flag: self._make_retrying(flag) for flag in (True, False)}
+
+    def __repr__(self) -> str:
+        return f"RetryRunner({self.provider!r}, {self.retry!r})"
+
+    def run(
+        self,
+        attempt: Callable[[], T],
+        *,
+        idempotent: bool,
+        label: str = "",
+        gone: Callable[[NotFound], T] | None = None,
+    ) -> T:
+        """Call ``attempt`` until it returns, retrying what the checker allows.
+
+        ``idempotent``: the call may be re-sent after an ambiguous failure (a 5xx, a timeout
+        after sending); otherwise only throttles and never-sent failures are retried.
+        ``label`` names the call in logs. ``gone``: for deletes, the result to return when
+        an attempt after an ambiguous one gets ``NotFound`` (the earlier one did delete).
+        """
+        ambiguous: list[bool] = []
+
+        def once() -> T:
+            try:
+                return attempt()
+            except NotFound as exc:
+                # A delete whose earlier attempt may have landed: "not found" now means it
+                # did. Deleting is idempotent, so report success rather than a false error.
+                if gone is not None and ambiguous:
+                    log.info("%s: gone after an ambiguous earlier attempt; deleted",
+                             label or self.provider)
+                    return gone(exc)
+                raise
+            except (TransportError, ServerError) as exc:
+                if not isinstance(exc, TransportError) or exc.maybe_applied:
+                    ambiguous.append(True)
+                raise
+
+        # Fast path: a first attempt that succeeds never enters tenacity (the common case
+        # on a hot provisioning loop). On failure tenacity takes over with that failure as
+        # its attempt 1, so checking, waiting, logging and budgeting stay in one place.
+        try:
+            return once()
+        except EspError as exc:
+            first: list[EspError] = [exc]
+
+        def resume(label: str) -> T:
+            if first:
+                raise first.pop()
+            return once()
+
+        result: T = self._retrying[idempotent](resume, label=label)
+        return result
+
+    # -- what attempts report ------------------------------------------------------------
+
+    def start_attempt(self) -> None:
+        """Wait for the shared limiter and count the request. Call right before sending."""
+        self.limiter.acquire()
+        self.count("requests")
+
+    def succeeded(self) -> None:
+        self.limiter.on_success()
+        self.budget.refund()
+
+    def throttled(self, retry_after: float | None) -> None:
+        """The ESP throttled us; ``retry_after`` is its hint in seconds, if any."""
+        self.count("throttled")
+        # A wait longer than max_retry_after is surfaced, not slept on: do not impose it on
+        # every caller of the shared limiter either.
+        too_long = retry_after is not None and retry_after > self.retry.max_retry_after
+        self.limiter.on_throttle(None if too_long else retry_after)
+
+    def count(self, counter: str) -> None:
+        with self._stats_lock:
+            self.stats[counter] += 1
+
+    # -- the retry checker, delay and budget -------------------------------------------
+
+    def _make_retrying(self, idempotent: bool) -> tenacity.Retrying:
+        def check(state: tenacity.RetryCallState) -> bool:
+            # tenacity asks the checker before the stop condition: on the last attempt there
+            # is no retry to pay for, so do not let should_retry spend the budget on one
+            if state.attempt_number >= self.retry.max_attempts:
+                return False
+            exc = state.outcome.exception() if state.outcome else None
+            return exc is not None and self.should_retry(exc, idempotent)
+
+        # tenacity keeps per-call state thread-locally, so one instance serves all threads
+        return tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.retry.max_attempts),
+            retry=check,
+            wait=self.retry_delay,
+            sleep=self._sleep or _sleep,
+            before_sleep=self._log_retry,
+            reraise=True,
+        )
+
+
+    def should_retry(self, exc: BaseException, idempotent: bool) -> bool:
+        if isinstance(exc, RateLimited):
+            wanted = exc.retry_after
+            if wanted is not None and wanted > self.retry.max_retry_after:
+                return False
+        elif isinstance(exc, TransportError):
+            if exc.maybe_applied and not idempotent:
+                return False
+        elif isinstance(exc, ServerError):
+            if not idempotent:
+                return False
+        else:
+            return False
+        timeout = isinstance(exc, TransportError)
+        if not self.budget.spend(timeout=timeout):
+            log.warning("%s: retry budget exhausted, not retrying %s", self.provider, exc)
+            return False
+        return True
+
+    def retry_delay(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return exc.retry_after
+        cap = min(self.retry.max_backoff, self.retry.base_delay * 2 ** (state.attempt_number - 1))
+        return random.uniform(0, cap)  # noqa: S311 - jitter, not cryptography
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        self.count("retries")
+        exc = state.outcome.exception() if state.outcome else None
+        delay = state.next_action.sleep if state.next_action else 0.0
+        log.info("retry %d/%d in %.2f s after %s", state.attempt_number,
+                 self.retry.max_attempts - 1, delay, exc)
+
+
 class Transport:
     """Sends requests for one provider account. Thread-safe; share one per account.
 
@@ -213,9 +380,9 @@ class Transport:
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.retry = retry
-        self.limiter = limiter or RateLimiter(None)
-        self.budget = budget or RetryBudget()
+        #: the retry loop; its limiter, budget and counters are this transport's
+        self.runner = RetryRunner(provider, retry=retry, limiter=limiter, budget=budget,
+                                  sleep=sleep)
         self.parse_error = parse_error
         self.request_id_headers = tuple(request_id_headers)
         self._auth = auth
@@ -228,13 +395,44 @@ class Transport:
             session.mount("http://", adapter)
             session.headers["User-Agent"] = "espkit/0.1"
         self.session = session
-        #: counters for reports and benchmarks
-        self.stats: dict[str, int] = {"requests": 0, "retries": 0, "throttled": 0}
-        self._stats_lock = threading.Lock()
-        self._retrying = {flag: self._make_retrying(flag) for flag in (True, False)}
 
     def __repr__(self) -> str:
         return f"Transport({self.provider!r}, {safe_url(self.base_url)!r})"
+
+    @property
+    def retry(self) -> RetryPolicy:
+        return self.runner.retry
+
+    @retry.setter
+    def retry(self, value: RetryPolicy) -> None:
+        self.runner.retry = value
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self.runner.limiter
+
+    @limiter.setter
+    def limiter(self, value: RateLimiter) -> None:
+        self.runner.limiter = value
+
+    @property
+    def budget(self) -> RetryBudget:
+        return self.runner.budget
+
+    @budget.setter
+    def budget(self, value: RetryBudget) -> None:
+        self.runner.budget = value
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Counters for reports and benchmarks: requests, retries, throttled."""
+        return self.runner.stats
+
+    def should_retry(self, exc: BaseException, idempotent: bool) -> bool:
+        return self.runner.should_retry(exc, idempotent)
+
+    def retry_delay(self, state: tenacity.RetryCallState) -> float:
+        return self.runner.retry_delay(state)
 
     def scoped(self, headers: Mapping[str, str]) -> Transport:
         """A copy that adds ``headers`` to every request (subaccount scoping) and shares the
@@ -272,57 +470,15 @@ class Transport:
         url = self.base_url + path
         send_headers = {**self._headers, **(headers or {})}
 
-        ambiguous: list[bool] = []
-
         def attempt() -> HttpResponse:
-            try:
-                return self._send_once(method, url, params, data, json, send_headers,
-                                       idempotent)
-            except NotFound as exc:
-                # A DELETE whose earlier attempt may have landed: "not found" now means it
-                # did. Deleting is idempotent, so report success rather than a false error.
-                if method == "DELETE" and ambiguous:
-                    log.info("%s %s: gone after an ambiguous earlier attempt; deleted",
-                             method, safe_url(url))
-                    return HttpResponse(exc.status or 404, None, {}, exc.request_id)
-                raise
-            except (TransportError, ServerError) as exc:
-                if not isinstance(exc, TransportError) or exc.maybe_applied:
-                    ambiguous.append(True)
-                raise
+            return self._send_once(method, url, params, data, json, send_headers, idempotent)
 
-        # Fast path: a first attempt that succeeds never enters tenacity (the common case
-        # on a hot provisioning loop). On failure tenacity takes over with that failure as
-        # its attempt 1, so checking, waiting, logging and budgeting stay in one place.
-        try:
-            return attempt()
-        except EspError as exc:
-            first: list[EspError] = [exc]
+        def gone(exc: NotFound) -> HttpResponse:
+            return HttpResponse(exc.status or 404, None, {}, exc.request_id)
 
-        def resume() -> HttpResponse:
-            if first:
-                raise first.pop()
-            return attempt()
-
-        return self._retrying[idempotent](resume)
-
-    def _make_retrying(self, idempotent: bool) -> tenacity.Retrying:
-        def check(state: tenacity.RetryCallState) -> bool:
-            # tenacity asks the checker before the stop condition: on the last attempt there
-            # is no retry to pay for, so do not let should_retry spend the budget on one
-            if state.attempt_number >= self.retry.max_attempts:
-                return False
-            exc = state.outcome.exception() if state.outcome else None
-            return exc is not None and self.should_retry(exc, idempotent)
-
-        # tenacity keeps per-call state thread-locally, so one instance serves all threads
-        return tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.retry.max_attempts),
-            retry=check,
-            wait=self.retry_delay,
-            sleep=self._sleep or _sleep,
-            before_sleep=self._log_retry,
-            reraise=True,
+        return self.runner.run(
+            attempt, idempotent=idempotent, label=f"{method} {safe_url(url)}",
+            gone=gone if method == "DELETE" else None,
         )
 
     def _send_once(
@@ -335,8 +491,7 @@ class Transport:
         headers: Mapping[str, str],
         idempotent: bool,
     ) -> HttpResponse:
-        self.limiter.acquire()
-        self._count("requests")
+        self.runner.start_attempt()
         start = time.perf_counter()
         try:
             response = self.session.request(
@@ -363,8 +518,7 @@ class Transport:
         # redirects are not followed (they would re-send credentials elsewhere): a 3xx is
         # an error like any other unexpected answer
         if response.status_code < 300:
-            self.limiter.on_success()
-            self.budget.refund()
+            self.runner.succeeded()
             return HttpResponse(response.status_code, body, response.headers,
                                 self._request_id(response))
         raise self._error(method, url, response, body, idempotent)
@@ -374,7 +528,7 @@ class Transport:
     ) -> EspError:
         status = response.status_code
         detail = self.parse_error(response, body)
-        cls = detail.error_class or _status_class(status)
+        cls = detail.error_class or status_class(status)
         common: dict[str, Any] = {
             "provider": self.provider, "status": status, "method": method,
             "url": safe_url(url), "request_id": self._request_id(response),
@@ -387,17 +541,9 @@ class Transport:
                 retry_after = parse_reset(response.headers.get("X-RateLimit-Reset"))
             if retry_after is None and isinstance(body, dict):
                 retry_after = _float_or_none(body.get("retry-seconds"))
-            self._count("throttled")
-            # A wait longer than max_retry_after is surfaced, not slept on: do not impose it on
-            # every caller of the shared limiter either.
-            too_long = retry_after is not None and retry_after > self.retry.max_retry_after
-            self.limiter.on_throttle(None if too_long else retry_after)
+            self.runner.throttled(retry_after)
             return RateLimited(detail.message, retry_after=retry_after, **common)
         return cls(detail.message, **common)
-
-    def _count(self, counter: str) -> None:
-        with self._stats_lock:
-            self.stats[counter] += 1
 
     def _request_id(self, response: requests.Response) -> str | None:
         for name in self.request_id_headers:
@@ -419,42 +565,6 @@ class Transport:
             # a wait beyond max_retry_after is not slept on (the ESP's 429 will surface it)
             if reset and reset <= self.retry.max_retry_after:
                 self.limiter.pause_for(reset)
-
-    # -- the retry checker, delay and budget -------------------------------------------
-
-    def should_retry(self, exc: BaseException, idempotent: bool) -> bool:
-        if isinstance(exc, RateLimited):
-            wanted = exc.retry_after
-            if wanted is not None and wanted > self.retry.max_retry_after:
-                return False
-        elif isinstance(exc, TransportError):
-            if exc.maybe_applied and not idempotent:
-                return False
-        elif isinstance(exc, ServerError):
-            if not idempotent:
-                return False
-        else:
-            return False
-        timeout = isinstance(exc, TransportError)
-        if not self.budget.spend(timeout=timeout):
-            log.warning("%s: retry budget exhausted, not retrying %s", self.provider, exc)
-            return False
-        return True
-
-    def retry_delay(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            return exc.retry_after
-        cap = min(self.retry.max_backoff, self.retry.base_delay * 2 ** (state.attempt_number - 1))
-        return random.uniform(0, cap)  # noqa: S311 - jitter, not cryptography
-
-    def _log_retry(self, state: tenacity.RetryCallState) -> None:
-        self._count("retries")
-        exc = state.outcome.exception() if state.outcome else None
-        delay = state.next_action.sleep if state.next_action else 0.0
-        log.info("retry %d/%d in %.2f s after %s", state.attempt_number,
-                 self.retry.max_attempts - 1, delay, exc)
-
 
 def _sleep(seconds: float) -> None:
     # looked up per call so tests can replace time.sleep
@@ -483,9 +593,11 @@ __all__ = [
     "ErrorDetail",
     "HttpResponse",
     "RetryPolicy",
+    "RetryRunner",
     "Transport",
     "default_error_parser",
     "parse_reset",
     "parse_retry_after",
     "safe_url",
+    "status_class",
 ]
