@@ -1,0 +1,469 @@
+"""Postmark: domains, servers (as subaccounts) and message streams.
+
+Reference: Postmark's API docs (https://postmarkapp.com/developer/api/overview, ``domains-api``,
+``servers-api``, ``message-streams-api``) and the official SDK ``ActiveCampaign/postmark.js``
+(``src/client/models/domains/DomainDetails.ts``, ``models/server/Server.ts``,
+``models/streams/MessageStream.ts``, ``errors/ErrorHandler.ts``). Everything is JSON, with
+``Accept: application/json`` on every request (Postmark answers ErrorCode 409 "JSON required"
+otherwise).
+
+Two credentials: the *account* token (``X-Postmark-Account-Token``) manages domains and servers;
+a *server* token (``X-Postmark-Server-Token``, one of the server's ``ApiTokens``) manages that
+server's message streams. ``on_behalf_of(server_id)`` reads the server with the account token
+and keeps its token as a ``Secret``.
+
+Postmark keys domains by integer ``ID`` and cannot filter its domain list by name, so names are
+resolved by paging ``count``/``offset`` and cached. There is no dedicated-IP API at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, TypeVar
+
+import requests
+
+from .. import validate
+from ..credentials import HeaderAuth, Secret
+from ..errors import (
+    AlreadyExists,
+    AuthError,
+    ConfigError,
+    EspError,
+    NotFound,
+    ServerError,
+)
+from ..models import (
+    Capability,
+    DnsRecord,
+    Domain,
+    DomainSpec,
+    DomainState,
+    RecordPurpose,
+    RecordStatus,
+    Stream,
+    StreamKind,
+    Subaccount,
+)
+from ..transport import (
+    DEFAULT_TIMEOUT,
+    ErrorDetail,
+    RetryPolicy,
+    Transport,
+    default_error_parser,
+)
+from .base import HttpProvider
+
+log = logging.getLogger("espkit")
+Json = dict[str, Any]
+T = TypeVar("T")
+
+ACCOUNT_TOKEN_HEADER = "X-Postmark-Account-Token"  # noqa: S105 - a header name
+SERVER_TOKEN_HEADER = "X-Postmark-Server-Token"  # noqa: S105 - a header name
+ACCEPT_JSON = {"Accept": "application/json"}
+#: GET /domains and GET /servers cap ``count`` at 500 (both are required parameters)
+_MAX_PAGE = 500
+#: The custom Return-Path espkit asks for when creating a domain: ``pm-bounces.<domain>``,
+#: the prefix Postmark suggests; it must be a CNAME to ``ReturnPathDomainCNAMEValue``.
+RETURN_PATH_PREFIX = "pm-bounces"
+
+# Postmark API error codes espkit relies on (``ErrorCode`` in the 422 body). Source: the
+# "API error codes" table of https://postmarkapp.com/developer/api/overview#error-codes.
+_AUTH_CODES = frozenset({10})                       # Bad or missing API token
+_NOT_FOUND_CODES = frozenset({
+    12,     # Resource not found
+    501,    # Sender Signature not found by ID
+    510,    # This domain was not found
+    513,    # You do not own this Domain (another account's ID: not found for us)
+    601,    # Server does not exist
+    1226,   # Message Stream not found
+    1235,   # Message Stream not found on this server
+})
+_EXISTS_CODES = frozenset({
+    504,    # Sender Signature already exists
+    512,    # Domain already exists
+    603,    # Server name already exists
+    1230,   # Duplicate Message Stream ID
+})
+_MAINTENANCE = 100                                  # API offline for maintenance: retry later
+_DKIM_ROTATION_PENDING = 505                        # DKIM already scheduled for renewal
+
+#: MessageStreamType (message-streams API) <-> StreamKind
+_KINDS = {
+    "transactional": StreamKind.TRANSACTIONAL,
+    "broadcasts": StreamKind.BROADCAST,
+    "inbound": StreamKind.INBOUND,
+}
+_TYPES = {
+    StreamKind.TRANSACTIONAL: "Transactional",
+    StreamKind.BROADCAST: "Broadcasts",
+    StreamKind.INBOUND: "Inbound",
+}
+
+_NO_IPS = (
+    "Postmark has no dedicated-IP API: it sends from shared IP pools it manages itself, "
+    "kept separate per stream type (transactional vs broadcast); dedicated IPs exist only by "
+    "arrangement with Postmark support for very high volumes. To separate traffic, use message "
+    "streams (acct.on_behalf_of(server).streams) or one server per sender"
+)
+
+
+class PostmarkProvider(HttpProvider):
+    name = "postmark"
+    REGIONS: ClassVar[dict[str, str]] = {"global": "https://api.postmarkapp.com"}
+    ENV_KEYS = ("POSTMARK_ACCOUNT_TOKEN",)
+    RATE_LIMIT = None  # none documented: learn from 429s
+    SUPPORTS = frozenset({
+        Capability.DOMAINS,
+        Capability.DOMAIN_VERIFY,
+        Capability.DOMAIN_DNS_RECORDS,
+        Capability.SUBACCOUNTS,
+        Capability.SUBACCOUNT_SCOPE,
+        Capability.STREAMS,
+    })
+    HINTS: ClassVar[dict[Capability, str]] = {
+        Capability.DEDICATED_IPS: _NO_IPS,
+        Capability.IP_POOLS: _NO_IPS,
+        Capability.ASSIGN_DOMAIN_IP: "Postmark does not bind domains to IPs: any server or "
+        "stream may send from any verified domain; " + _NO_IPS,
+        Capability.ASSIGN_DOMAIN_POOL: "Postmark does not bind domains to pools: any server or "
+        "stream may send from any verified domain; " + _NO_IPS,
+        Capability.ASSIGN_SUBACCOUNT_POOL: "Postmark servers all send from its managed pools; "
+        + _NO_IPS,
+        Capability.SUBACCOUNT_DISABLE: "Postmark servers cannot be disabled through the API; "
+        "pause sending per stream in the Postmark UI, or delete the server",
+        Capability.STREAMS: "message streams belong to a server: use "
+        "acct.on_behalf_of(server_id).streams",
+    }
+    DOMAIN_OPTIONS = frozenset()
+    EXCLUSIVE_POOLS = True
+
+    def __init__(
+        self,
+        transport: Transport,
+        region: str | None = None,
+        server: str | None = None,
+        ids: dict[str, int] | None = None,
+    ) -> None:
+        super().__init__(transport, region)
+        #: the server (subaccount) this copy acts for, if any
+        self.server = server
+        self._server_transport: Transport | None = None
+        self._lock = threading.Lock()
+        #: domain name -> Postmark domain ID, shared with scoped copies (domains are account-wide)
+        self._ids: dict[str, int] = {} if ids is None else ids
+
+    def __repr__(self) -> str:
+        scope = f", server={self.server!r}" if self.server else ""
+        return (f"{type(self).__name__}(region={self.region!r}, "
+                f"transport={self.transport!r}{scope})")
+
+    @classmethod
+    def make_auth(cls, secret: Secret) -> requests.auth.AuthBase:
+        return HeaderAuth(ACCOUNT_TOKEN_HEADER, secret)
+
+    @classmethod
+    def build_transport(
+        cls,
+        secret: Secret,
+        base_url: str,
+        *,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        rate_limit: float | None = None,
+        session: requests.Session | None = None,
+    ) -> Transport:
+        transport = super().build_transport(secret, base_url, timeout=timeout, retry=retry,
+                                            rate_limit=rate_limit, session=session)
+        return transport.scoped(ACCEPT_JSON)
+
+    def on_behalf_of(self, subaccount_id: str) -> PostmarkProvider:
+        """A copy acting for server ``subaccount_id``: stream calls use that server's token,
+        fetched (with the account token) on first use."""
+        if not subaccount_id.isdigit():
+            raise ConfigError(f"Postmark server ids are numbers, got {subaccount_id!r}")
+        return PostmarkProvider(self.transport, self.region, server=subaccount_id, ids=self._ids)
+
+    # -- requests and errors --------------------------------------------------------------
+
+    @staticmethod
+    def parse_error(response: requests.Response, body: Any) -> ErrorDetail:
+        # Postmark errors are {"ErrorCode": n, "Message": "..."}, mostly with HTTP 422
+        # (postmark.js ErrorHandler.ts maps 401/404/422/429/500/503 by status, then by code).
+        detail = default_error_parser(response, body)
+        if not isinstance(body, dict):
+            return detail
+        message = body.get("Message")
+        text = message if isinstance(message, str) and message else detail.message
+        raw_code = body.get("ErrorCode")
+        code = raw_code if isinstance(raw_code, int) and not isinstance(raw_code, bool) else None
+        status = response.status_code
+        cls: type[EspError] | None = None
+        if code in _AUTH_CODES:
+            cls = AuthError
+        elif status == 429 or status >= 500:
+            cls = None  # the status decides (RateLimited / ServerError): both are retried
+        elif code in _NOT_FOUND_CODES:
+            cls = NotFound
+        elif code in _EXISTS_CODES:
+            cls = AlreadyExists
+        elif code == _MAINTENANCE:
+            cls = ServerError
+        return ErrorDetail(text, None if code is None else str(code), cls)
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: list[tuple[str, Any]] | None = None,
+        json: Json | None = None,
+        server: bool = False,
+    ) -> Json:
+        transport = self._server_api() if server else self.transport
+        body = transport.request(method, path, params=params, json=json).body
+        return body if isinstance(body, dict) else {}
+
+    def _pages(self, path: str, key: str, page_size: int | None) -> Iterator[Json]:
+        """count/offset paging, one page at a time, until a short page or TotalCount."""
+        count = min(page_size or _MAX_PAGE, _MAX_PAGE)
+        offset = 0
+        while True:
+            body = self._call("GET", path, params=[("count", count), ("offset", offset)])
+            items = [i for i in body.get(key) or [] if isinstance(i, dict)]
+            yield from items
+            offset += len(items)
+            total = body.get("TotalCount")
+            if len(items) < count or (isinstance(total, int) and offset >= total):
+                return
+
+    # -- domains ----------------------------------------------------------------------------
+
+    def create_domain(self, spec: DomainSpec) -> Domain:
+        body = self._call("POST", "/domains", json={
+            "Name": spec.name, "ReturnPathDomain": f"{RETURN_PATH_PREFIX}.{spec.name}",
+        })
+        return self._domain(body, spec.name)
+
+    def get_domain(self, name: str) -> Domain:
+        return self._with_id(name, lambda i: self._domain(self._call("GET", f"/domains/{i}"), name))
+
+    def list_domains(self, page_size: int | None = None) -> Iterator[Domain]:
+        # List items carry only ID, Name and the *Verified flags (postmark.js Domain.ts): no
+        # DNS records, which need a GET per domain.
+        seen: set[int] = set()
+        for item in self._pages("/domains", "Domains", page_size):
+            domain = self._domain(item, str(item.get("Name", "")))
+            ident = item.get("ID")
+            if isinstance(ident, int) and ident not in seen:
+                seen.add(ident)
+                yield domain
+
+    def verify_domain(self, name: str) -> Domain:
+        def verify(ident: int) -> Domain:
+            details = self._call("PUT", f"/domains/{ident}/verifyDkim")
+            if details.get("ReturnPathDomain"):
+                self._call("PUT", f"/domains/{ident}/verifyReturnPath")
+            return self._domain(self._call("GET", f"/domains/{ident}"), name)
+
+        return self._with_id(name, verify)
+
+    def delete_domain(self, name: str) -> None:
+        def delete(ident: int) -> None:
+            self._call("DELETE", f"/domains/{ident}")
+            self._ids.pop(name, None)
+
+        self._with_id(name, delete)
+
+    def rotate_dkim(self, name: str) -> Domain:
+        """Ask Postmark for a new DKIM key (``POST /domains/{id}/rotatedkim``). The new key is
+        a PENDING DKIM record until it is published and verified; the old one keeps signing
+        meanwhile. Asking again while a rotation is pending returns the domain as it stands."""
+        name = validate.domain_name(name)
+
+        def rotate(ident: int) -> Domain:
+            try:
+                return self._domain(self._call("POST", f"/domains/{ident}/rotatedkim"), name)
+            except EspError as exc:
+                if exc.code != str(_DKIM_ROTATION_PENDING):
+                    raise
+                return self._domain(self._call("GET", f"/domains/{ident}"), name)
+
+        return self._with_id(name, rotate)
+
+    def _with_id(self, name: str, action: Callable[[int], T]) -> T:
+        """Run ``action`` with the domain's ID. A cached ID that turns out stale (the domain
+        was deleted, perhaps re-created, elsewhere) is dropped and resolved afresh, once."""
+        cached = self._ids.get(name)
+        if cached is not None:
+            try:
+                return action(cached)
+            except NotFound:
+                self._ids.pop(name, None)
+        return action(self._resolve(name))
+
+    def _resolve(self, name: str) -> int:
+        for item in self._pages("/domains", "Domains", None):
+            ident = item.get("ID")
+            if isinstance(ident, int):
+                self._ids[_norm(str(item.get("Name", "")))] = ident
+                if _norm(str(item.get("Name", ""))) == name:
+                    return ident
+        raise NotFound(f"no domain named {name!r}", provider=self.name)
+
+    def _domain(self, body: Json, fallback_name: str) -> Domain:
+        """A Domain from DomainDetails (create/get/verify/rotate) or a list item."""
+        name = _norm(str(body.get("Name") or fallback_name))
+        ident = body.get("ID")
+        if isinstance(ident, int):
+            self._ids[name] = ident
+        records: list[DnsRecord] = []
+        dkim_ok = body.get("DKIMVerified") is True
+        if body.get("DKIMHost") and body.get("DKIMTextValue"):
+            records.append(_txt(RecordPurpose.DKIM, body["DKIMHost"], body["DKIMTextValue"],
+                                name, RecordStatus.VALID if dkim_ok else RecordStatus.PENDING,
+                                body))
+        if body.get("DKIMPendingHost") and body.get("DKIMPendingTextValue"):
+            # a new key (fresh domain or rotation) not verified yet
+            records.append(_txt(RecordPurpose.DKIM, body["DKIMPendingHost"],
+                                body["DKIMPendingTextValue"], name, RecordStatus.PENDING, body))
+        return_path = str(body.get("ReturnPathDomain") or "")
+        rp_ok = body.get("ReturnPathDomainVerified") is True
+        if return_path and body.get("ReturnPathDomainCNAMEValue"):
+            records.append(DnsRecord(
+                purpose=RecordPurpose.RETURN_PATH, type="CNAME", host=_host(return_path, name),
+                value=str(body["ReturnPathDomainCNAMEValue"]),
+                status=RecordStatus.VALID if rp_ok else RecordStatus.PENDING,
+                raw={k: body.get(k) for k in ("ReturnPathDomain", "ReturnPathDomainCNAMEValue",
+                                              "ReturnPathDomainVerified")},
+            ))
+        # Verified when DKIM is and, if the domain has a custom Return-Path, that is too.
+        # List items do not say whether a Return-Path is set: they count it when verified.
+        needs_rp = bool(return_path) if "ReturnPathDomain" in body else False
+        verified = dkim_ok and (rp_ok or not needs_rp)
+        return Domain(
+            name=name,
+            provider=self.name,
+            state=DomainState.VERIFIED if verified else DomainState.UNVERIFIED,
+            id=None if ident is None else str(ident),
+            dns_records=tuple(records),
+            raw=body,
+        )
+
+    # -- servers (subaccounts) --------------------------------------------------------------
+
+    def create_subaccount(self, name: str) -> Subaccount:
+        return self._subaccount(self._call("POST", "/servers", json={"Name": name}))
+
+    def list_subaccounts(self) -> Iterator[Subaccount]:
+        for item in self._pages("/servers", "Servers", None):
+            yield self._subaccount(item)
+
+    def get_subaccount(self, subaccount_id: str) -> Subaccount:
+        return self._subaccount(self._call("GET", f"/servers/{self.seg(subaccount_id)}"))
+
+    def _subaccount(self, raw: Json) -> Subaccount:
+        # ApiTokens are credentials: never kept in a model (raw is public), only as a Secret.
+        return Subaccount(
+            id=str(raw.get("ID", "")),
+            name=str(raw.get("Name", "")),
+            provider=self.name,
+            enabled=True,
+            raw=_redacted(raw),
+        )
+
+    def _server_api(self) -> Transport:
+        """The transport signed with the scoped server's token (read once, then kept)."""
+        if self.server is None:
+            raise ConfigError(
+                "Postmark message streams belong to a server: use "
+                "acct.on_behalf_of(<server id>).streams"
+            )
+        with self._lock:
+            if self._server_transport is None:
+                body = self._call("GET", f"/servers/{self.seg(self.server)}")
+                tokens = [t for t in body.get("ApiTokens") or [] if isinstance(t, str) and t]
+                if not tokens:
+                    raise AuthError(f"Postmark returned no API token for server {self.server}",
+                                    provider=self.name)
+                t = self.transport
+                self._server_transport = Transport(
+                    self.name, t.base_url, auth=HeaderAuth(SERVER_TOKEN_HEADER, Secret(tokens[0])),
+                    headers=ACCEPT_JSON, timeout=t.timeout, retry=t.retry,
+                    # one Postmark account: the server token shares its pacing and budget
+                    limiter=t.limiter, budget=t.budget, session=t.session,
+                    parse_error=self.parse_error, request_id_headers=t.request_id_headers,
+                )
+            return self._server_transport
+
+    # -- message streams (server token) -----------------------------------------------------
+
+    def list_streams(self) -> Iterator[Stream]:
+        # unpaginated; archived streams are left out (IncludeArchivedStreams=false)
+        body = self._call("GET", "/message-streams", server=True, params=[
+            ("MessageStreamType", "All"), ("IncludeArchivedStreams", "false")])
+        streams = []
+        for item in body.get("MessageStreams") or []:
+            if not isinstance(item, dict):
+                continue
+            if _KINDS.get(str(item.get("MessageStreamType", "")).lower()) is None:
+                log.warning("postmark: skipping stream %r of unknown type %r",
+                            item.get("ID"), item.get("MessageStreamType"))
+                continue
+            streams.append(self._stream(item))
+        return iter(streams)
+
+    def get_stream(self, stream_id: str) -> Stream:
+        return self._stream(self._call("GET", f"/message-streams/{self.seg(stream_id)}",
+                                       server=True))
+
+    def create_stream(self, stream_id: str, name: str, kind: StreamKind) -> Stream:
+        body = self._call("POST", "/message-streams", server=True, json={
+            "ID": stream_id, "Name": name, "MessageStreamType": _TYPES[kind],
+        })
+        return self._stream(body)
+
+    def _stream(self, raw: Json) -> Stream:
+        kind = _KINDS.get(str(raw.get("MessageStreamType", "")).lower())
+        if kind is None:
+            raise EspError(f"unknown MessageStreamType {raw.get('MessageStreamType')!r}",
+                           provider=self.name, body=raw)
+        server = raw.get("ServerID")
+        return Stream(
+            id=str(raw.get("ID", "")),
+            name=str(raw.get("Name", "")),
+            kind=kind,
+            provider=self.name,
+            subaccount=str(server) if server is not None else self.server,
+            raw=raw,
+        )
+
+
+# -- payload helpers ----------------------------------------------------------------------
+
+
+def _norm(name: str) -> str:
+    return name.strip().rstrip(".").lower()
+
+
+def _host(host: str, domain: str) -> str:
+    """A fully qualified host: Postmark gives FQDNs, but a relative one is completed."""
+    host = _norm(host)
+    return host if host == domain or host.endswith("." + domain) else f"{host}.{domain}"
+
+
+def _txt(purpose: RecordPurpose, host: Any, value: Any, domain: str, status: RecordStatus,
+         body: Json) -> DnsRecord:
+    keys = ("DKIMHost", "DKIMTextValue", "DKIMPendingHost", "DKIMPendingTextValue",
+            "DKIMVerified", "DKIMUpdateStatus")
+    return DnsRecord(purpose=purpose, type="TXT", host=_host(str(host), domain),
+                     value=str(value), status=status, raw={k: body.get(k) for k in keys})
+
+
+def _redacted(raw: Mapping[str, Any]) -> Json:
+    return {k: ("<redacted>" if k == "ApiTokens" else v) for k, v in raw.items()}
+
+
+__all__ = ["PostmarkProvider"]

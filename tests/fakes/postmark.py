@@ -1,0 +1,335 @@
+"""A stateful fake of Postmark's account and server APIs on ``responses``.
+
+Shapes follow Postmark's API docs and the official SDK ``ActiveCampaign/postmark.js``
+(``models/domains/{Domain,DomainDetails}.ts``, ``models/server/Server.ts``,
+``models/streams/MessageStream.ts``); errors are ``{"ErrorCode", "Message"}`` with the codes of
+https://postmarkapp.com/developer/api/overview#error-codes. Paths are matched case-insensitively,
+as Postmark does (its docs write ``/verifyDkim``, older SDKs ``/verifydkim``).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import fnmatch
+import itertools
+import json
+import re
+import time
+import urllib.parse
+from typing import Any
+
+import requests
+import responses
+
+import espkit
+
+from .base import EspFake, Fault
+
+BASE = "https://api.postmarkapp.com"
+ACCOUNT_TOKEN = "pm-account-7d2f4c1e-5b8a-4f3e-9c6d-0a1b2c3d4e5f"
+Json = dict[str, Any]
+Reply = tuple[int, dict[str, str], str]
+
+_STREAM_TYPES = ("Transactional", "Broadcasts", "Inbound")
+
+
+def _err(status: int, code: int, message: str) -> Reply:
+    return status, {}, json.dumps({"ErrorCode": code, "Message": message})
+
+
+def _ok(body: Any) -> Reply:
+    return 200, {}, json.dumps(body)
+
+
+class PostmarkFake(EspFake):
+    provider = "postmark"
+    ips: tuple[str, ...] = ()
+    create_domain_path = "/domains"
+    get_domain_path = "/domains"
+
+    def __init__(self) -> None:
+        self.domains: dict[int, Json] = {}
+        self.servers: dict[int, Json] = {}
+        self.streams: dict[int, dict[str, Json]] = {}
+        self.published: set[str] = set()
+        self.history: list[tuple[str, str]] = []
+        self.faults: list[tuple[Fault, str, str]] = []
+        self._ids = itertools.count(36000)
+        self._server_ids = itertools.count(1)
+        self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+
+    # -- EspFake ------------------------------------------------------------------------------
+
+    def __enter__(self) -> PostmarkFake:
+        pattern = re.compile(re.escape(BASE) + r"/.*")
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            self.mock.add_callback(method, pattern, callback=self._handle)
+        self.mock.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.mock.stop()
+        self.mock.reset()
+
+    def connect(self) -> espkit.Account:
+        return espkit.connect("postmark", api_key=ACCOUNT_TOKEN)
+
+    def publish_dns(self, domain: str) -> None:
+        for d in self.domains.values():
+            if d["Name"] == domain:
+                self.published.update(h for h in (d["DKIMPendingHost"], d["DKIMHost"],
+                                                  d["ReturnPathDomain"]) if h)
+
+    def fail_next(self, fault: Fault, method: str, path_contains: str) -> None:
+        self.faults.append((fault, method.upper(), path_contains))
+
+    def domain_count(self) -> int:
+        return len(self.domains)
+
+    def sent(self, method: str, path_contains: str) -> int:
+        return sum(1 for m, p in self.history
+                   if _method_matches(method, m) and _path_matches(path_contains, p))
+
+    # -- helpers for tests ----------------------------------------------------------------
+
+    def add_server(self, name: str) -> Json:
+        """A server as if made in the UI (with its default streams)."""
+        return self._create_server(name)
+
+    def token_of(self, server_id: int) -> str:
+        return str(self.servers[server_id]["ApiTokens"][0])
+
+    # -- the wire ---------------------------------------------------------------------------
+
+    def _handle(self, request: requests.PreparedRequest) -> Reply:
+        url = urllib.parse.urlsplit(str(request.url))
+        method = str(request.method).upper()
+        self.history.append((method, url.path))
+        for i, (fault, fmethod, fpath) in enumerate(self.faults):
+            if _method_matches(fmethod, method) and _path_matches(fpath, url.path):
+                del self.faults[i]
+                if fault == "429":
+                    return 429, {"Retry-After": "1"}, json.dumps(
+                        {"ErrorCode": 429, "Message": "Slow down"})
+                if fault == "429-date":
+                    when = email.utils.formatdate(time.time() + 2, usegmt=True)
+                    return 429, {"Retry-After": when}, json.dumps(
+                        {"ErrorCode": 429, "Message": "Slow down"})
+                if fault == "503":
+                    return _err(503, 100, "Service unavailable")
+                self._route(request, method, url)  # applied, then the answer is lost
+                raise requests.ReadTimeout("read timed out")
+        return self._route(request, method, url)
+
+    def _route(self, request: requests.PreparedRequest, method: str,
+               url: urllib.parse.SplitResult) -> Reply:
+        if request.headers.get("Accept") != "application/json":
+            return _err(422, 409, "JSON required: set Accept and Content-Type")
+        query = dict(urllib.parse.parse_qsl(url.query))
+        body: Json = json.loads(request.body) if request.body else {}
+        parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/")]
+        head = parts[0].lower()
+        if head == "message-streams":
+            server = self._server_for(request.headers.get("X-Postmark-Server-Token"))
+            if server is None:
+                return _err(401, 10, "Request does not contain a valid Server token.")
+            return self._streams(method, parts[1:], query, body, server)
+        if request.headers.get("X-Postmark-Account-Token") != ACCOUNT_TOKEN:
+            return _err(401, 10, "Request does not contain a valid Account token.")
+        if head == "domains":
+            return self._domains(method, parts[1:], query, body)
+        if head == "servers":
+            return self._servers(method, parts[1:], query, body)
+        return _err(404, 12, "Resource not found")
+
+    # -- /domains ---------------------------------------------------------------------------
+
+    def _domains(self, method: str, rest: list[str], query: dict[str, str], body: Json) -> Reply:
+        if not rest:
+            if method == "GET":
+                page = _page(query)
+                if page is None:
+                    return _err(422, 403, "count and offset are required; count <= 500")
+                count, offset = page
+                items = [_summary(d) for d in sorted(self.domains.values(),
+                                                     key=lambda d: int(d["ID"]))]
+                return _ok({"TotalCount": len(items), "Domains": items[offset:offset + count]})
+            if method == "POST":
+                return self._create_domain(body)
+            return _err(405, 0, "Method not allowed")
+        if not rest[0].isdigit() or int(rest[0]) not in self.domains:
+            return _err(422, 510, "This domain was not found.")
+        d = self.domains[int(rest[0])]
+        action = rest[1].lower() if len(rest) > 1 else ""
+        if method == "GET" and not action:
+            return _ok(d)
+        if method == "DELETE" and not action:
+            del self.domains[int(d["ID"])]
+            return _ok({"ErrorCode": 0, "Message": f"Domain {d['Name']} removed."})
+        if method == "PUT" and action == "verifydkim":
+            if d["DKIMPendingHost"] and d["DKIMPendingHost"] in self.published:
+                d.update(DKIMHost=d["DKIMPendingHost"], DKIMTextValue=d["DKIMPendingTextValue"],
+                         DKIMPendingHost="", DKIMPendingTextValue="", DKIMVerified=True,
+                         DKIMUpdateStatus="Verified")
+            return _ok(d)
+        if method == "PUT" and action == "verifyreturnpath":
+            if d["ReturnPathDomain"] and d["ReturnPathDomain"] in self.published:
+                d["ReturnPathDomainVerified"] = True
+            return _ok(d)
+        if method == "POST" and action == "rotatedkim":
+            if d["DKIMPendingHost"] and d["DKIMVerified"]:
+                return _err(422, 505, "DKIM already scheduled for renewal.")
+            d.update(DKIMPendingHost=f"{next(self._ids)}pm._domainkey.{d['Name']}",
+                     DKIMPendingTextValue="k=rsa;p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBrotated",
+                     DKIMUpdateStatus="Pending")
+            return _ok(d)
+        return _err(404, 12, "Resource not found")
+
+    def _create_domain(self, body: Json) -> Reply:
+        name = str(body.get("Name") or "").lower()
+        if not name:
+            return _err(422, 514, "Name is a required field to create a Domain.")
+        if any(d["Name"] == name for d in self.domains.values()):
+            return _err(422, 512, "Domain already exists.")
+        ident = next(self._ids)
+        return_path = str(body.get("ReturnPathDomain") or "")
+        # DomainDetails (postmark.js models/domains/DomainDetails.ts)
+        d = {
+            "ID": ident, "Name": name, "SPFVerified": False,
+            "SPFHost": name, "SPFTextValue": "v=spf1 a mx include:spf.mtasv.net ~all",
+            "DKIMVerified": False, "WeakDKIM": False, "DKIMHost": "", "DKIMTextValue": "",
+            "DKIMPendingHost": f"{ident}pm._domainkey.{name}",
+            "DKIMPendingTextValue": "k=rsa;p=MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQCFn",
+            "DKIMRevokedHost": "", "DKIMRevokedTextValue": "",
+            "SafeToRemoveRevokedKeyFromDNS": False, "DKIMUpdateStatus": "Pending",
+            "ReturnPathDomain": return_path, "ReturnPathDomainCNAMEValue": "pm.mtasv.net",
+            "ReturnPathDomainVerified": False,
+        }
+        self.domains[ident] = d
+        return _ok(d)
+
+    # -- /servers ---------------------------------------------------------------------------
+
+    def _servers(self, method: str, rest: list[str], query: dict[str, str], body: Json) -> Reply:
+        if not rest:
+            if method == "GET":
+                page = _page(query)
+                if page is None:
+                    return _err(422, 600, "count and offset are required; count <= 500")
+                count, offset = page
+                items = sorted(self.servers.values(), key=lambda s: int(s["ID"]))
+                if query.get("name"):
+                    items = [s for s in items if query["name"].lower() in s["Name"].lower()]
+                return _ok({"TotalCount": len(items), "Servers": items[offset:offset + count]})
+            if method == "POST":
+                name = str(body.get("Name") or "")
+                if not name:
+                    return _err(422, 608, "Server name missing or invalid.")
+                if any(s["Name"] == name for s in self.servers.values()):
+                    return _err(422, 603, "Server name already exists.")
+                return _ok(self._create_server(name))
+            return _err(405, 0, "Method not allowed")
+        if not rest[0].isdigit() or int(rest[0]) not in self.servers:
+            return _err(422, 601, "Server does not exist.")
+        if method == "GET" and len(rest) == 1:
+            return _ok(self.servers[int(rest[0])])
+        return _err(404, 12, "Resource not found")
+
+    def _create_server(self, name: str) -> Json:
+        ident = next(self._server_ids)
+        # Server (postmark.js models/server/Server.ts)
+        server = {
+            "ID": ident, "Name": name,
+            "ApiTokens": [f"pm-server-{ident:04d}-3f9b2a7c-61d4-4e8a-b0c5-9d7e1f2a3b4c"],
+            "ServerLink": f"https://postmarkapp.com/servers/{ident}/overview",
+            "Color": "Purple", "SmtpApiActivated": True, "RawEmailEnabled": False,
+            "DeliveryType": "Live", "InboundAddress": f"abc{ident}@inbound.postmarkapp.com",
+            "InboundHookUrl": "", "BounceHookUrl": "", "OpenHookUrl": "", "DeliveryHookUrl": "",
+            "PostFirstOpenOnly": False, "InboundDomain": "", "InboundHash": f"abc{ident}",
+            "InboundSpamThreshold": 0, "TrackOpens": False, "TrackLinks": "None",
+            "IncludeBounceContentInHook": True, "ClickHookUrl": "",
+            "EnableSmtpApiErrorHooks": False,
+        }
+        self.servers[ident] = server
+        self.streams[ident] = {}
+        for sid, sname, stype in (("outbound", "Default Transactional Stream", "Transactional"),
+                                  ("inbound", "Default Inbound Stream", "Inbound")):
+            self.streams[ident][sid] = _stream(ident, sid, sname, stype)
+        return server
+
+    def _server_for(self, token: str | None) -> int | None:
+        for ident, s in self.servers.items():
+            if token and token in s["ApiTokens"]:
+                return ident
+        return None
+
+    # -- /message-streams (server token) ------------------------------------------------------
+
+    def _streams(self, method: str, rest: list[str], query: dict[str, str], body: Json,
+                 server: int) -> Reply:
+        streams = self.streams[server]
+        if not rest:
+            if method == "GET":
+                wanted = query.get("MessageStreamType", "All")
+                items = [s for s in streams.values()
+                         if wanted == "All" or s["MessageStreamType"] == wanted]
+                return _ok({"MessageStreams": items, "TotalCount": len(items)})
+            if method == "POST":
+                sid, stype = str(body.get("ID") or ""), body.get("MessageStreamType")
+                if stype not in _STREAM_TYPES:
+                    return _err(422, 1221, "Invalid MessageStreamType.")
+                if not re.fullmatch(r"[a-z][a-z0-9_-]{0,29}", sid):
+                    return _err(422, 1227, "Invalid Message Stream ID format.")
+                if sid in streams:
+                    return _err(422, 1230, "Duplicate Message Stream ID.")
+                if len(streams) >= 10:
+                    return _err(422, 1225, "Max Message Streams reached.")
+                if stype == "Inbound" and any(s["MessageStreamType"] == "Inbound"
+                                              for s in streams.values()):
+                    return _err(422, 1228, "Only one inbound stream allowed per server.")
+                streams[sid] = _stream(server, sid, str(body.get("Name") or sid), str(stype))
+                return _ok(streams[sid])
+            return _err(405, 0, "Method not allowed")
+        stream = streams.get(rest[0])
+        if stream is None:
+            return _err(422, 1226, "Message Stream not found.")
+        if method == "GET" and len(rest) == 1:
+            return _ok(stream)
+        return _err(404, 12, "Resource not found")
+
+
+def _stream(server: int, sid: str, name: str, stype: str) -> Json:
+    # MessageStream (postmark.js models/streams/MessageStream.ts)
+    return {"ID": sid, "ServerID": server, "Name": name, "Description": "",
+            "MessageStreamType": stype, "CreatedAt": "2024-05-01T10:00:00-04:00",
+            "UpdatedAt": None, "ArchivedAt": None, "ExpectedPurgeDate": None,
+            "SubscriptionManagementConfiguration": {"UnsubscribeHandlingType": "None"}}
+
+
+def _summary(d: Json) -> Json:
+    # list item (postmark.js models/domains/Domain.ts)
+    return {k: d[k] for k in ("ID", "Name", "SPFVerified", "DKIMVerified", "WeakDKIM",
+                              "ReturnPathDomainVerified")}
+
+
+def _page(query: dict[str, str]) -> tuple[int, int] | None:
+    try:
+        count, offset = int(query["count"]), int(query["offset"])
+    except (KeyError, ValueError):
+        return None
+    if not 0 < count <= 500 or offset < 0:
+        return None
+    return count, offset
+
+
+def _method_matches(wanted: str, method: str) -> bool:
+    return wanted in ("*", "") or wanted.upper() == method
+
+
+def _path_matches(wanted: str, path: str) -> bool:
+    if any(c in wanted for c in "*?["):
+        return fnmatch.fnmatchcase(path.lower(), wanted.lower())
+    return wanted.lower() in path.lower()
+
+
+FAKE = PostmarkFake
