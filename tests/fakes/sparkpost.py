@@ -1,0 +1,350 @@
+"""A stateful fake of SparkPost's management API on ``responses``.
+
+Shapes follow SparkPost's API Blueprint files (``../shared/specs/sparkpost``): every success
+body is ``{"results": ...}``, every error ``{"errors": [{"message", "description", "code"}]}``;
+domains, pools and IPs are unpaginated; subaccounts page by ``cursor``/``per_page`` with
+``links.next``; ``X-MSYS-SUBACCOUNT`` scopes domains to a subaccount. Where the blueprint is
+silent (a duplicate domain), the fake answers as SparkPost does: 409 "resource conflict".
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import hashlib
+import json
+import re
+import time
+import urllib.parse
+from typing import Any
+
+import requests
+import responses
+
+import espkit
+
+from .base import EspFake, Fault
+
+BASE = "https://api.sparkpost.com/api/v1"
+KEY = "14ac5499cfdd2bb2859e4476d2e5b1d2bad079bf"
+Json = dict[str, Any]
+Reply = tuple[int, dict[str, str], str]
+
+
+def _error(status: int, message: str, description: str = "", code: str = "") -> Reply:
+    err: Json = {"message": message}
+    if description:
+        err["description"] = description
+    if code:
+        err["code"] = code
+    return status, {"Content-Type": "application/json"}, json.dumps({"errors": [err]})
+
+
+def _ok(results: Any, status: int = 200, **extra: Any) -> Reply:
+    return status, {"Content-Type": "application/json"}, json.dumps(
+        {"results": results, **extra})
+
+
+def public_key(domain: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(domain.encode()).digest()).decode()
+    return "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC" + digest + "IDAQAB"
+
+
+class SparkPostFake(EspFake):
+    provider = "sparkpost"
+    ips = ("192.0.2.10", "192.0.2.11", "192.0.2.12", "192.0.2.13")
+    create_domain_path = "sending-domains"
+    get_domain_path = "sending-domains"
+
+    def __init__(self, base: str = BASE, key: str = KEY) -> None:
+        self.base = base
+        self.key = key
+        self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+        self.domains: dict[str, Json] = {}
+        self.published: set[str] = set()
+        self.pools: dict[str, Json] = {"default": {"id": "default", "name": "Default"}}
+        self.sending_ips: dict[str, Json] = {
+            ip: {"external_ip": ip, "hostname": f"mta{n}a.sparkpostmail.com",
+                 "ip_pool": "default", "customer_provided": False,
+                 "auto_warmup_enabled": False}
+            for n, ip in enumerate(self.ips, start=470)
+        }
+        self.subaccounts: dict[int, Json] = {}
+        self.requests: list[tuple[str, str, Any, dict[str, str]]] = []
+        self._faults: list[tuple[Fault, str, str]] = []
+
+    # -- EspFake --------------------------------------------------------------------------
+
+    def __enter__(self) -> SparkPostFake:
+        pattern = re.compile(re.escape(self.base) + r"/.*")
+        for method in ("GET", "POST", "PUT", "DELETE"):
+            self.mock.add_callback(method, pattern, callback=self._handle)
+        self.mock.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.mock.stop()
+        self.mock.reset()
+
+    def connect(self) -> espkit.Account:
+        return espkit.connect("sparkpost", api_key=self.key, region="us")
+
+    def publish_dns(self, domain: str) -> None:
+        self.published.add(domain)
+
+    def fail_next(self, fault: Fault, method: str, path_contains: str) -> None:
+        self._faults.append((fault, method.upper(), path_contains))
+
+    def domain_count(self) -> int:
+        return len(self.domains)
+
+    def sent(self, method: str, path_contains: str) -> int:
+        return sum(1 for m, p, _, _ in self.requests
+                   if m == method.upper() and path_contains in p)
+
+    # -- dispatch ---------------------------------------------------------------------------
+
+    def _handle(self, request: requests.PreparedRequest) -> Reply:
+        url = urllib.parse.urlsplit(request.url or "")
+        path = url.path[len(urllib.parse.urlsplit(self.base).path):]
+        query = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
+        method = (request.method or "GET").upper()
+        raw = request.body or b""
+        body = json.loads(raw) if raw else None
+        headers = dict(request.headers)
+        self.requests.append((method, path, body, headers))
+        fault = self._take_fault(method, path)
+        if fault in ("429", "429-date"):
+            when = ("1" if fault == "429" else
+                    email.utils.formatdate(time.time() + 2, usegmt=True))
+            status, hdrs, text = _error(429, "Too many requests")
+            return status, {**hdrs, "Retry-After": when}, text
+        if fault == "503":
+            return _error(503, "Service Unavailable")
+        if headers.get("Authorization") != self.key:
+            return _error(401, "Unauthorized.")
+        sub = headers.get("X-MSYS-SUBACCOUNT")
+        reply = self._route(method, path, query, body if isinstance(body, dict) else {}, sub)
+        if fault == "timeout_after_commit":
+            raise requests.ReadTimeout("read timed out (fake, after commit)")
+        return reply
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        for i, (fault, m, frag) in enumerate(self._faults):
+            if m == method and frag in path:
+                del self._faults[i]
+                return fault
+        return None
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: Json,
+               sub: str | None) -> Reply:
+        parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
+        head, rest = parts[0], parts[1:]
+        if head == "sending-domains":
+            return self._domains(method, rest, body, sub)
+        if head == "ip-pools":
+            return self._pools_route(method, rest, body)
+        if head == "sending-ips":
+            return self._ips_route(method, rest, body)
+        if head == "subaccounts":
+            return self._subs_route(method, rest, query, body)
+        return _error(404, "resource not found", f"no route {method} {path}", "1600")
+
+    # -- sending domains -------------------------------------------------------------------
+
+    def _visible(self, d: Json, sub: str | None) -> bool:
+        owner = d.get("subaccount_id")
+        if sub is None:
+            return True
+        return (owner is None and sub == "0") or str(owner) == sub
+
+    def _domains(self, method: str, rest: list[str], body: Json, sub: str | None) -> Reply:
+        if not rest:
+            if method == "POST":
+                return self._create_domain(body, sub)
+            if method == "GET":
+                items = [{k: v for k, v in d.items() if k != "dkim"}
+                         for d in self.domains.values() if self._visible(d, sub)]
+                return _ok(items)
+            return _error(405, "Method Not Allowed")
+        name = rest[0]
+        d = self.domains.get(name)
+        if d is None or not self._visible(d, sub):
+            return _error(404, "resource not found", f"Domain '{name}' does not exist", "1600")
+        if len(rest) == 2 and rest[1] == "verify" and method == "POST":
+            return self._verify(d, body)
+        if method == "GET" and len(rest) == 1:
+            return _ok({k: v for k, v in d.items() if k != "domain"})
+        if method == "DELETE" and len(rest) == 1:
+            del self.domains[name]
+            return 204, {}, ""
+        return _error(405, "Method Not Allowed")
+
+    def _create_domain(self, body: Json, sub: str | None) -> Reply:
+        name = body.get("domain")
+        if not isinstance(name, str) or not name:
+            return _error(422, "required field is missing", "domain is required", "1400")
+        if name in self.domains:
+            return _error(409, "resource conflict",
+                          f"Sending Domain '{name}' already exists", "1602")
+        dkim = {"public": public_key(name), "selector": "scph0125",
+                "signing_domain": name, "headers": "from:to:subject:date"}
+        d: Json = {
+            "domain": name,
+            "status": {"ownership_verified": False, "spf_status": "unverified",
+                       "abuse_at_status": "unverified", "dkim_status": "unverified",
+                       "cname_status": "unverified", "mx_status": "unverified",
+                       "compliance_status": "valid", "postmaster_at_status": "unverified",
+                       "verification_mailbox_status": "unverified"},
+            "dkim": dkim,
+            "shared_with_subaccounts": bool(body.get("shared_with_subaccounts", False)),
+            "is_default_bounce_domain": False,
+            "creation_time": "2025-01-25T14:00:00+00:00",
+        }
+        if sub not in (None, "0"):
+            d["subaccount_id"] = int(sub)
+        self.domains[name] = d
+        return _ok({"message": "Successfully Created domain.", "domain": name, "dkim": dkim})
+
+    def _verify(self, d: Json, body: Json) -> Reply:
+        status = d["status"]
+        result = "valid" if d["domain"] in self.published else "invalid"
+        dns: Json = {}
+        if body.get("dkim_verify"):
+            status["dkim_status"] = result
+            dns["dkim_record"] = f"k=rsa; h=sha256; p={d['dkim']['public']}"
+            if result != "valid":
+                dns["dkim_error"] = "DNS DKIM query error: record not found"
+        if body.get("cname_verify"):
+            status["cname_status"] = result
+            dns["cname_record"] = "sparkpostmail.com"
+            if result != "valid":
+                dns["cname_error"] = "DNS CNAME query error: record not found"
+        status["ownership_verified"] = any(
+            status[k] == "valid" for k in ("dkim_status", "cname_status"))
+        return _ok({**status, **({"dns": dns} if dns else {})})
+
+    # -- IP pools and sending IPs ---------------------------------------------------------
+
+    def _pool_view(self, pool: Json) -> Json:
+        members = [{k: ip[k] for k in ("external_ip", "hostname", "auto_warmup_enabled",
+                                       "auto_warmup_stage") if k in ip}
+                   for ip in self.sending_ips.values() if ip["ip_pool"] == pool["id"]]
+        return {**pool, "ips": members}
+
+    def _pools_route(self, method: str, rest: list[str], body: Json) -> Reply:
+        if not rest:
+            if method == "GET":
+                return _ok([self._pool_view(p) for p in self.pools.values()])
+            if method == "POST":
+                name = body.get("name")
+                if not isinstance(name, str) or not name:
+                    return _error(422, "required field is missing", "name is required")
+                pool_id = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")[:20]
+                if pool_id in self.pools:
+                    return _error(409, f"IP Pool {pool_id} already exists.")
+                self.pools[pool_id] = {"id": pool_id, "name": name, **{
+                    k: body[k] for k in ("signing_domain", "fbl_signing_domain",
+                                         "auto_warmup_overflow_pool") if k in body}}
+                return _ok({"id": pool_id})
+            return _error(405, "Method Not Allowed")
+        pool = self.pools.get(rest[0])
+        if pool is None:
+            return _error(404, f"IP Pool {rest[0]} does not exist.")
+        if method == "GET":
+            return _ok(self._pool_view(pool))
+        if method == "PUT":
+            if pool["id"] == "default":
+                return _error(400, "IP Pool default is reserved and cannot be updated.")
+            pool.update({k: v for k, v in body.items() if k in (
+                "name", "signing_domain", "fbl_signing_domain", "auto_warmup_overflow_pool")})
+            return _ok(dict(pool))
+        if method == "DELETE":
+            if pool["id"] == "default":
+                return _error(400, "IP Pool default is reserved.")
+            for ip in self.sending_ips.values():
+                if ip["ip_pool"] == pool["id"]:
+                    ip["ip_pool"] = "default"
+            del self.pools[pool["id"]]
+            return 204, {}, ""
+        return _error(405, "Method Not Allowed")
+
+    def _ips_route(self, method: str, rest: list[str], body: Json) -> Reply:
+        if not rest:
+            if method == "GET":
+                return _ok(list(self.sending_ips.values()))
+            return _error(405, "Method Not Allowed")
+        ip = self.sending_ips.get(rest[0])
+        if ip is None:
+            return _error(404, "Sending IP does not exist")
+        if method == "GET":
+            return _ok(ip)
+        if method == "PUT":
+            if "ip_pool" in body:
+                if body["ip_pool"] not in self.pools:
+                    return _error(400, f"IP Pool {body['ip_pool']} does not exist.")
+                ip["ip_pool"] = body["ip_pool"]
+            if "auto_warmup_enabled" in body:
+                ip["auto_warmup_enabled"] = bool(body["auto_warmup_enabled"])
+                if ip["auto_warmup_enabled"]:
+                    ip.setdefault("auto_warmup_stage", 1)
+            if "auto_warmup_stage" in body:
+                ip["auto_warmup_stage"] = body["auto_warmup_stage"]
+            return _ok({"message": "Updated Sending IP."})
+        return _error(405, "Method Not Allowed")
+
+    # -- subaccounts ----------------------------------------------------------------------
+
+    def _subs_route(self, method: str, rest: list[str], query: dict[str, str],
+                    body: Json) -> Reply:
+        if not rest:
+            if method == "POST":
+                name = body.get("name")
+                if not isinstance(name, str) or not name:
+                    return _error(400, "`name` is a required field")
+                sub_id = 100 + len(self.subaccounts)
+                self.subaccounts[sub_id] = {
+                    "id": sub_id, "name": name, "status": "active",
+                    "compliance_status": "active", "options": {"deliverability": False},
+                    **({"ip_pool": body["ip_pool"]} if body.get("ip_pool") else {}),
+                }
+                results: Json = {"subaccount_id": sub_id}
+                if body.get("setup_api_key", True):
+                    results.update(key="cf806c8c472562ab98ad5acac1d1b06cbd1fb438",
+                                   label=body.get("key_label", ""), short_key="cf80")
+                return _ok(results)
+            if method == "GET":
+                return self._list_subs(query)
+            return _error(405, "Method Not Allowed")
+        if not rest[0].isdigit() or int(rest[0]) not in self.subaccounts:
+            return _error(404, "resource not found", f"Subaccount {rest[0]} not found", "1600")
+        sub = self.subaccounts[int(rest[0])]
+        if method == "GET":
+            return _ok(sub)
+        if method == "PUT":
+            if "ip_pool" in body:
+                if body["ip_pool"] and body["ip_pool"] not in self.pools:
+                    return _error(400, f"IP Pool {body['ip_pool']} does not exist.")
+                sub["ip_pool"] = body["ip_pool"]
+            for key in ("name", "status"):
+                if key in body:
+                    sub[key] = body[key]
+            return _ok({"message": "Successfully updated subaccount information"})
+        return _error(405, "Method Not Allowed")
+
+    def _list_subs(self, query: dict[str, str]) -> Reply:
+        items = sorted(self.subaccounts.values(), key=lambda s: int(s["id"]))
+        if "cursor" not in query and "per_page" not in query:
+            return _ok(items)
+        per_page = min(int(query.get("per_page", 25)), 100)
+        cursor = query.get("cursor", "initial")
+        start = 0 if cursor == "initial" else int(base64.b64decode(cursor))
+        page = items[start:start + per_page]
+        links: Json = {}
+        if start + per_page < len(items):
+            nxt = base64.b64encode(str(start + per_page).encode()).decode()
+            links["next"] = f"/api/v1/subaccounts?cursor={nxt}&per_page={per_page}"
+        return _ok(page, total_count=len(items), links=links)
+
+
+FAKE = SparkPostFake
