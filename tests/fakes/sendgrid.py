@@ -1,0 +1,283 @@
+"""A stateful fake of SendGrid's management API (global host; the EU host rejects the key),
+answering with the shapes of Twilio's official OpenAPI files
+(``../shared/specs/sendgrid/tsg_*_v3.yaml``): authenticated domains, legacy IPs and pools,
+IP warmup and subusers. Every response carries SendGrid's ``X-RateLimit-*`` headers.
+
+Besides the ``EspFake`` interface, ``requests`` keeps every request that reached the fake
+(``test_sendgrid_spec.py`` validates them against the spec) and the state dictionaries are
+open for tests to arrange and inspect.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import itertools
+import json
+import re
+import time
+import urllib.parse
+from typing import Any
+
+import requests
+import responses
+
+import espkit
+
+from .base import EspFake, Fault
+
+GLOBAL = "https://api.sendgrid.com"
+EU = "https://api.eu.sendgrid.com"
+KEY = "SG.suite-key.0123456789abcdefghijklmnopqrstuvwxyz"
+PARENT = "parent_user"
+Reply = tuple[int, dict[str, str], str]
+
+
+def _reply(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
+    limits = {"X-RateLimit-Limit": "600", "X-RateLimit-Remaining": "599",
+              "X-RateLimit-Reset": str(int(time.time()) + 60)}
+    if body is None:
+        return status, {**limits, **(headers or {})}, ""
+    return (status, {"Content-Type": "application/json", **limits, **(headers or {})},
+            json.dumps(body))
+
+
+def _error(status: int, message: str, field: str | None = None) -> Reply:
+    return _reply(status, {"errors": [{"field": field, "message": message}]})
+
+
+class SendGridFake(EspFake):
+    provider = "sendgrid"
+    ips = ("203.0.113.20", "203.0.113.21", "203.0.113.22", "203.0.113.23")
+    create_domain_path = "/v3/whitelabel/domains"
+    # a name is read through the list's domain= filter
+    get_domain_path = "/v3/whitelabel/domains"
+
+    def __init__(self, key: str = KEY) -> None:
+        self.key = key
+
+    def __enter__(self) -> SendGridFake:
+        self.domains: dict[int, dict[str, Any]] = {}
+        self.pools: dict[str, list[str]] = {}
+        self.warmups: dict[str, int] = {}
+        self.subusers: dict[str, dict[str, Any]] = {}
+        self.subuser_ips: dict[str, list[str]] = {}
+        self.published: set[str] = set()
+        self.faults: list[tuple[Fault, str, str]] = []
+        self.log: list[tuple[str, str]] = []
+        self.requests: list[requests.PreparedRequest] = []
+        self._ids = itertools.count(1001)
+        self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
+        self.mock.start()
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            self.mock.add_callback(method, re.compile(re.escape(GLOBAL) + r"/.*"), self._handle)
+            self.mock.add_callback(method, re.compile(re.escape(EU) + r"/.*"),
+                                   lambda r: _error(401, "authorization required"))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.mock.stop()
+        self.mock.reset()
+
+    def connect(self) -> espkit.Account:
+        return espkit.connect("sendgrid", api_key=self.key, region="global")
+
+    def publish_dns(self, domain: str) -> None:
+        self.published.add(domain)
+
+    def fail_next(self, fault: Fault, method: str, path_contains: str) -> None:
+        self.faults.append((fault, method, path_contains))
+
+    def domain_count(self) -> int:
+        return len(self.domains)
+
+    def sent(self, method: str, path_contains: str) -> int:
+        return sum(1 for m, p in self.log if m == method and path_contains in p)
+
+    # -- the wire ------------------------------------------------------------------------
+
+    def _handle(self, request: requests.PreparedRequest) -> Reply:
+        url = urllib.parse.urlsplit(request.url or "")
+        method = request.method or "GET"
+        path = urllib.parse.unquote(url.path)
+        self.log.append((method, path))
+        self.requests.append(request)
+        if request.headers.get("Authorization") != f"Bearer {self.key}":
+            return _error(401, "authorization required")
+        query = urllib.parse.parse_qs(url.query)
+        raw = request.body or b""
+        body = json.loads(raw) if raw else None
+        fault = self._take_fault(method, path)
+        if fault in ("429", "429-date"):
+            after = "1" if fault == "429" else email.utils.formatdate(time.time() + 1,
+                                                                      usegmt=True)
+            return _reply(429, {"errors": [{"field": None, "message": "too many requests"}]},
+                          {"Retry-After": after, "X-RateLimit-Remaining": "0"})
+        if fault == "503":
+            return _error(503, "service unavailable")
+        owner = request.headers.get("on-behalf-of") or PARENT
+        reply = self._route(method, path, query, body, owner)
+        if fault == "timeout_after_commit":
+            raise requests.ReadTimeout("read timed out after the request was applied")
+        return reply
+
+    def _take_fault(self, method: str, path: str) -> Fault | None:
+        for i, (fault, m, fragment) in enumerate(self.faults):
+            if m == method and fragment in path:
+                del self.faults[i]
+                return fault
+        return None
+
+    def _route(self, method: str, path: str, q: dict[str, list[str]], body: Any,
+               owner: str) -> Reply:
+        parts = path.strip("/").split("/")
+        match method, parts:
+            case "POST", ["v3", "whitelabel", "domains"]:
+                return self._create_domain(body, owner)
+            case "GET", ["v3", "whitelabel", "domains"]:
+                found = [d for d in self.domains.values() if d["username"] == owner
+                         and q.get("domain", [""])[0] in d["domain"]]
+                return _reply(200, self._page(found, q))
+            case "GET", ["v3", "whitelabel", "domains", domain_id]:
+                domain = self._own(domain_id, owner)
+                return _reply(200, domain) if domain else _error(404, "resource not found")
+            case "POST", ["v3", "whitelabel", "domains", domain_id, "validate"]:
+                domain = self._own(domain_id, owner)
+                if domain is None:
+                    return _error(404, "resource not found")
+                return _reply(200, self._validate(domain))
+            case "DELETE", ["v3", "whitelabel", "domains", domain_id]:
+                domain = self._own(domain_id, owner)
+                if domain is None:
+                    return _error(404, "resource not found")
+                del self.domains[domain["id"]]
+                return _reply(204)
+            case "GET", ["v3", "ips"]:
+                return _reply(200, self._page([self._ip(ip) for ip in self.ips], q))
+            case "GET", ["v3", "ips", ip] if ip in self.ips:
+                return _reply(200, self._ip(ip))
+            case "GET", ["v3", "ips", "pools"]:
+                return _reply(200, [{"name": n} for n in self.pools])
+            case "POST", ["v3", "ips", "pools"]:
+                name = body["name"]
+                if name in self.pools:
+                    return _error(400, "pool name already exists", "name")
+                self.pools[name] = []
+                return _reply(200, {"name": name})
+            case "GET", ["v3", "ips", "pools", name] if name in self.pools:
+                # what SendGrid really sends: objects; the spec says strings
+                return _reply(200, {"pool_name": name, "ips": [
+                    {"ip": ip, "start_date": None, "warmup": ip in self.warmups}
+                    for ip in self.pools[name]]})
+            case "DELETE", ["v3", "ips", "pools", name] if name in self.pools:
+                del self.pools[name]
+                return _reply(204)
+            case "POST", ["v3", "ips", "pools", name, "ips"] if name in self.pools:
+                ip = body["ip"]
+                if ip not in self.ips:
+                    return _error(404, "resource not found")
+                if ip not in self.pools[name]:
+                    self.pools[name].append(ip)
+                info = self._ip(ip)
+                return _reply(201, {k: info[k] for k in ("ip", "pools", "start_date",
+                                                          "warmup")})
+            case "DELETE", ["v3", "ips", "pools", name, "ips", ip] if name in self.pools:
+                if ip not in self.pools[name]:
+                    return _reply(404, {"error": "Unable to locate specified IPs Pool"})
+                self.pools[name].remove(ip)
+                return _reply(204)
+            case "POST", ["v3", "ips", "warmup"]:
+                ip = body["ip"]
+                if ip not in self.ips:
+                    return _error(404, "resource not found")
+                self.warmups.setdefault(ip, int(time.time()))
+                return _reply(200, [{"ip": i, "start_date": s} for i, s in self.warmups.items()])
+            case "GET", ["v3", "ips", "warmup"]:
+                return _reply(200, [{"ip": i, "start_date": s} for i, s in self.warmups.items()])
+            case "GET", ["v3", "ips", "warmup", ip] if ip in self.warmups:
+                return _reply(200, [{"ip": ip, "start_date": self.warmups[ip]}])
+            case "DELETE", ["v3", "ips", "warmup", ip] if ip in self.warmups:
+                del self.warmups[ip]
+                return _reply(204)
+            case "POST", ["v3", "subusers"]:
+                return self._create_subuser(body)
+            case "GET", ["v3", "subusers"]:
+                wanted = q.get("username", [None])[0]
+                found = [s for s in self.subusers.values()
+                         if wanted is None or s["username"] == wanted]
+                return _reply(200, self._page(found, q))
+            case "PATCH", ["v3", "subusers", name] if name in self.subusers:
+                self.subusers[name]["disabled"] = bool(body["disabled"])
+                return _reply(204)
+            case "PUT", ["v3", "subusers", name, "ips"] if name in self.subusers:
+                bad = [ip for ip in body if ip not in self.ips]
+                if bad:
+                    return _error(400, f"invalid ips: {', '.join(bad)}", "ips")
+                self.subuser_ips[name] = list(body)
+                return _reply(200, {"ips": list(body)})
+        return _error(404, "resource not found")
+
+    @staticmethod
+    def _page(items: list[Any], q: dict[str, list[str]]) -> list[Any]:
+        offset = int(q.get("offset", ["0"])[0])
+        limit = int(q.get("limit", ["10"])[0])
+        return items[offset:offset + limit]
+
+    def _own(self, domain_id: str, owner: str) -> dict[str, Any] | None:
+        domain = self.domains.get(int(domain_id)) if domain_id.isdigit() else None
+        return domain if domain is not None and domain["username"] == owner else None
+
+    def _create_domain(self, body: dict[str, Any], owner: str) -> Reply:
+        name = body["domain"]
+        domain_id = next(self._ids)
+        user = f"u{domain_id}.wl.sendgrid.net"
+        # SendGrid's own selectors are s1/s2; a custom one gives <sel>/<sel>2
+        custom = body.get("custom_dkim_selector")
+        s1, s2 = (custom, f"{custom}2") if custom else ("s1", "s2")
+        sub = "em" + str(domain_id)[-4:]
+        self.domains[domain_id] = {
+            "id": domain_id, "user_id": 7, "subdomain": sub, "domain": name,
+            "username": owner, "ips": body.get("ips", []), "custom_spf": False,
+            "default": False, "legacy": False,
+            "automatic_security": body.get("automatic_security", True), "valid": False,
+            "dns": {
+                "mail_cname": {"valid": False, "type": "cname", "host": f"{sub}.{name}",
+                               "data": user},
+                "dkim1": {"valid": False, "type": "cname", "host": f"{s1}._domainkey.{name}",
+                          "data": f"{s1}.domainkey.{user}"},
+                "dkim2": {"valid": False, "type": "cname", "host": f"{s2}._domainkey.{name}",
+                          "data": f"{s2}.domainkey.{user}"},
+            },
+        }
+        return _reply(201, self.domains[domain_id])
+
+    def _validate(self, domain: dict[str, Any]) -> dict[str, Any]:
+        ok = domain["domain"] in self.published
+        for record in domain["dns"].values():
+            record["valid"] = ok
+        domain["valid"] = ok
+        reason = None if ok else "Expected CNAME to match but found none."
+        return {"id": domain["id"], "valid": ok, "validation_results": {
+            key: {"valid": ok, "reason": reason} for key in domain["dns"]}}
+
+    def _ip(self, ip: str) -> dict[str, Any]:
+        return {"ip": ip, "subusers": [n for n, ips in self.subuser_ips.items() if ip in ips],
+                "rdns": f"o{self.ips.index(ip) + 1}.em.example.com",
+                "pools": [n for n, members in self.pools.items() if ip in members],
+                "warmup": ip in self.warmups, "start_date": self.warmups.get(ip),
+                "whitelabeled": True, "assigned_at": 1482883200}
+
+    def _create_subuser(self, body: dict[str, Any]) -> Reply:
+        missing = [k for k in ("username", "email", "password", "ips") if k not in body]
+        if missing:
+            return _error(400, f"{missing[0]} is required", missing[0])
+        name = body["username"]
+        if name in self.subusers:
+            return _error(400, "username exists")
+        self.subusers[name] = {"id": next(self._ids), "username": name,
+                               "email": body["email"], "disabled": False}
+        self.subuser_ips[name] = list(body["ips"])
+        return _reply(200, {"username": name, "user_id": self.subusers[name]["id"],
+                            "email": body["email"], "credit_allocation": {"type": "unlimited"}})
+
+
+FAKE = SendGridFake
