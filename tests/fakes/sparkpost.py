@@ -70,7 +70,10 @@ class SparkPostFake(EspFake):
             for n, ip in enumerate(self.ips, start=470)
         }
         self.subaccounts: dict[int, Json] = {}
+        #: (method, path below the base URL, JSON body or None, headers) per request
         self.requests: list[tuple[str, str, Any, dict[str, str]]] = []
+        #: (method, path, query parameter names) per request that had a query
+        self.queries: list[tuple[str, str, list[str]]] = []
         self._faults: list[tuple[Fault, str, str]] = []
 
     # -- EspFake --------------------------------------------------------------------------
@@ -113,6 +116,8 @@ class SparkPostFake(EspFake):
         body = json.loads(raw) if raw else None
         headers = dict(request.headers)
         self.requests.append((method, path, body, headers))
+        if query:
+            self.queries.append((method, path, sorted(query)))
         fault = self._take_fault(method, path)
         if fault in ("429", "429-date"):
             when = ("1" if fault == "429" else
