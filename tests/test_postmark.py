@@ -616,3 +616,12 @@ def test_fake_refuses_a_wrong_token(fake: PostmarkFake) -> None:
         list(acct.domains.list())
     assert info.value.code == "10"
     assert info.value.status == 401
+
+
+def test_list_items_are_verified_only_with_both_checks(acct: espkit.Account,
+                                                       http: responses.RequestsMock) -> None:
+    both = summary("a.example.com", 1) | {"DKIMVerified": True, "ReturnPathDomainVerified": True}
+    dkim_only = summary("b.example.com", 2) | {"DKIMVerified": True}
+    http.add("GET", f"{API}/domains", json={"TotalCount": 2, "Domains": [both, dkim_only]})
+    assert [d.state for d in acct.domains.list()] == [DomainState.VERIFIED,
+                                                      DomainState.UNVERIFIED]

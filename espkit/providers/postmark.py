@@ -340,8 +340,9 @@ class PostmarkProvider(HttpProvider):
                                               "ReturnPathDomainVerified")},
             ))
         # Verified when DKIM is and, if the domain has a custom Return-Path, that is too.
-        # List items do not say whether a Return-Path is set: they count it when verified.
-        needs_rp = bool(return_path) if "ReturnPathDomain" in body else False
+        # List items do not say whether a Return-Path is set: to never claim a verified domain
+        # wrongly they need it verified too (a get tells the whole story).
+        needs_rp = bool(return_path) if "ReturnPathDomain" in body else True
         verified = dkim_ok and (rp_ok or not needs_rp)
         return Domain(
             name=name,
