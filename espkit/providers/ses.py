@@ -1,0 +1,666 @@
+"""Amazon SES v2: domain identities, Easy DKIM and MAIL FROM records, dedicated IPs and pools.
+
+SES is reached through boto3's ``sesv2`` client, not espkit's HTTP transport. Credentials come
+from boto3's own chain (environment, shared config/credentials files, SSO, container or
+instance roles) or from the ``boto3.Session`` passed in: espkit never reads, stores or logs
+them. There is one retry layer, espkit's: botocore is told to make exactly one attempt
+(``total_max_attempts=1``) and every call runs through a ``RetryRunner`` with the account's
+shared limiter and retry budget, so SES gets the same semantics as the HTTP providers
+(throttles retried after backoff, creates never re-sent blind, ``maybe_applied`` on
+ambiguous failures).
+
+Mapping (see ``docs/providers/ses.md``):
+
+* a sending domain is an email identity of type DOMAIN, created with Easy DKIM and a custom
+  MAIL FROM domain ``mail.<domain>``. SES returns no record list: the three DKIM CNAMEs are
+  built from ``DkimAttributes.Tokens`` and the MAIL FROM MX and SPF TXT from the region.
+* SES has no "verify now" call; it checks DNS on its own for up to 72 hours. ``verify_domain``
+  re-reads the identity's status.
+* an IP is in exactly one pool, so adding it to a pool moves it; removing moves it to SES's
+  default pool.
+* a pool is bound to a domain through a configuration set ``<prefix><pool>`` whose
+  ``DeliveryOptions.SendingPoolName`` is the pool, made the identity's default set.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar
+
+import boto3
+import botocore.config
+import botocore.exceptions
+from botocore import xform_name
+
+from ..errors import (
+    AlreadyExists,
+    AuthError,
+    ConfigError,
+    ConflictingState,
+    EspError,
+    NotFound,
+    RateLimited,
+    Rejected,
+    ServerError,
+    TransportError,
+    Unsupported,
+    ValidationError,
+)
+from ..models import (
+    Assignment,
+    AssignmentKind,
+    Capability,
+    DedicatedIp,
+    DnsRecord,
+    Domain,
+    DomainSpec,
+    DomainState,
+    IpPool,
+    RecordPurpose,
+    RecordStatus,
+)
+from ..ratelimit import shared_budget, shared_limiter
+from ..transport import (
+    DEFAULT_TIMEOUT,
+    RetryPolicy,
+    RetryRunner,
+    parse_retry_after,
+    status_class,
+)
+from .base import Provider
+
+log = logging.getLogger("espkit.ses")
+
+Json = dict[str, Any]
+
+#: SES error codes espkit maps by name (the rest by HTTP status)
+_THROTTLES = frozenset({
+    "TooManyRequestsException", "Throttling", "ThrottlingException",
+    "ThrottledException", "RequestLimitExceeded", "RequestThrottled",
+    "RequestThrottledException", "SlowDown",
+})
+_AUTH = frozenset({
+    "AccessDeniedException", "AccessDenied", "UnrecognizedClientException",
+    "InvalidClientTokenId", "SignatureDoesNotMatch", "InvalidSignatureException",
+    "IncompleteSignature", "MissingAuthenticationToken", "ExpiredToken",
+    "ExpiredTokenException", "AuthFailure", "NotAuthorized",
+})
+_BY_CODE: dict[str, type[EspError]] = {
+    "NotFoundException": NotFound,
+    "AlreadyExistsException": AlreadyExists,
+    "ConfigurationSetAlreadyExistsException": AlreadyExists,
+    # a resource quota (identities, pools, config sets), not a throttle: retrying won't help
+    "LimitExceededException": Rejected,
+    "BadRequestException": Rejected,
+    "AccountSuspendedException": Rejected,
+    "SendingPausedException": Rejected,
+    "ConcurrentModificationException": ServerError,
+}
+#: failures where the request cannot have been acted on
+_NEVER_SENT = (botocore.exceptions.EndpointConnectionError,
+               botocore.exceptions.ConnectTimeoutError)
+_NO_CREDENTIALS = (botocore.exceptions.NoCredentialsError,
+                   botocore.exceptions.PartialCredentialsError,
+                   botocore.exceptions.CredentialRetrievalError)
+
+_RECORD_STATUS = {
+    "SUCCESS": RecordStatus.VALID,
+    "FAILED": RecordStatus.INVALID,
+    "PENDING": RecordStatus.PENDING,
+    "TEMPORARY_FAILURE": RecordStatus.PENDING,
+    "NOT_STARTED": RecordStatus.PENDING,
+}
+_DOMAIN_STATE = {
+    "SUCCESS": DomainState.VERIFIED,
+    "FAILED": DomainState.FAILED,
+    "PENDING": DomainState.PENDING,
+    "TEMPORARY_FAILURE": DomainState.PENDING,
+    "NOT_STARTED": DomainState.PENDING,
+}
+#: the subdomain espkit sets as custom MAIL FROM on new identities
+MAIL_FROM_LABEL = "mail"
+SPF_VALUE = "v=spf1 include:amazonses.com ~all"
+#: where SES keeps standard dedicated IPs that are in no pool of yours (AWS docs)
+DEFAULT_POOL = "ses-default-dedicated-pool"
+_CONFIG_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_PAGE = 100
+
+
+class SesProvider(Provider):
+    name = "ses"
+    SUPPORTS = frozenset({
+        Capability.DOMAINS,
+        Capability.DOMAIN_VERIFY,
+        Capability.DOMAIN_DNS_RECORDS,
+        Capability.DEDICATED_IPS,
+        Capability.IP_POOLS,
+        Capability.ASSIGN_DOMAIN_POOL,
+    })
+    HINTS: ClassVar[dict[Capability, str]] = {
+        Capability.DOMAIN_VERIFY: "SES has no verify call: it checks DNS on its own for up "
+        "to 72 hours; verify() re-reads the status (use wait_until_verified)",
+        Capability.ASSIGN_DOMAIN_IP: "SES binds pools, not single IPs: put the IP in a pool of "
+        "its own and assign that pool",
+        Capability.SUBACCOUNTS: "SES has no subaccounts: use separate AWS accounts, or SES "
+        "tenants (CreateTenant / CreateTenantResourceAssociation), not yet in espkit",
+        Capability.SUBACCOUNT_SCOPE: "connect with the other AWS account's credentials "
+        "(profile= or session=)",
+        Capability.SUBACCOUNT_DISABLE: "SES tenants can be paused (not yet in espkit); an "
+        "account's sending is paused with PutAccountSendingAttributes",
+        Capability.ASSIGN_SUBACCOUNT_POOL: "SES binds pools to configuration sets; a tenant "
+        "can be associated with one (not yet in espkit)",
+        Capability.STREAMS: "SES models streams as configuration sets; espkit creates one per "
+        "assigned pool (<prefix><pool>)",
+    }
+    DOMAIN_OPTIONS = frozenset({"dkim_key_size", "pool"})
+    EXCLUSIVE_POOLS = True
+
+    def __init__(
+        self,
+        client: Any,
+        runner: RetryRunner,
+        region: str,
+        *,
+        configuration_set_prefix: str = "espkit-",
+        profile: str | None = None,
+    ) -> None:
+        self.client = client
+        self.runner = runner
+        self.region = region
+        self.prefix = configuration_set_prefix
+        self.profile = profile
+        self._endpoint = str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "")
+
+    def __repr__(self) -> str:
+        return f"SesProvider(region={self.region!r}, profile={self.profile!r})"
+
+    @classmethod
+    def from_options(  # type: ignore[override]  # each provider takes its own options
+        cls,
+        *,
+        region: str | None = None,
+        profile: str | None = None,
+        session: boto3.Session | None = None,
+        endpoint_url: str | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limit: float | None = None,
+        configuration_set_prefix: str = "espkit-",
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+    ) -> SesProvider:
+        if session is not None and profile is not None:
+            raise ConfigError("give profile= or session=, not both")
+        if not _CONFIG_SET.fullmatch(configuration_set_prefix + "x"):
+            raise ValidationError("configuration_set_prefix", configuration_set_prefix,
+                                  "letters, digits, '_' and '-' only")
+        if endpoint_url is not None and not endpoint_url.startswith(("https://", "http://")):
+            raise ConfigError(f"endpoint_url must start with https:// or http://, "
+                              f"got {endpoint_url!r}")
+        try:
+            session = session or boto3.Session(profile_name=profile)
+        except botocore.exceptions.ProfileNotFound:
+            raise ConfigError(f"no AWS profile named {profile!r} in the AWS config "
+                              "files") from None
+        region = region or session.region_name
+        if not region:
+            raise ConfigError("no AWS region: pass region=, set AWS_REGION, or give the "
+                              "profile a region")
+        config = botocore.config.Config(
+            # espkit's RetryRunner is the only retry layer
+            retries={"total_max_attempts": 1, "mode": "standard"},
+            connect_timeout=timeout[0],
+            read_timeout=timeout[1],
+            user_agent_extra="espkit/0.1",
+        )
+        client = session.client("sesv2", region_name=region, endpoint_url=endpoint_url,
+                                config=config)
+        # One limiter and budget per (AWS profile, region, endpoint) in the process. The
+        # account id would need an STS call and the key is not espkit's to read; sharing
+        # too widely only makes throttling more conservative.
+        key = (cls.name, session.profile_name, region, endpoint_url or "")
+        runner = RetryRunner(
+            cls.name,
+            retry=retry or RetryPolicy(),
+            # SES v2 publishes no management rate: None learns it from the first throttle
+            limiter=shared_limiter(key, rate_limit),
+            budget=shared_budget(key),
+        )
+        return cls(client, runner, region, configuration_set_prefix=configuration_set_prefix,
+                   profile=session.profile_name if profile is not None else None)
+
+    def close(self) -> None:
+        close = getattr(self.client, "close", None)
+        if callable(close):
+            close()
+
+    # -- calls and errors ---------------------------------------------------------------
+
+    def _call(
+        self, operation: str, *, idempotent: bool, delete: bool = False, **params: Any
+    ) -> Json:
+        """One SES operation through espkit's retry loop. ``delete``: NotFound after an
+        ambiguous earlier attempt means that attempt deleted it."""
+        method: Callable[..., Any] = getattr(self.client, xform_name(operation))
+
+        def attempt() -> Json:
+            self.runner.start_attempt()
+            try:
+                response = method(**params)
+            except botocore.exceptions.ClientError as exc:
+                raise self._client_error(operation, exc, idempotent) from None
+            except _NO_CREDENTIALS as exc:
+                raise ConfigError(
+                    f"no usable AWS credentials ({type(exc).__name__}): boto3 looked in the "
+                    "environment, the shared config and credentials files, SSO and instance "
+                    "roles; pass profile= or session="
+                ) from None
+            except botocore.exceptions.ParamValidationError as exc:
+                raise ValidationError("parameters", operation, str(exc)) from None
+            except botocore.exceptions.BotoCoreError as exc:
+                raise self._transport_error(operation, exc) from None
+            self.runner.succeeded()
+            return response if isinstance(response, dict) else {}
+
+        def gone(exc: NotFound) -> Json:
+            return {}
+
+        return self.runner.run(attempt, idempotent=idempotent, label=operation,
+                               gone=gone if delete else None)
+
+    def _client_error(
+        self, operation: str, exc: botocore.exceptions.ClientError, idempotent: bool
+    ) -> EspError:
+        response: Json = exc.response if isinstance(exc.response, dict) else {}
+        error = _obj(response.get("Error"))
+        meta = _obj(response.get("ResponseMetadata"))
+        code = str(error.get("Code") or "")
+        message = str(error.get("Message") or code or "SES error")
+        status = meta.get("HTTPStatusCode") if isinstance(meta.get("HTTPStatusCode"),
+                                                          int) else None
+        headers = _obj(meta.get("HTTPHeaders"))
+        if code in _THROTTLES or status == 429:
+            cls: type[EspError] = RateLimited
+        elif code in _AUTH:
+            cls = AuthError
+        elif code in _BY_CODE:
+            cls = _BY_CODE[code]
+        else:
+            cls = status_class(status or 400)
+        common: Json = {
+            "provider": self.name, "status": status, "method": operation,
+            "url": self._endpoint, "request_id": _str_or_none(meta.get("RequestId")),
+            "code": code or None,
+            # the error only: no headers, nothing that could carry a signature
+            "body": {"Error": {"Code": code, "Message": message}},
+            # ConcurrentModification says the request was refused, not half-applied
+            "maybe_applied": issubclass(cls, ServerError) and not idempotent
+            and code != "ConcurrentModificationException",
+        }
+        if issubclass(cls, RateLimited):
+            retry_after = parse_retry_after(_str_or_none(headers.get("retry-after")))
+            self.runner.throttled(retry_after)
+            return RateLimited(message, retry_after=retry_after, **common)
+        return cls(message, **common)
+
+    def _transport_error(
+        self, operation: str, exc: botocore.exceptions.BotoCoreError
+    ) -> TransportError:
+        never_sent = isinstance(exc, _NEVER_SENT)
+        timed_out = isinstance(exc, (botocore.exceptions.ReadTimeoutError,
+                                     botocore.exceptions.ConnectTimeoutError))
+        what = "timed out" if timed_out else "connection failed"
+        log.debug("%s -> %s (%s)", operation, what, type(exc).__name__)
+        return TransportError(
+            f"{what}: {type(exc).__name__}"
+            + ("" if never_sent else " (the request may have been applied)"),
+            provider=self.name, method=operation, url=self._endpoint,
+            maybe_applied=not never_sent,
+        )
+
+    def _pages(self, operation: str, key: str, page_size: int | None = None,
+               **params: Any) -> Iterator[Any]:
+        """NextToken paging, one page at a time."""
+        token: str | None = None
+        while True:
+            extra: Json = {"NextToken": token} if token else {}
+            if page_size is not None:
+                extra["PageSize"] = page_size
+            body = self._call(operation, idempotent=True, **params, **extra)
+            yield from body.get(key) or []
+            token = _str_or_none(body.get("NextToken")) or None
+            if not token:
+                return
+
+    # -- domains (email identities) -------------------------------------------------------
+
+    def create_domain(self, spec: DomainSpec) -> Domain:
+        """Create a DOMAIN identity with Easy DKIM (``dkim_key_size`` picks the key length)
+        and a custom MAIL FROM domain ``mail.<domain>``. ``pool`` makes the pool's
+        configuration set the identity's default. Records start PENDING: SES checks DNS
+        itself, for up to 72 hours."""
+        params: Json = {"EmailIdentity": spec.name}
+        if spec.dkim_key_size is not None:
+            params["DkimSigningAttributes"] = {
+                "NextSigningKeyLength": f"RSA_{spec.dkim_key_size}_BIT"}
+        if spec.pool is not None:
+            params["ConfigurationSetName"] = self._ensure_config_set(spec.pool)
+        body = self._call("CreateEmailIdentity", idempotent=False, **params)
+        mail_from = f"{MAIL_FROM_LABEL}.{spec.name}"
+        try:
+            self._call("PutEmailIdentityMailFromAttributes", idempotent=True,
+                       EmailIdentity=spec.name, MailFromDomain=mail_from,
+                       BehaviorOnMxFailure="USE_DEFAULT_VALUE")
+        except EspError as exc:
+            # The identity exists and sends with SES's default MAIL FROM (amazonses.com);
+            # failing the create now would leave it behind anyway. Report what is true.
+            log.warning("%s created, but setting MAIL FROM %s failed: %s; it keeps the "
+                        "default MAIL FROM", spec.name, mail_from, exc)
+            return self._domain(spec.name, body)
+        body = {**body, "MailFromAttributes": {
+            "MailFromDomain": mail_from, "MailFromDomainStatus": "PENDING",
+            "BehaviorOnMxFailure": "USE_DEFAULT_VALUE"}}
+        return self._domain(spec.name, body)
+
+    def get_domain(self, name: str) -> Domain:
+        body = self._call("GetEmailIdentity", idempotent=True, EmailIdentity=name)
+        if body.get("IdentityType") not in (None, "DOMAIN", "MANAGED_DOMAIN"):
+            raise NotFound(f"{name} is an SES email address identity, not a domain",
+                           provider=self.name)
+        return self._domain(name, body)
+
+    def list_domains(self, page_size: int | None = None) -> Iterator[Domain]:
+        """Domain identities, lazily, page by page. List items carry no DKIM tokens: their
+        ``dns_records`` is empty (``get`` a domain for its records)."""
+        for item in self._pages("ListEmailIdentities", "EmailIdentities",
+                                min(page_size, 1000) if page_size else None):
+            if isinstance(item, dict) and item.get("IdentityType") == "DOMAIN":
+                name = str(item.get("IdentityName", "")).rstrip(".").lower()
+                yield Domain(name=name, provider=self.name,
+                             state=_state(None, item.get("VerificationStatus")), raw=item)
+
+    def verify_domain(self, name: str) -> Domain:
+        """SES has no "check now" call: it verifies asynchronously, checking DNS on its own
+        for up to 72 hours after the identity is created. This re-reads the status."""
+        return self.get_domain(name)
+
+    def delete_domain(self, name: str) -> None:
+        self._call("DeleteEmailIdentity", idempotent=True, delete=True, EmailIdentity=name)
+
+    def _domain(self, name: str, body: Json) -> Domain:
+        name = name.rstrip(".").lower()
+        dkim = _obj(body.get("DkimAttributes"))
+        dkim_status = _RECORD_STATUS.get(str(dkim.get("Status")), RecordStatus.UNKNOWN)
+        records = [
+            DnsRecord(
+                purpose=RecordPurpose.DKIM, type="CNAME",
+                host=f"{token}._domainkey.{name}", value=f"{token}.dkim.amazonses.com",
+                status=dkim_status, raw={"Token": token, "Status": dkim.get("Status")},
+            )
+            for token in dkim.get("Tokens") or [] if isinstance(token, str) and token
+        ]
+        mail_from = _obj(body.get("MailFromAttributes"))
+        mf_domain = str(mail_from.get("MailFromDomain") or "").rstrip(".").lower()
+        if mf_domain:
+            mf_status = _RECORD_STATUS.get(str(mail_from.get("MailFromDomainStatus")),
+                                           RecordStatus.UNKNOWN)
+            records += [
+                DnsRecord(RecordPurpose.MX, "MX", mf_domain,
+                          f"feedback-smtp.{self.region}.amazonses.com", priority=10,
+                          status=mf_status, raw=mail_from),
+                DnsRecord(RecordPurpose.SPF, "TXT", mf_domain, SPF_VALUE,
+                          status=mf_status, raw=mail_from),
+            ]
+        status = body.get("VerificationStatus") or dkim.get("Status")
+        return Domain(
+            name=name,
+            provider=self.name,
+            state=_state(body.get("VerifiedForSendingStatus"), status),
+            dns_records=tuple(records),
+            raw=body,
+        )
+
+    # -- dedicated IPs --------------------------------------------------------------------
+
+    def list_ips(self) -> Iterator[DedicatedIp]:
+        for item in self._pages("GetDedicatedIps", "DedicatedIps", _PAGE):
+            if isinstance(item, dict):
+                yield self._ip(item)
+
+    def get_ip(self, address: str) -> DedicatedIp:
+        body = self._call("GetDedicatedIp", idempotent=True, Ip=address)
+        return self._ip(_obj(body.get("DedicatedIp")) or {"Ip": address})
+
+    def _ip(self, raw: Json) -> DedicatedIp:
+        warmup = raw.get("WarmupStatus")
+        percentage = raw.get("WarmupPercentage")
+        if warmup in ("IN_PROGRESS", "DONE", "NOT_APPLICABLE"):
+            warming: bool | None = warmup == "IN_PROGRESS"
+        elif isinstance(percentage, int):
+            warming = percentage < 100
+        else:
+            warming = None
+        pool = _str_or_none(raw.get("PoolName"))
+        return DedicatedIp(
+            address=_canonical_ip(str(raw.get("Ip", ""))),
+            provider=self.name,
+            pool=None if pool in (None, "", DEFAULT_POOL) else pool,
+            warming_up=warming,
+            raw=raw,
+        )
+
+    # -- pools ----------------------------------------------------------------------------
+
+    def create_pool(
+        self,
+        name: str,
+        ips: tuple[str, ...],
+        description: str | None = None,
+        *,
+        scaling_mode: str = "STANDARD",
+    ) -> IpPool:
+        """Create a pool and move ``ips`` into it. ``scaling_mode="MANAGED"`` (through
+        ``acct.provider``) makes SES lease and warm the pool's IPs itself; it takes no IPs.
+        ``description`` is kept as a ``description`` tag (SES pools have no such field, and
+        reads do not return tags)."""
+        if scaling_mode not in ("STANDARD", "MANAGED"):
+            raise ValidationError("scaling_mode", scaling_mode, "STANDARD or MANAGED")
+        if scaling_mode == "MANAGED" and ips:
+            raise ValidationError("ips", ips, "a MANAGED pool's IPs are chosen by SES")
+        params: Json = {"PoolName": name, "ScalingMode": scaling_mode}
+        if description:
+            params["Tags"] = [{"Key": "description", "Value": description[:256]}]
+        body = self._call("CreateDedicatedIpPool", idempotent=False, **params)
+        for ip in ips:
+            self._move_ip(ip, name)
+        return IpPool(name=name, provider=self.name, ips=ips, description=description,
+                      raw={**body, "PoolName": name, "ScalingMode": scaling_mode})
+
+    def list_pools(self) -> Iterator[IpPool]:
+        members: dict[str, list[str]] | None = None
+        for pool in self._pages("ListDedicatedIpPools", "DedicatedIpPools"):
+            if members is None:  # one read of every IP, only once there is a pool
+                members = {}
+                for ip in self.list_ips():
+                    members.setdefault(_str_or_none(ip.raw.get("PoolName")) or "",
+                                       []).append(ip.address)
+            name = str(pool)
+            yield IpPool(name=name, provider=self.name, ips=tuple(members.get(name, ())),
+                         raw={"PoolName": name})
+
+    def get_pool(self, name: str) -> IpPool:
+        body = _obj(self._call("GetDedicatedIpPool", idempotent=True,
+                               PoolName=name).get("DedicatedIpPool"))
+        ips = tuple(
+            _canonical_ip(str(i.get("Ip"))) for i in
+            self._pages("GetDedicatedIps", "DedicatedIps", _PAGE, PoolName=name)
+            if isinstance(i, dict)
+        )
+        return IpPool(name=str(body.get("PoolName") or name), provider=self.name, ips=ips,
+                      raw=body)
+
+    def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
+        """Move ``ip`` into ``pool`` (an SES IP is in exactly one pool)."""
+        self._move_ip(ip, pool)
+        return self.get_pool(pool)
+
+    def remove_ip_from_pool(self, pool: str, ip: str) -> IpPool:
+        """Move ``ip`` back to SES's default pool (``ses-default-dedicated-pool``): a
+        standard dedicated IP is always in some pool."""
+        current = self.get_ip(ip)
+        if current.pool != pool:
+            return self.get_pool(pool)
+        try:
+            self._move_ip(ip, DEFAULT_POOL)
+        except NotFound as exc:
+            raise self._no_default_pool() from exc
+        return self.get_pool(pool)
+
+    def _no_default_pool(self) -> EspError:
+        return Unsupported(self.name, "removing an IP from a pool",
+                           f"this account has no {DEFAULT_POOL!r}: move the IP to another "
+                           "pool with add_ip instead")
+
+    def _move_ip(self, ip: str, pool: str) -> None:
+        self._call("PutDedicatedIpInPool", idempotent=True, Ip=ip, DestinationPoolName=pool)
+
+    def delete_pool(self, name: str, replacement: str | None = None) -> None:
+        """Delete a pool. Its IPs go back to SES's default pool, or into ``replacement``
+        (another pool's name) first. ``"shared"`` means the default."""
+        if replacement is not None and replacement != "shared":
+            if _is_ip(replacement):
+                raise ValidationError("replacement", replacement,
+                                      "SES takes a pool name (or 'shared'), not an IP")
+            for ip in self.get_pool(name).ips:
+                self._move_ip(ip, replacement)
+        self._call("DeleteDedicatedIpPool", idempotent=True, delete=True, PoolName=name)
+
+    # -- assignment: identity -> default configuration set -> SendingPoolName ---------------
+
+    def config_set_name(self, pool: str) -> str:
+        """The configuration set espkit uses to bind ``pool`` (dots become '_')."""
+        name = self.prefix + pool.replace(".", "_")
+        if not _CONFIG_SET.fullmatch(name):
+            raise ValidationError("pool", pool, f"configuration set name {name!r} would be "
+                                  "over 64 characters or use characters SES refuses")
+        return name
+
+    def _ensure_config_set(self, pool: str) -> str:
+        """The pool's configuration set, created (or pointed back at the pool) as needed."""
+        name = self.config_set_name(pool)
+        self._call("GetDedicatedIpPool", idempotent=True, PoolName=pool)  # NotFound early
+        try:
+            body = self._call("GetConfigurationSet", idempotent=True, ConfigurationSetName=name)
+        except NotFound:
+            try:
+                self._call("CreateConfigurationSet", idempotent=False,
+                           ConfigurationSetName=name,
+                           DeliveryOptions={"SendingPoolName": pool})
+            except AlreadyExists:
+                pass  # made concurrently (or by an ambiguous earlier attempt)
+            else:
+                return name
+            body = self._call("GetConfigurationSet", idempotent=True, ConfigurationSetName=name)
+        if _obj(body.get("DeliveryOptions")).get("SendingPoolName") != pool:
+            self._call("PutConfigurationSetDeliveryOptions", idempotent=True,
+                       ConfigurationSetName=name, SendingPoolName=pool)
+        return name
+
+    def assign(self, domain: str, kind: AssignmentKind, target: str) -> Assignment:
+        """Send ``domain`` from pool ``target``: the pool's configuration set becomes the
+        identity's default. An identity whose default set is not espkit's is left alone
+        (``ConflictingState``): that set may carry event destinations."""
+        if kind is AssignmentKind.IP:
+            raise self.unsupported(Capability.ASSIGN_DOMAIN_IP)
+        identity = self._call("GetEmailIdentity", idempotent=True, EmailIdentity=domain)
+        current = _str_or_none(identity.get("ConfigurationSetName"))
+        wanted = self.config_set_name(target)
+        if current and current != wanted and not current.startswith(self.prefix):
+            raise ConflictingState(
+                f"{domain} already uses configuration set {current!r}; set its "
+                f"SendingPoolName to {target!r} in SES instead, or clear it first",
+                provider=self.name)
+        name = self._ensure_config_set(target)
+        if current != name:
+            self._call("PutEmailIdentityConfigurationSetAttributes", idempotent=True,
+                       EmailIdentity=domain, ConfigurationSetName=name)
+        return Assignment(domain, kind, target, self.name, raw={"ConfigurationSetName": name})
+
+    def unassign(
+        self, domain: str, kind: AssignmentKind, target: str, replacement: str | None = None
+    ) -> None:
+        """Stop ``domain`` sending from pool ``target``: clear its default configuration set
+        (``replacement`` None or ``"shared"``), or assign pool ``replacement`` instead."""
+        if kind is AssignmentKind.IP:
+            raise self.unsupported(Capability.ASSIGN_DOMAIN_IP)
+        if replacement is not None and replacement != "shared" and _is_ip(replacement):
+            raise ValidationError("replacement", replacement,
+                                  "SES takes a pool name (or 'shared'), not an IP")
+        current = self.list_assignments(domain)
+        if not any(a.target == target for a in current):
+            raise NotFound(f"{domain} does not send from IP pool {target!r}", provider=self.name)
+        set_name = str(current[0].raw.get("ConfigurationSetName", ""))
+        if not set_name.startswith(self.prefix):
+            raise ConflictingState(
+                f"{domain} sends from {target!r} through configuration set {set_name!r}, "
+                "which espkit did not make; change it in SES", provider=self.name)
+        if replacement is not None and replacement != "shared":
+            self.assign(domain, AssignmentKind.POOL, replacement)
+            return
+        # no ConfigurationSetName: the identity has no default set any more
+        self._call("PutEmailIdentityConfigurationSetAttributes", idempotent=True,
+                   EmailIdentity=domain)
+
+    def list_assignments(self, domain: str) -> list[Assignment]:
+        identity = self._call("GetEmailIdentity", idempotent=True, EmailIdentity=domain)
+        set_name = _str_or_none(identity.get("ConfigurationSetName"))
+        if not set_name:
+            return []
+        config = self._call("GetConfigurationSet", idempotent=True,
+                            ConfigurationSetName=set_name)
+        pool = _str_or_none(_obj(config.get("DeliveryOptions")).get("SendingPoolName"))
+        if not pool:
+            return []
+        return [Assignment(domain, AssignmentKind.POOL, pool, self.name,
+                           raw={"ConfigurationSetName": set_name, **config})]
+
+
+# -- payload helpers ----------------------------------------------------------------------
+
+
+def _state(verified_for_sending: object, status: object) -> DomainState:
+    """``VerifiedForSendingStatus`` decides when SES gives it (Create/Get); list items carry
+    only ``VerificationStatus``."""
+    if verified_for_sending is True:
+        return DomainState.VERIFIED
+    state = _DOMAIN_STATE.get(str(status), DomainState.UNVERIFIED)
+    if verified_for_sending is False and state is DomainState.VERIFIED:
+        return DomainState.PENDING  # DNS checks passed, not yet cleared for sending
+    return state
+
+
+def _canonical_ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return value
+
+
+def _is_ip(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _obj(value: Any) -> Json:
+    return value if isinstance(value, dict) else {}
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+__all__ = ["SesProvider"]
