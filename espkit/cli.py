@@ -15,6 +15,7 @@ from typing import Any, NoReturn, TypeVar
 
 try:
     import click
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
@@ -478,7 +479,11 @@ def capabilities(ctx: Ctx) -> None:
     data = {r.name: sorted(str(c) for c in r.supports) for r in rows}
 
     def table() -> Table:
-        t = Table("capability", *(r.name for r in rows))
+        # compact, so that many providers still fit a terminal without folding names
+        t = Table(box=box.SIMPLE_HEAD, padding=(0, 1))
+        t.add_column("capability", overflow="fold")
+        for r in rows:
+            t.add_column(r.name, justify="center", no_wrap=True, min_width=len(r.name))
         for cap in Capability:
             t.add_row(str(cap), *("yes" if cap in r.supports else "-" for r in rows))
         return t
