@@ -573,9 +573,9 @@ class SesProvider(Provider):
         (``ConflictingState``): that set may carry event destinations."""
         if kind is AssignmentKind.IP:
             raise self.unsupported(Capability.ASSIGN_DOMAIN_IP)
+        wanted = self.config_set_name(target)  # a name SES would refuse: before sending
         identity = self._call("GetEmailIdentity", idempotent=True, EmailIdentity=domain)
         current = _str_or_none(identity.get("ConfigurationSetName"))
-        wanted = self.config_set_name(target)
         if current and current != wanted and not current.startswith(self.prefix):
             raise ConflictingState(
                 f"{domain} already uses configuration set {current!r}; set its "
