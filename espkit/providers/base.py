@@ -176,6 +176,10 @@ class HttpProvider(Provider):
     #: documented account rate limit in requests/second (None: unknown, learn from 429s)
     RATE_LIMIT: ClassVar[float | None] = None
     REQUEST_ID_HEADERS: ClassVar[tuple[str, ...]] = ("X-Request-Id",)
+    #: headers every request carries (e.g. Postmark's ``Accept: application/json``)
+    HEADERS: ClassVar[Mapping[str, str]] = {}
+    #: the retry policy when the user gives none (SparkPost asks for waits of 1-5 s)
+    RETRY: ClassVar[RetryPolicy] = RetryPolicy()
 
     def __init__(self, transport: Transport, region: str | None = None) -> None:
         self.transport = transport
@@ -244,8 +248,9 @@ class HttpProvider(Provider):
             cls.name,
             base_url,
             auth=cls.make_auth(secret),
+            headers=cls.HEADERS,
             timeout=timeout,
-            retry=retry or RetryPolicy(),
+            retry=retry or cls.RETRY,
             limiter=shared_limiter(key, rate_limit if rate_limit is not None else cls.RATE_LIMIT),
             budget=shared_budget(key),
             session=session,

@@ -13,7 +13,6 @@ resolved here. An IP is in at most one DIPP, so adding it to a pool moves it.
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import re
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -48,6 +47,7 @@ from ..models import (
 )
 from ..transport import NO_RETRY, ErrorDetail, Transport, default_error_parser
 from .base import HttpProvider
+from .payload import canonical_ip, is_ip, obj, str_or_none
 
 Json = dict[str, Any]
 Form = list[tuple[str, str]]
@@ -254,7 +254,7 @@ class MailgunProvider(HttpProvider):
     def _domain(self, body: Json, fallback_name: str, raw: Json | None = None) -> Domain:
         """A Domain from a create/get/verify body (or a list item wrapped as {"domain": ...}).
         ``raw`` defaults to the whole body."""
-        info = _obj(body.get("domain"))
+        info = obj(body.get("domain"))
         name = str(info.get("name") or fallback_name).rstrip(".").lower()
         records = [
             _record(r, name, receiving=False) for r in body.get("sending_dns_records") or []
@@ -270,9 +270,9 @@ class MailgunProvider(HttpProvider):
             name=name,
             provider=self.name,
             state=state,
-            id=_str_or_none(info.get("id")),
+            id=str_or_none(info.get("id")),
             dns_records=tuple(records),
-            subaccount=_str_or_none(info.get("subaccount_id")) or self.subaccount,
+            subaccount=str_or_none(info.get("subaccount_id")) or self.subaccount,
             created_at=_http_date(info.get("created_at")),
             raw=body if raw is None else raw,
         )
@@ -303,7 +303,7 @@ class MailgunProvider(HttpProvider):
             address=str(body.get("ip") or address),
             provider=self.name,
             pool=self._pool_of_ips().get(address),
-            rdns=_str_or_none(body.get("rdns")),
+            rdns=str_or_none(body.get("rdns")),
             raw=body,
         )
 
@@ -348,9 +348,9 @@ class MailgunProvider(HttpProvider):
         return IpPool(
             name=str(raw.get("name", "")),
             provider=self.name,
-            id=_str_or_none(raw.get("pool_id")),
+            id=str_or_none(raw.get("pool_id")),
             ips=tuple(_members(raw)),
-            description=_str_or_none(raw.get("description")),
+            description=str_or_none(raw.get("description")),
             raw=raw,
         )
 
@@ -366,7 +366,7 @@ class MailgunProvider(HttpProvider):
         form += [("ip", ip) for ip in ips]
         body = self._call("POST", "/v3/ip_pools", data=form)
         return IpPool(
-            name=name, provider=self.name, id=_str_or_none(body.get("pool_id")),
+            name=name, provider=self.name, id=str_or_none(body.get("pool_id")),
             ips=ips, description=description, raw=body,
         )
 
@@ -377,7 +377,7 @@ class MailgunProvider(HttpProvider):
     def get_pool(self, name: str) -> IpPool:
         pool_id = str(self._find_pool(name)["pool_id"])
         body = self._call("GET", f"/v3/ip_pools/{self.seg(pool_id)}")
-        return self._pool(_obj(body.get("details")))
+        return self._pool(obj(body.get("details")))
 
     def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
         pools = self._pools()
@@ -419,7 +419,7 @@ class MailgunProvider(HttpProvider):
         """Mailgun's replacement query: ``ip=<ip|shared>`` or ``pool_id=<id>``, never both."""
         if replacement is None:
             return []
-        if replacement == "shared" or _is_ip(replacement):
+        if replacement == "shared" or is_ip(replacement):
             return [("ip", replacement)]
         return [("pool_id", str(self._find_pool(replacement, pools)["pool_id"]))]
 
@@ -482,14 +482,14 @@ class MailgunProvider(HttpProvider):
 
     def _pool_details(self, pool: Json) -> Json:
         body = self._call("GET", f"/v3/ip_pools/{self.seg(str(pool['pool_id']))}")
-        return _obj(body.get("details"))
+        return obj(body.get("details"))
 
     # -- subaccounts --------------------------------------------------------------------
 
     def create_subaccount(self, name: str) -> Subaccount:
         # The spec takes the name as a query parameter, not a form field.
         body = self._call("POST", "/v5/accounts/subaccounts", params=[("name", name)])
-        return self._subaccount(_obj(body.get("subaccount")))
+        return self._subaccount(obj(body.get("subaccount")))
 
     def list_subaccounts(self) -> Iterator[Subaccount]:
         for item in self._pages("/v5/accounts/subaccounts", "subaccounts", None):
@@ -497,7 +497,7 @@ class MailgunProvider(HttpProvider):
 
     def get_subaccount(self, subaccount_id: str) -> Subaccount:
         body = self._call("GET", f"/v5/accounts/subaccounts/{self.seg(subaccount_id)}")
-        return self._subaccount(_obj(body.get("subaccount")))
+        return self._subaccount(obj(body.get("subaccount")))
 
     def set_subaccount_enabled(self, subaccount_id: str, enabled: bool) -> Subaccount:
         action = "enable" if enabled else "disable"
@@ -510,7 +510,7 @@ class MailgunProvider(HttpProvider):
             if f"already {action}d" not in exc.message.lower():
                 raise
             return self.get_subaccount(subaccount_id)
-        return self._subaccount(_obj(body.get("subaccount")))
+        return self._subaccount(obj(body.get("subaccount")))
 
     def _subaccount(self, raw: Json) -> Subaccount:
         return Subaccount(
@@ -562,14 +562,8 @@ def _purpose(rtype: str, host: str, value: str, receiving: bool) -> RecordPurpos
 
 def _members(pool: Json) -> list[str]:
     """A pool's IPs in the canonical form espkit compares (validate.ip_address's)."""
-    return [_canonical_ip(str(ip)) for ip in pool.get("ips") or []]
+    return [canonical_ip(str(ip)) for ip in pool.get("ips") or []]
 
-
-def _canonical_ip(value: str) -> str:
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return value
 
 
 def _linked_domains(details: Json) -> list[str]:
@@ -578,24 +572,11 @@ def _linked_domains(details: Json) -> list[str]:
     return [str(n).lower() for n in names] if isinstance(names, list) else []
 
 
-def _obj(value: Any) -> Json:
-    return value if isinstance(value, dict) else {}
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _bool(value: bool) -> str:
     return "true" if value else "false"
 
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _http_date(value: Any) -> datetime | None:

@@ -48,9 +48,7 @@ from ..models import (
     Subaccount,
 )
 from ..transport import (
-    DEFAULT_TIMEOUT,
     ErrorDetail,
-    RetryPolicy,
     Transport,
     default_error_parser,
 )
@@ -114,6 +112,7 @@ class PostmarkProvider(HttpProvider):
     name = "postmark"
     REGIONS: ClassVar[dict[str, str]] = {"global": "https://api.postmarkapp.com"}
     ENV_KEYS = ("POSTMARK_ACCOUNT_TOKEN",)
+    HEADERS = ACCEPT_JSON
     RATE_LIMIT = None  # none documented: learn from 429s
     SUPPORTS = frozenset({
         Capability.DOMAINS,
@@ -163,21 +162,6 @@ class PostmarkProvider(HttpProvider):
     @classmethod
     def make_auth(cls, secret: Secret) -> requests.auth.AuthBase:
         return HeaderAuth(ACCOUNT_TOKEN_HEADER, secret)
-
-    @classmethod
-    def build_transport(
-        cls,
-        secret: Secret,
-        base_url: str,
-        *,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        rate_limit: float | None = None,
-        session: requests.Session | None = None,
-    ) -> Transport:
-        transport = super().build_transport(secret, base_url, timeout=timeout, retry=retry,
-                                            rate_limit=rate_limit, session=session)
-        return transport.scoped(ACCEPT_JSON)
 
     def on_behalf_of(self, subaccount_id: str) -> PostmarkProvider:
         """A copy acting for server ``subaccount_id``: stream calls use that server's token,

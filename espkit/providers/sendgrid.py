@@ -60,6 +60,7 @@ from ..models import (
 )
 from ..transport import ErrorDetail, Transport, default_error_parser
 from .base import HttpProvider
+from .payload import canonical_ip, obj, str_or_none
 
 Json = dict[str, Any]
 Params = list[tuple[str, Any]]
@@ -215,7 +216,7 @@ class SendGridProvider(HttpProvider):
         if self._find_domain(spec.name) is not None:
             raise AlreadyExists(f"domain {spec.name} is already authenticated",
                                 provider=self.name)
-        return self._domain(_obj(self._call("POST", "/v3/whitelabel/domains", json=payload)))
+        return self._domain(obj(self._call("POST", "/v3/whitelabel/domains", json=payload)))
 
     def get_domain(self, name: str) -> Domain:
         found = self._find_domain(name)
@@ -237,11 +238,11 @@ class SendGridProvider(HttpProvider):
     def verify_domain(self, name: str) -> Domain:
         domain_id = self._domain_id(name)
         # Validation only re-reads DNS: safe to repeat, so let the transport retry a 5xx.
-        result = _obj(self._call("POST", f"/v3/whitelabel/domains/{domain_id}/validate",
+        result = obj(self._call("POST", f"/v3/whitelabel/domains/{domain_id}/validate",
                                  idempotent=True))
         # The answer has per-record validity and reasons but no records: re-read the domain.
-        body = _obj(self._call("GET", f"/v3/whitelabel/domains/{domain_id}"))
-        return self._domain(body, validation=_obj(result.get("validation_results")))
+        body = obj(self._call("GET", f"/v3/whitelabel/domains/{domain_id}"))
+        return self._domain(body, validation=obj(result.get("validation_results")))
 
     def delete_domain(self, name: str) -> None:
         self._call("DELETE", f"/v3/whitelabel/domains/{self._domain_id(name)}")
@@ -264,9 +265,9 @@ class SendGridProvider(HttpProvider):
 
     def _domain(self, raw: Json, validation: Mapping[str, Any] | None = None) -> Domain:
         name = str(raw.get("domain", "")).rstrip(".").lower()
-        dns = _obj(raw.get("dns"))
+        dns = obj(raw.get("dns"))
         records = tuple(
-            _record(key, _obj(entry), name, _obj((validation or {}).get(key)))
+            _record(key, obj(entry), name, obj((validation or {}).get(key)))
             for key, entry in dns.items() if isinstance(entry, dict)
         )
         raw_out = raw if validation is None else {**raw, "validation_results": validation}
@@ -287,17 +288,17 @@ class SendGridProvider(HttpProvider):
             yield self._ip(item)
 
     def get_ip(self, address: str) -> DedicatedIp:
-        return self._ip(_obj(self._call("GET", f"/v3/ips/{self.seg(address)}")), address)
+        return self._ip(obj(self._call("GET", f"/v3/ips/{self.seg(address)}")), address)
 
     def _ip(self, raw: Json, fallback: str = "") -> DedicatedIp:
         pools = [str(p) for p in raw.get("pools") or []]
         return DedicatedIp(
-            address=_canonical_ip(str(raw.get("ip") or fallback)),
+            address=canonical_ip(str(raw.get("ip") or fallback)),
             provider=self.name,
             # an IP may be in several pools; the model has room for one (all are in raw)
             pool=pools[0] if pools else None,
             warming_up=raw.get("warmup") if isinstance(raw.get("warmup"), bool) else None,
-            rdns=_str_or_none(raw.get("rdns")),
+            rdns=str_or_none(raw.get("rdns")),
             raw=raw,
         )
 
@@ -331,12 +332,12 @@ class SendGridProvider(HttpProvider):
 
     def warming_up(self) -> list[DedicatedIp]:
         """Every IP currently warming up (``GET /v3/ips/warmup``, unpaginated)."""
-        return [self._warmup(_canonical_ip(str(i.get("ip"))), [i])
+        return [self._warmup(canonical_ip(str(i.get("ip"))), [i])
                 for i in _list(self._call("GET", "/v3/ips/warmup")) if isinstance(i, dict)]
 
     def _warmup(self, ip: str, body: Any) -> DedicatedIp:
         entry = next((i for i in _list(body) if isinstance(i, dict)
-                      and _canonical_ip(str(i.get("ip"))) == ip), {})
+                      and canonical_ip(str(i.get("ip"))) == ip), {})
         start = entry.get("start_date")
         return DedicatedIp(address=ip, provider=self.name, warming_up=bool(entry),
                            raw={**entry, "started_at": _epoch(start)} if entry else {})
@@ -353,7 +354,7 @@ class SendGridProvider(HttpProvider):
         # whatever the wording of SendGrid's 400.
         if self._pool_or_none(name) is not None:
             raise AlreadyExists(f"an IP pool named {name!r} already exists", provider=self.name)
-        body = _obj(self._call("POST", "/v3/ips/pools", json={"name": name}))
+        body = obj(self._call("POST", "/v3/ips/pools", json={"name": name}))
         for ip in ips:
             self._add_ip(name, ip)
         return IpPool(name=str(body.get("name") or name), provider=self.name, id=name,
@@ -369,12 +370,12 @@ class SendGridProvider(HttpProvider):
             for ip in self._pages("/v3/ips", [], None):
                 for pool in ip.get("pools") or []:
                     if str(pool) in members:
-                        members[str(pool)].append(_canonical_ip(str(ip.get("ip"))))
+                        members[str(pool)].append(canonical_ip(str(ip.get("ip"))))
         return iter([IpPool(name=n, provider=self.name, id=n, ips=tuple(members[n]),
                             raw={"name": n}) for n in names])
 
     def get_pool(self, name: str) -> IpPool:
-        return self._pool(_obj(self._call("GET", f"/v3/ips/pools/{self.seg(name)}")), name)
+        return self._pool(obj(self._call("GET", f"/v3/ips/pools/{self.seg(name)}")), name)
 
     def _pool_or_none(self, name: str) -> IpPool | None:
         try:
@@ -446,7 +447,7 @@ class SendGridProvider(HttpProvider):
         }
         if self.region == "eu":
             payload["region"] = "eu"
-        body = _obj(self._call("POST", "/v3/subusers", json=payload))
+        body = obj(self._call("POST", "/v3/subusers", json=payload))
         return self._subaccount({"username": name, "disabled": False, **body})
 
     def list_subaccounts(self) -> Iterator[Subaccount]:
@@ -473,7 +474,7 @@ class SendGridProvider(HttpProvider):
         if not ips:
             # PUT replaces the subuser's IPs: an empty list would leave it nothing to send from
             raise ValidationError("pool", pool, "has no IPs; add some before assigning it")
-        body = _obj(self._call("PUT", f"/v3/subusers/{self.seg(subaccount_id)}/ips",
+        body = obj(self._call("PUT", f"/v3/subusers/{self.seg(subaccount_id)}/ips",
                                json=ips))
         return Assignment("", AssignmentKind.POOL, pool, self.name,
                           raw={"subaccount": subaccount_id, **body})
@@ -547,23 +548,14 @@ def _members(pool: Json) -> list[str]:
     for item in pool.get("ips") or []:
         ip = item.get("ip") if isinstance(item, dict) else item
         if ip:
-            out.append(_canonical_ip(str(ip)))
+            out.append(canonical_ip(str(ip)))
     return out
 
-
-def _canonical_ip(value: str) -> str:
-    try:
-        return validate.ip_address(value)
-    except ValidationError:
-        return value
 
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
 
-
-def _obj(value: Any) -> Json:
-    return value if isinstance(value, dict) else {}
 
 
 def _id(value: Any) -> str | None:
@@ -572,9 +564,6 @@ def _id(value: Any) -> str | None:
         value = int(value)
     return None if value is None else str(value)
 
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _epoch(value: Any) -> datetime | None:

@@ -24,7 +24,6 @@ Mapping (see ``docs/providers/ses.md``):
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 from collections.abc import Callable, Iterator
@@ -71,6 +70,7 @@ from ..transport import (
     status_class,
 )
 from .base import Provider
+from .payload import canonical_ip, is_ip, obj, str_or_none
 
 log = logging.getLogger("espkit.ses")
 
@@ -273,13 +273,13 @@ class SesProvider(Provider):
         self, operation: str, exc: botocore.exceptions.ClientError, idempotent: bool
     ) -> EspError:
         response: Json = exc.response if isinstance(exc.response, dict) else {}
-        error = _obj(response.get("Error"))
-        meta = _obj(response.get("ResponseMetadata"))
+        error = obj(response.get("Error"))
+        meta = obj(response.get("ResponseMetadata"))
         code = str(error.get("Code") or "")
         message = str(error.get("Message") or code or "SES error")
         status = meta.get("HTTPStatusCode") if isinstance(meta.get("HTTPStatusCode"),
                                                           int) else None
-        headers = _obj(meta.get("HTTPHeaders"))
+        headers = obj(meta.get("HTTPHeaders"))
         if code in _THROTTLES or status == 429:
             cls: type[EspError] = RateLimited
         elif code in _AUTH:
@@ -290,7 +290,7 @@ class SesProvider(Provider):
             cls = status_class(status or 400)
         common: Json = {
             "provider": self.name, "status": status, "method": operation,
-            "url": self._endpoint, "request_id": _str_or_none(meta.get("RequestId")),
+            "url": self._endpoint, "request_id": str_or_none(meta.get("RequestId")),
             "code": code or None,
             # the error only: no headers, nothing that could carry a signature
             "body": {"Error": {"Code": code, "Message": message}},
@@ -299,7 +299,7 @@ class SesProvider(Provider):
             and code != "ConcurrentModificationException",
         }
         if issubclass(cls, RateLimited):
-            retry_after = parse_retry_after(_str_or_none(headers.get("retry-after")))
+            retry_after = parse_retry_after(str_or_none(headers.get("retry-after")))
             self.runner.throttled(retry_after)
             return RateLimited(message, retry_after=retry_after, **common)
         return cls(message, **common)
@@ -329,7 +329,7 @@ class SesProvider(Provider):
                 extra["PageSize"] = page_size
             body = self._call(operation, idempotent=True, **params, **extra)
             yield from body.get(key) or []
-            token = _str_or_none(body.get("NextToken")) or None
+            token = str_or_none(body.get("NextToken")) or None
             if not token:
                 return
 
@@ -390,7 +390,7 @@ class SesProvider(Provider):
 
     def _domain(self, name: str, body: Json) -> Domain:
         name = name.rstrip(".").lower()
-        dkim = _obj(body.get("DkimAttributes"))
+        dkim = obj(body.get("DkimAttributes"))
         dkim_status = _RECORD_STATUS.get(str(dkim.get("Status")), RecordStatus.UNKNOWN)
         records = [
             DnsRecord(
@@ -400,7 +400,7 @@ class SesProvider(Provider):
             )
             for token in dkim.get("Tokens") or [] if isinstance(token, str) and token
         ]
-        mail_from = _obj(body.get("MailFromAttributes"))
+        mail_from = obj(body.get("MailFromAttributes"))
         mf_domain = str(mail_from.get("MailFromDomain") or "").rstrip(".").lower()
         if mf_domain:
             mf_status = _RECORD_STATUS.get(str(mail_from.get("MailFromDomainStatus")),
@@ -430,7 +430,7 @@ class SesProvider(Provider):
 
     def get_ip(self, address: str) -> DedicatedIp:
         body = self._call("GetDedicatedIp", idempotent=True, Ip=address)
-        return self._ip(_obj(body.get("DedicatedIp")) or {"Ip": address})
+        return self._ip(obj(body.get("DedicatedIp")) or {"Ip": address})
 
     def _ip(self, raw: Json) -> DedicatedIp:
         warmup = raw.get("WarmupStatus")
@@ -441,9 +441,9 @@ class SesProvider(Provider):
             warming = percentage < 100
         else:
             warming = None
-        pool = _str_or_none(raw.get("PoolName"))
+        pool = str_or_none(raw.get("PoolName"))
         return DedicatedIp(
-            address=_canonical_ip(str(raw.get("Ip", ""))),
+            address=canonical_ip(str(raw.get("Ip", ""))),
             provider=self.name,
             pool=None if pool in (None, "", DEFAULT_POOL) else pool,
             warming_up=warming,
@@ -483,17 +483,17 @@ class SesProvider(Provider):
             if members is None:  # one read of every IP, only once there is a pool
                 members = {}
                 for ip in self.list_ips():
-                    members.setdefault(_str_or_none(ip.raw.get("PoolName")) or "",
+                    members.setdefault(str_or_none(ip.raw.get("PoolName")) or "",
                                        []).append(ip.address)
             name = str(pool)
             yield IpPool(name=name, provider=self.name, ips=tuple(members.get(name, ())),
                          raw={"PoolName": name})
 
     def get_pool(self, name: str) -> IpPool:
-        body = _obj(self._call("GetDedicatedIpPool", idempotent=True,
+        body = obj(self._call("GetDedicatedIpPool", idempotent=True,
                                PoolName=name).get("DedicatedIpPool"))
         ips = tuple(
-            _canonical_ip(str(i.get("Ip"))) for i in
+            canonical_ip(str(i.get("Ip"))) for i in
             self._pages("GetDedicatedIps", "DedicatedIps", _PAGE, PoolName=name)
             if isinstance(i, dict)
         )
@@ -529,7 +529,7 @@ class SesProvider(Provider):
         """Delete a pool. Its IPs go back to SES's default pool, or into ``replacement``
         (another pool's name) first. ``"shared"`` means the default."""
         if replacement is not None and replacement != "shared":
-            if _is_ip(replacement):
+            if is_ip(replacement):
                 raise ValidationError("replacement", replacement,
                                       "SES takes a pool name (or 'shared'), not an IP")
             for ip in self.get_pool(name).ips:
@@ -562,7 +562,7 @@ class SesProvider(Provider):
             else:
                 return name
             body = self._call("GetConfigurationSet", idempotent=True, ConfigurationSetName=name)
-        if _obj(body.get("DeliveryOptions")).get("SendingPoolName") != pool:
+        if obj(body.get("DeliveryOptions")).get("SendingPoolName") != pool:
             self._call("PutConfigurationSetDeliveryOptions", idempotent=True,
                        ConfigurationSetName=name, SendingPoolName=pool)
         return name
@@ -575,7 +575,7 @@ class SesProvider(Provider):
             raise self.unsupported(Capability.ASSIGN_DOMAIN_IP)
         wanted = self.config_set_name(target)  # a name SES would refuse: before sending
         identity = self._call("GetEmailIdentity", idempotent=True, EmailIdentity=domain)
-        current = _str_or_none(identity.get("ConfigurationSetName"))
+        current = str_or_none(identity.get("ConfigurationSetName"))
         if current and current != wanted and not current.startswith(self.prefix):
             raise ConflictingState(
                 f"{domain} already uses configuration set {current!r}; set its "
@@ -594,7 +594,7 @@ class SesProvider(Provider):
         (``replacement`` None or ``"shared"``), or assign pool ``replacement`` instead."""
         if kind is AssignmentKind.IP:
             raise self.unsupported(Capability.ASSIGN_DOMAIN_IP)
-        if replacement is not None and replacement != "shared" and _is_ip(replacement):
+        if replacement is not None and replacement != "shared" and is_ip(replacement):
             raise ValidationError("replacement", replacement,
                                   "SES takes a pool name (or 'shared'), not an IP")
         current = self.list_assignments(domain)
@@ -614,12 +614,12 @@ class SesProvider(Provider):
 
     def list_assignments(self, domain: str) -> list[Assignment]:
         identity = self._call("GetEmailIdentity", idempotent=True, EmailIdentity=domain)
-        set_name = _str_or_none(identity.get("ConfigurationSetName"))
+        set_name = str_or_none(identity.get("ConfigurationSetName"))
         if not set_name:
             return []
         config = self._call("GetConfigurationSet", idempotent=True,
                             ConfigurationSetName=set_name)
-        pool = _str_or_none(_obj(config.get("DeliveryOptions")).get("SendingPoolName"))
+        pool = str_or_none(obj(config.get("DeliveryOptions")).get("SendingPoolName"))
         if not pool:
             return []
         return [Assignment(domain, AssignmentKind.POOL, pool, self.name,
@@ -640,27 +640,8 @@ def _state(verified_for_sending: object, status: object) -> DomainState:
     return state
 
 
-def _canonical_ip(value: str) -> str:
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return value
 
 
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _obj(value: Any) -> Json:
-    return value if isinstance(value, dict) else {}
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 __all__ = ["SesProvider"]

@@ -22,7 +22,6 @@ SparkPost does not bind pools to domains: a pool is chosen per transmission
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import urllib.parse
 from collections.abc import Iterator, Mapping
@@ -54,13 +53,13 @@ from ..models import (
     Subaccount,
 )
 from ..transport import (
-    DEFAULT_TIMEOUT,
     ErrorDetail,
     RetryPolicy,
     Transport,
     default_error_parser,
 )
 from .base import HttpProvider
+from .payload import canonical_ip, is_ip, obj, str_or_none
 
 Json = dict[str, Any]
 
@@ -102,6 +101,7 @@ class SparkPostProvider(HttpProvider):
     # retry policy above waits the 1-5 s SparkPost asks for.
     RATE_LIMIT = None
     REQUEST_ID_HEADERS = ("X-SparkPost-Request-Id", "X-Request-Id")
+    RETRY = SPARKPOST_RETRY
     SUPPORTS = frozenset({
         Capability.DOMAINS,
         Capability.DOMAIN_VERIFY,
@@ -143,22 +143,6 @@ class SparkPostProvider(HttpProvider):
     def make_auth(cls, secret: Secret) -> requests.auth.AuthBase:
         # index.apib: "We accept just the API key" as the Authorization header
         return HeaderAuth("Authorization", secret)
-
-    @classmethod
-    def build_transport(
-        cls,
-        secret: Secret,
-        base_url: str,
-        *,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        rate_limit: float | None = None,
-        session: requests.Session | None = None,
-    ) -> Transport:
-        return super().build_transport(
-            secret, base_url, timeout=timeout, retry=retry or SPARKPOST_RETRY,
-            rate_limit=rate_limit, session=session,
-        )
 
     def on_behalf_of(self, subaccount_id: str) -> SparkPostProvider:
         # subaccounts.apib: "X-MSYS-SUBACCOUNT is not required, but if provided, must be a
@@ -219,13 +203,13 @@ class SparkPostProvider(HttpProvider):
         payload: Json = {"domain": spec.name, "generate_dkim": True}
         if spec.dkim_key_size is not None:
             payload["dkim_key_length"] = spec.dkim_key_size
-        results = _obj(self._call("POST", "/sending-domains", json=payload))
+        results = obj(self._call("POST", "/sending-domains", json=payload))
         # The answer is {message, domain, dkim}: no status yet, so nothing is verified.
         return self._domain(results, spec.name)
 
     def get_domain(self, name: str) -> Domain:
         # The object comes back without its "domain" field (sending-domains.apib).
-        results = _obj(self._call("GET", f"/sending-domains/{self.seg(name)}"))
+        results = obj(self._call("GET", f"/sending-domains/{self.seg(name)}"))
         return self._domain(results, name)
 
     def list_domains(self, page_size: int | None = None) -> Iterator[Domain]:
@@ -241,11 +225,11 @@ class SparkPostProvider(HttpProvider):
         # status the verify answer then overrides as the fresher of the two. A check is safe
         # to repeat, so let the transport retry it like a read.
         path = f"/sending-domains/{self.seg(name)}"
-        verified = _obj(self._call("POST", f"{path}/verify",
+        verified = obj(self._call("POST", f"{path}/verify",
                                    json={"dkim_verify": True, "cname_verify": True},
                                    idempotent=True))
-        current = _obj(self._call("GET", path))
-        status = {**_obj(current.get("status")),
+        current = obj(self._call("GET", path))
+        status = {**obj(current.get("status")),
                   **{k: v for k, v in verified.items() if k in _STATUS_KEYS}}
         merged = {**current, "status": status}
         if "dns" in verified:
@@ -257,7 +241,7 @@ class SparkPostProvider(HttpProvider):
 
     def _domain(self, raw: Json, fallback_name: str, *, records: bool = True) -> Domain:
         name = str(raw.get("domain") or fallback_name).rstrip(".").lower()
-        status = _obj(raw.get("status"))
+        status = obj(raw.get("status"))
         sub = raw.get("subaccount_id")
         return Domain(
             name=name,
@@ -271,9 +255,9 @@ class SparkPostProvider(HttpProvider):
 
     def _records(self, raw: Json, domain: str) -> tuple[DnsRecord, ...]:
         """The records SparkPost checks, built from the DKIM key and the documented CNAME."""
-        status = _obj(raw.get("status"))
-        dns = _obj(raw.get("dns"))
-        dkim = _obj(raw.get("dkim"))
+        status = obj(raw.get("status"))
+        dns = obj(raw.get("dns"))
+        dkim = obj(raw.get("dkim"))
         out: list[DnsRecord] = []
         public, selector = dkim.get("public"), dkim.get("selector")
         if public and selector:
@@ -314,18 +298,18 @@ class SparkPostProvider(HttpProvider):
         return iter([self._ip(i, names) for i in results or [] if isinstance(i, dict)])
 
     def get_ip(self, address: str) -> DedicatedIp:
-        results = _obj(self._call("GET", f"/sending-ips/{self.seg(address)}"))
+        results = obj(self._call("GET", f"/sending-ips/{self.seg(address)}"))
         return self._ip(results, self._pool_names(), address)
 
     def _ip(self, raw: Json, names: Mapping[str, str], fallback: str = "") -> DedicatedIp:
         pool_id = raw.get("ip_pool")
         warmup = raw.get("auto_warmup_enabled")
         return DedicatedIp(
-            address=_canonical_ip(str(raw.get("external_ip") or fallback)),
+            address=canonical_ip(str(raw.get("external_ip") or fallback)),
             provider=self.name,
             pool=None if pool_id is None else names.get(str(pool_id), str(pool_id)),
             warming_up=warmup if isinstance(warmup, bool) else None,
-            rdns=_str_or_none(raw.get("hostname")),
+            rdns=str_or_none(raw.get("hostname")),
             raw=raw,
         )
 
@@ -363,7 +347,7 @@ class SparkPostProvider(HttpProvider):
         return IpPool(
             name=str(raw.get("name") or raw.get("id") or ""),
             provider=self.name,
-            id=_str_or_none(raw.get("id")),
+            id=str_or_none(raw.get("id")),
             ips=tuple(_members(raw)),
             raw=raw,
         )
@@ -379,7 +363,7 @@ class SparkPostProvider(HttpProvider):
         # the name ambiguous. Refuse up front.
         if any(p.get("name") == name or p.get("id") == name for p in pools):
             raise AlreadyExists(f"an IP pool named {name!r} already exists", provider=self.name)
-        results = _obj(self._call("POST", "/ip-pools", json={"name": name}))
+        results = obj(self._call("POST", "/ip-pools", json={"name": name}))
         pool_id = str(results.get("id") or name)
         for ip in ips:  # membership lives on the IP: move each one in
             self._move_ip(ip, pool_id)
@@ -419,7 +403,7 @@ class SparkPostProvider(HttpProvider):
                                          pools)["id"]))
         pool_id = str(pool["id"])
         self._call("PUT", f"/ip-pools/{self.seg(pool_id)}", json=payload)
-        return self._pool(_obj(self._call("GET", f"/ip-pools/{self.seg(pool_id)}")))
+        return self._pool(obj(self._call("GET", f"/ip-pools/{self.seg(pool_id)}")))
 
     def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
         target = self._find_pool(pool)
@@ -439,7 +423,7 @@ class SparkPostProvider(HttpProvider):
         return self._reread_pool(target)
 
     def _reread_pool(self, pool: Json) -> IpPool:
-        return self._pool(_obj(self._call("GET", f"/ip-pools/{self.seg(str(pool['id']))}")))
+        return self._pool(obj(self._call("GET", f"/ip-pools/{self.seg(str(pool['id']))}")))
 
     def _move_ip(self, ip: str, pool_id: str) -> None:
         self._call("PUT", f"/sending-ips/{self.seg(ip)}", json={"ip_pool": pool_id})
@@ -450,7 +434,7 @@ class SparkPostProvider(HttpProvider):
         pools = self._pools()
         target = self._find_pool(name, pools)
         if replacement not in (None, DEFAULT_POOL):
-            if replacement == "shared" or _is_ip(replacement):
+            if replacement == "shared" or is_ip(replacement):
                 raise ValidationError("replacement", replacement, "SparkPost moves a deleted "
                                       "pool's IPs to another pool: give a pool name")
             other = self._find_pool(replacement, pools)
@@ -464,7 +448,7 @@ class SparkPostProvider(HttpProvider):
         # setup_api_key=false: otherwise SparkPost requires key_label/key_grants and answers
         # with a new API key, a secret espkit has no business receiving.
         payload: Json = {"name": name, "setup_api_key": False}
-        results = _obj(self._call("POST", "/subaccounts", json=payload))
+        results = obj(self._call("POST", "/subaccounts", json=payload))
         return self._subaccount({"id": results.get("subaccount_id"), "name": name,
                                  "status": "active", **results})
 
@@ -479,7 +463,7 @@ class SparkPostProvider(HttpProvider):
             for item in body.get("results") or []:
                 if isinstance(item, dict):
                     yield self._subaccount(item)
-            nxt = _obj(body.get("links")).get("next")
+            nxt = obj(body.get("links")).get("next")
             query = urllib.parse.parse_qs(urllib.parse.urlsplit(str(nxt or "")).query)
             following = (query.get("cursor") or [""])[0]
             if not following or following == cursor:
@@ -488,7 +472,7 @@ class SparkPostProvider(HttpProvider):
 
     def get_subaccount(self, subaccount_id: str) -> Subaccount:
         _check_sub_id(subaccount_id)
-        return self._subaccount(_obj(self._call("GET", f"/subaccounts/{subaccount_id}")))
+        return self._subaccount(obj(self._call("GET", f"/subaccounts/{subaccount_id}")))
 
     def set_subaccount_enabled(self, subaccount_id: str, enabled: bool) -> Subaccount:
         _check_sub_id(subaccount_id)
@@ -540,31 +524,12 @@ def _check_sub_id(value: str) -> None:
 
 
 def _members(pool: Json) -> list[str]:
-    return [_canonical_ip(str(i.get("external_ip"))) for i in pool.get("ips") or []
+    return [canonical_ip(str(i.get("external_ip"))) for i in pool.get("ips") or []
             if isinstance(i, dict) and i.get("external_ip")]
 
 
-def _canonical_ip(value: str) -> str:
-    try:
-        return str(ipaddress.ip_address(value))
-    except ValueError:
-        return value
 
 
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
-
-
-def _obj(value: Any) -> Json:
-    return value if isinstance(value, dict) else {}
-
-
-def _str_or_none(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _iso(value: Any) -> datetime | None:
