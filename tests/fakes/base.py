@@ -28,6 +28,24 @@ Fault = Literal[
 ]
 
 
+class FaultQueue:
+    """Faults waiting for their request: each matches one request by method and a fragment
+    of its path (or SES operation name), first come first served."""
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[Fault, str, str]] = []
+
+    def add(self, fault: Fault, method: str, fragment: str) -> None:
+        self._waiting.append((fault, method.upper(), fragment))
+
+    def take(self, method: str, path: str) -> Fault | None:
+        for i, (fault, m, fragment) in enumerate(self._waiting):
+            if m == method.upper() and fragment in path:
+                del self._waiting[i]
+                return fault
+        return None
+
+
 class EspFake:
     #: espkit provider name, e.g. "mailgun"
     provider: str = ""

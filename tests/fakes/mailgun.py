@@ -17,7 +17,7 @@ import responses
 
 import espkit
 
-from .base import EspFake, Fault
+from .base import EspFake, Fault, FaultQueue
 
 US = "https://api.mailgun.net"
 EU = "https://api.eu.mailgun.net"
@@ -40,7 +40,7 @@ class MailgunFake(EspFake):
         self.pools: dict[str, dict[str, Any]] = {}
         self.domain_ips: dict[str, list[str]] = {}
         self.published: set[str] = set()
-        self.faults: list[tuple[Fault, str, str]] = []
+        self.faults = FaultQueue()
         self.log: list[tuple[str, str]] = []
         self._ids = itertools.count(1)
         self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
@@ -62,7 +62,7 @@ class MailgunFake(EspFake):
         self.published.add(domain)
 
     def fail_next(self, fault: Fault, method: str, path_contains: str) -> None:
-        self.faults.append((fault, method, path_contains))
+        self.faults.add(fault, method, path_contains)
 
     def domain_count(self) -> int:
         return len(self.domains)
@@ -80,7 +80,7 @@ class MailgunFake(EspFake):
         query = urllib.parse.parse_qs(url.query)
         body = request.body or ""
         form = urllib.parse.parse_qs(body.decode() if isinstance(body, bytes) else body)
-        fault = self._take_fault(method, path)
+        fault = self.faults.take(method, path)
         if fault in ("429", "429-date"):
             after = "1" if fault == "429" else email.utils.formatdate(time.time() + 1,
                                                                       usegmt=True)
@@ -91,13 +91,6 @@ class MailgunFake(EspFake):
         if fault == "timeout_after_commit":
             raise requests.ReadTimeout("read timed out after the request was applied")
         return reply
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        for i, (fault, m, fragment) in enumerate(self.faults):
-            if m == method and fragment in path:
-                del self.faults[i]
-                return fault
-        return None
 
     def _route(self, method: str, path: str, q: dict[str, list[str]],
                f: dict[str, list[str]]) -> Reply:

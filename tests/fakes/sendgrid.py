@@ -23,7 +23,7 @@ import responses
 
 import espkit
 
-from .base import EspFake, Fault
+from .base import EspFake, Fault, FaultQueue
 
 GLOBAL = "https://api.sendgrid.com"
 EU = "https://api.eu.sendgrid.com"
@@ -62,7 +62,7 @@ class SendGridFake(EspFake):
         self.subusers: dict[str, dict[str, Any]] = {}
         self.subuser_ips: dict[str, list[str]] = {}
         self.published: set[str] = set()
-        self.faults: list[tuple[Fault, str, str]] = []
+        self.faults = FaultQueue()
         self.log: list[tuple[str, str]] = []
         self.requests: list[requests.PreparedRequest] = []
         self._ids = itertools.count(1001)
@@ -85,7 +85,7 @@ class SendGridFake(EspFake):
         self.published.add(domain)
 
     def fail_next(self, fault: Fault, method: str, path_contains: str) -> None:
-        self.faults.append((fault, method, path_contains))
+        self.faults.add(fault, method, path_contains)
 
     def domain_count(self) -> int:
         return len(self.domains)
@@ -106,7 +106,7 @@ class SendGridFake(EspFake):
         query = urllib.parse.parse_qs(url.query)
         raw = request.body or b""
         body = json.loads(raw) if raw else None
-        fault = self._take_fault(method, path)
+        fault = self.faults.take(method, path)
         if fault in ("429", "429-date"):
             after = "1" if fault == "429" else email.utils.formatdate(time.time() + 1,
                                                                       usegmt=True)
@@ -119,13 +119,6 @@ class SendGridFake(EspFake):
         if fault == "timeout_after_commit":
             raise requests.ReadTimeout("read timed out after the request was applied")
         return reply
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        for i, (fault, m, fragment) in enumerate(self.faults):
-            if m == method and fragment in path:
-                del self.faults[i]
-                return fault
-        return None
 
     def _route(self, method: str, path: str, q: dict[str, list[str]], body: Any,
                owner: str) -> Reply:

@@ -23,7 +23,7 @@ import responses
 
 import espkit
 
-from .base import EspFake, Fault
+from .base import EspFake, Fault, FaultQueue
 
 BASE = "https://api.sparkpost.com/api/v1"
 KEY = "14ac5499cfdd2bb2859e4476d2e5b1d2bad079bf"
@@ -74,7 +74,7 @@ class SparkPostFake(EspFake):
         self.requests: list[tuple[str, str, Any, dict[str, str]]] = []
         #: (method, path, query parameter names) per request that had a query
         self.queries: list[tuple[str, str, list[str]]] = []
-        self._faults: list[tuple[Fault, str, str]] = []
+        self._faults = FaultQueue()
 
     # -- EspFake --------------------------------------------------------------------------
 
@@ -96,7 +96,7 @@ class SparkPostFake(EspFake):
         self.published.add(domain)
 
     def fail_next(self, fault: Fault, method: str, path_contains: str) -> None:
-        self._faults.append((fault, method.upper(), path_contains))
+        self._faults.add(fault, method, path_contains)
 
     def domain_count(self) -> int:
         return len(self.domains)
@@ -118,7 +118,7 @@ class SparkPostFake(EspFake):
         self.requests.append((method, path, body, headers))
         if query:
             self.queries.append((method, path, sorted(query)))
-        fault = self._take_fault(method, path)
+        fault = self._faults.take(method, path)
         if fault in ("429", "429-date"):
             when = ("1" if fault == "429" else
                     email.utils.formatdate(time.time() + 2, usegmt=True))
@@ -133,13 +133,6 @@ class SparkPostFake(EspFake):
         if fault == "timeout_after_commit":
             raise requests.ReadTimeout("read timed out (fake, after commit)")
         return reply
-
-    def _take_fault(self, method: str, path: str) -> Fault | None:
-        for i, (fault, m, frag) in enumerate(self._faults):
-            if m == method and frag in path:
-                del self._faults[i]
-                return fault
-        return None
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Json,
                sub: str | None) -> Reply:
