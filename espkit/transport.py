@@ -319,7 +319,6 @@ class RetryRunner:
             reraise=True,
         )
 
-
     def should_retry(self, exc: BaseException, idempotent: bool) -> bool:
         if isinstance(exc, RateLimited):
             wanted = exc.retry_after

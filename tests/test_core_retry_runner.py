@@ -153,3 +153,20 @@ def test_transport_runs_its_requests_through_its_runner() -> None:
     assert t.limiter is t.runner.limiter
     assert t.budget is t.runner.budget
     assert t.scoped({"X": "1"}).runner is t.runner
+
+
+def test_a_policy_replaced_after_construction_sets_the_attempt_count() -> None:
+    from espkit.errors import ServerError
+    from espkit.transport import RetryPolicy, RetryRunner
+
+    runner = RetryRunner("x", retry=RetryPolicy(max_attempts=5), sleep=lambda s: None)
+    runner.retry = RetryPolicy(max_attempts=2)
+    calls: list[int] = []
+
+    def attempt() -> None:
+        calls.append(1)
+        raise ServerError("down", status=503)
+
+    with pytest.raises(ServerError):
+        runner.run(attempt, idempotent=True)
+    assert len(calls) == 2
