@@ -221,6 +221,10 @@ class RetryRunner:
         #: counters for reports and benchmarks
         self.stats: dict[str, int] = {"requests": 0, "retries": 0, "throttled": 0}
         self._stats_lock = threading.Lock()
+        #: moving average of the ESP's answer time in seconds (None until one answer): the
+        #: bulk engine sizes its concurrency from it (Little's law: in flight = rate x time)
+        self.latency: float | None = None
+        self._sent_at = threading.local()
         self._retrying = {flag: self._make_retrying(flag) for flag in (True, False)}
 
     def __repr__(self) -> str:
@@ -281,13 +285,27 @@ class RetryRunner:
         """Wait for the shared limiter and count the request. Call right before sending."""
         self.limiter.acquire()
         self.count("requests")
+        # after the limiter: time spent queueing for a token is not the ESP's latency
+        self._sent_at.value = time.monotonic()
+
+    def answered(self) -> None:
+        """An answer arrived (any status): fold its round-trip time into ``latency``."""
+        sent = getattr(self._sent_at, "value", None)
+        if sent is None:
+            return
+        self._sent_at.value = None
+        took = time.monotonic() - sent
+        with self._stats_lock:
+            self.latency = took if self.latency is None else 0.8 * self.latency + 0.2 * took
 
     def succeeded(self) -> None:
+        self.answered()
         self.limiter.on_success()
         self.budget.refund()
 
     def throttled(self, retry_after: float | None) -> None:
         """The ESP throttled us; ``retry_after`` is its hint in seconds, if any."""
+        self.answered()
         self.count("throttled")
         # A wait longer than max_retry_after is surfaced, not slept on: do not impose it on
         # every caller of the shared limiter either.
