@@ -38,6 +38,7 @@ from .models import (
     Subaccount,
 )
 from .providers.base import Provider
+from .transport import RetryRunner
 
 log = logging.getLogger("espkit")
 T = TypeVar("T")
@@ -65,17 +66,29 @@ def create_safely(
     create: Callable[[], T],
     read_back: Callable[[], T | None],
     matches: Callable[[T], bool],
-    attempts: int = 3,
+    attempts: int | None = None,
+    runner: RetryRunner | None = None,
 ) -> T:
     """Run ``create`` without ever re-sending it blind.
 
     After an ambiguous failure (``maybe_applied``) read back: adopt the object if it matches,
     report a conflict if it differs, re-send only if it is absent. An ``AlreadyExists`` on such
     a re-send means the first attempt landed late: read back and adopt it.
+
+    With the account's ``runner``, re-sends follow its retry policy: as many attempts, the
+    same jittered back-off, and the same retry budget (an ESP failing everything stops
+    being re-sent to). ``attempts`` defaults to the policy's, or 3.
     """
+    if attempts is None:
+        attempts = runner.retry.max_attempts if runner is not None else 3
     resent = False
     last: EspError | None = None
-    for _ in range(attempts):
+    for attempt in range(1, attempts + 1):
+        if resent and runner is not None:
+            assert last is not None
+            if not runner.should_retry(last, True):
+                break
+            runner.pause(attempt - 1)
         try:
             return create()
         except AlreadyExists as exc:
@@ -110,6 +123,16 @@ def create_safely(
     raise last
 
 
+def runner_of(provider: Provider) -> RetryRunner | None:
+    """The provider's retry runner (HTTP providers keep it on their transport, SES on
+    itself): its policy, budget, limiter, counters and measured latency."""
+    holder: Any = provider
+    runner = getattr(getattr(holder, "transport", None), "runner", None)
+    if runner is None:
+        runner = getattr(holder, "runner", None)
+    return runner if isinstance(runner, RetryRunner) else None
+
+
 def _or_none(fn: Callable[[], T]) -> T | None:
     try:
         return fn()
@@ -123,6 +146,7 @@ class Manager:
     def __init__(self, account: Account) -> None:
         self._account = account
         self._provider = account.provider
+        self._runner = runner_of(account.provider)
 
     def _require(self, capability: Capability) -> None:
         if capability not in self._provider.SUPPORTS:
@@ -164,6 +188,7 @@ class Domains(Manager):
             lambda: self._provider.create_domain(spec),
             lambda: _or_none(lambda: self._provider.get_domain(spec.name)),
             lambda d: d.name == spec.name,
+            runner=self._runner,
         )
 
     def check_spec(self, spec: DomainSpec) -> DomainSpec:
@@ -326,6 +351,7 @@ class Pools(Manager):
             lambda: self._provider.create_pool(name, addresses, description),
             lambda: _or_none(lambda: self._provider.get_pool(name)),
             lambda p: p.name == name and set(addresses) <= set(p.ips),
+            runner=self._runner,
         )
 
     def list(self) -> Iterator[IpPool]:
@@ -364,6 +390,7 @@ class Subaccounts(Manager):
             lambda: self._provider.create_subaccount(name),
             lambda: next((s for s in self._provider.list_subaccounts() if s.name == name), None),
             lambda s: s.name == name,
+            runner=self._runner,
         )
 
     def list(self) -> Iterator[Subaccount]:
@@ -413,6 +440,7 @@ class Streams(Manager):
             lambda: self._provider.create_stream(sid, label, stream_kind),
             lambda: _or_none(lambda: self._provider.get_stream(sid)),
             lambda s: s.id == sid and s.kind is stream_kind,
+            runner=self._runner,
         )
 
     def get(self, stream_id: str) -> Stream:
@@ -505,4 +533,5 @@ __all__ = [
     "VerificationTimeout",
     "connect",
     "create_safely",
+    "runner_of",
 ]

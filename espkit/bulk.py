@@ -42,7 +42,7 @@ from typing import Any
 import attrs
 
 from . import validate
-from .account import Account
+from .account import Account, runner_of
 from .errors import (
     AlreadyExists,
     AuthError,
@@ -58,7 +58,6 @@ from .errors import (
 )
 from .journal import DONE, FAILED, INFLIGHT, PENDING, Entry, Journal
 from .models import Capability, DomainSpec
-from .transport import RetryRunner
 
 log = logging.getLogger("espkit.bulk")
 
@@ -72,6 +71,11 @@ UNKNOWN_RATE_WORKERS = 32
 #: how many consecutive ESP-side failures (5xx, network, throttles past the retry policy)
 #: stop the run: past this the ESP is down, and every further item would just fail
 MAX_CONSECUTIVE_FAILURES = 50
+#: how many times an item throttled past the retry policy is sent round again before it
+#: counts as failed
+THROTTLED_ROUNDS = 10
+#: passes over the items that failed on the ESP's side after the main pass
+EXTRA_PASSES = 2
 #: errors that would fail every item the same way: stop instead of failing 50,000 items
 _FATAL = (AuthError, RegionMismatch, Unsupported, ConfigError)
 _UNHEALTHY = (ServerError, TransportError, RateLimited)
@@ -357,15 +361,6 @@ def _assign_operation(pool: str | None, ip: str | None) -> _Operation:
     return _Operation(name, _prepare_name, run, capability)
 
 
-def _runner_of(acct: Account) -> RetryRunner | None:
-    """The account's retry runner (HTTP providers keep it on their transport, SES on itself):
-    its counters feed the report and its limiter and latency size the concurrency."""
-    provider: Any = acct.provider
-    transport = getattr(provider, "transport", None)
-    runner = getattr(transport, "runner", None) or getattr(provider, "runner", None)
-    return runner if isinstance(runner, RetryRunner) else None
-
-
 # -- the engine ----------------------------------------------------------------------------
 
 
@@ -494,13 +489,13 @@ class _Run:
         self.bulk = bulk
         self.op = op
         self.journal = bulk.journal
-        self.runner = _runner_of(bulk.account)
+        self.runner = runner_of(bulk.account.provider)
         self.queue: queue.Queue[Entry] = queue.Queue(maxsize=bulk.max_concurrency * 2)
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.workers: list[threading.Thread] = []
         self.counts: dict[str, int] = {}
-        self.failed: list[ItemResult] = []
+        self.failed: dict[str, ItemResult] = {}
         self.pending: list[ItemResult] = []
         self.settled = 0
         self.outstanding = 0
@@ -558,7 +553,20 @@ class _Run:
         resumed = entry.state in (INFLIGHT, FAILED)
         self.journal.start(entry.key)
         try:
-            result = self.op.run(self.bulk.account, entry.key, entry.payload, resumed)
+            for throttled in range(THROTTLED_ROUNDS):
+                try:
+                    result = self.op.run(self.bulk.account, entry.key, entry.payload,
+                                         resumed or throttled > 0)
+                    break
+                except RateLimited as exc:
+                    # Throttling is the ESP pacing us, not the item failing: the limiter
+                    # has slowed down and paused, so go round again rather than fail
+                    # items by the hundred during a 429 burst. A wait longer than the
+                    # policy allows is surfaced.
+                    too_long = (exc.retry_after is not None and self.runner is not None
+                                and exc.retry_after > self.runner.retry.max_retry_after)
+                    if too_long or throttled == THROTTLED_ROUNDS - 1 or self.stop.is_set():
+                        raise
         except _FATAL as exc:
             # nothing was applied (the ESP refused the caller, not the item): unsend it
             self.journal.release(entry.key)
@@ -580,12 +588,16 @@ class _Run:
     def record(self, result: ItemResult, was_inflight: bool, *, unhealthy: bool = False
                ) -> None:
         with self.lock:
-            self.settled += 1
-            self.counts[result.outcome.value] = self.counts.get(result.outcome.value, 0) + 1
+            earlier = self.failed.pop(result.key, None)
+            if earlier is None:
+                self.settled += 1
+            else:  # a later pass over this run's failures: replace the failure
+                self._count(Outcome.FAILED, -1)
+            self._count(result.outcome, 1)
             if was_inflight:
                 self.reconciled += 1
             if result.outcome is Outcome.FAILED:
-                self.failed.append(result)
+                self.failed[result.key] = result
                 self.failures_in_a_row = self.failures_in_a_row + 1 if unhealthy else 0
                 limit = self.bulk.max_consecutive_failures
                 if unhealthy and self.failures_in_a_row >= limit:
@@ -595,6 +607,13 @@ class _Run:
                 self.failures_in_a_row = 0
                 if result.outcome is Outcome.PENDING:
                     self.pending.append(result)
+
+    def _count(self, outcome: Outcome, delta: int) -> None:
+        n = self.counts.get(outcome.value, 0) + delta
+        if n:
+            self.counts[outcome.value] = n
+        else:
+            self.counts.pop(outcome.value, None)
 
     def halt(self, reason: str) -> None:
         with self.lock:
@@ -615,8 +634,24 @@ class _Run:
         self.total = sum(self.journal.counts().values())
         self.tick(force=True)
         try:
-            self.feed()
+            self.feed(self.journal.entries(PENDING, INFLIGHT, FAILED))
             self.drain()
+            for extra in range(1, EXTRA_PASSES + 1):
+                # Items that failed because the ESP was struggling (5xx, network, long
+                # throttling) get another pass once the rest is done and the ESP has had
+                # time to recover; items it rejected would only be rejected again.
+                with self.lock:
+                    again = [k for k, r in self.failed.items() if isinstance(r.error, _UNHEALTHY)]
+                if not again or self.stop.is_set():
+                    break
+                log.info("%s: pass %d over %d item(s) that failed on the ESP's side",
+                         self.op.name, extra + 1, len(again))
+                if self.runner is not None:
+                    self.runner.pause(2 + extra)
+                self.feed(e for e in map(self.journal.get, again) if e is not None)
+                self.drain()
+            self.stop.set()
+            self.join()
         except KeyboardInterrupt:
             self.stop.set()
             # a second Ctrl-C leaves at once; in-flight items are read back on resume
@@ -625,8 +660,8 @@ class _Run:
             raise BulkInterrupted(self.report(interrupted=True)) from None
         return self.report()
 
-    def feed(self) -> None:
-        for entry in self.journal.entries(PENDING, INFLIGHT, FAILED):
+    def feed(self, entries: Iterable[Entry]) -> None:
+        for entry in entries:
             with self.lock:
                 self.outstanding += 1
             while True:
@@ -648,8 +683,6 @@ class _Run:
                     break
             self.tick()
             time.sleep(0.02)
-        self.stop.set()
-        self.join()
 
     def join(self) -> None:
         for t in self.workers:
@@ -685,7 +718,8 @@ class _Run:
         with self.lock:
             return Report(
                 operation=self.op.name, total=self.total, counts=dict(self.counts),
-                failed=list(self.failed), pending=list(self.pending),
+                failed=sorted(self.failed.values(), key=_by_key),
+                pending=sorted(self.pending, key=_by_key),
                 requests=stats["requests"], throttled=stats["throttled"],
                 retries=stats["retries"], elapsed=time.monotonic() - self.start,
                 concurrency=len(self.workers), reconciled=self.reconciled,
@@ -693,6 +727,10 @@ class _Run:
                 journal=None if self.journal.path == ":memory:" else self.journal.path,
                 interrupted=interrupted, stopped=self.stopped,
             )
+
+
+def _by_key(result: ItemResult) -> str:
+    return result.key
 
 
 # -- conveniences --------------------------------------------------------------------------

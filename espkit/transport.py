@@ -356,6 +356,13 @@ class RetryRunner:
             return False
         return True
 
+    def pause(self, attempt: int) -> None:
+        """Back off before re-sending by hand (a create re-sent after a read-back found
+        nothing): the same jittered delay as the retry loop's, counted as a retry."""
+        self.count("retries")
+        cap = min(self.retry.max_backoff, self.retry.base_delay * 2 ** (attempt - 1))
+        (self._sleep or _sleep)(random.uniform(0, cap))  # noqa: S311 - jitter
+
     def retry_delay(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimited) and exc.retry_after is not None:

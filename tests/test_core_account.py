@@ -40,6 +40,7 @@ from espkit.models import (
 )
 from espkit.providers import register
 from espkit.providers.base import HttpProvider, Provider
+from espkit.ratelimit import RetryBudget
 
 BASE = "https://api.acct-esp.test/v1"
 KEY = "acct-key-0123456789-SECRET"
@@ -571,7 +572,20 @@ def test_repeated_ambiguous_failures_give_up_with_the_last_error(acct: Account) 
     with pytest.raises(ServerError, match="still down") as info:
         acct.domains.create("news.example.com")
     assert info.value.maybe_applied is True
-    assert [m for m, _ in calls()] == ["POST", "GET"] * 3
+    # as many re-sends as the retry policy allows, each after a read-back found nothing
+    attempts = acct.provider.transport.retry.max_attempts  # type: ignore[attr-defined]
+    assert [m for m, _ in calls()] == ["POST", "GET"] * attempts
+
+
+@responses.activate
+def test_ambiguous_re_sends_stop_when_the_retry_budget_is_spent(acct: Account) -> None:
+    responses.post(f"{BASE}/domains", status=503, json={"message": "still down"})
+    responses.get(f"{BASE}/domains/news.example.com", status=404)
+    acct.provider.transport.budget = RetryBudget(capacity=5)  # type: ignore[attr-defined]
+    with pytest.raises(ServerError, match="still down"):
+        acct.domains.create("news.example.com")
+    # one re-send paid for, then the budget is empty: surface the error, stop re-sending
+    assert [m for m, _ in calls()] == ["POST", "GET", "POST", "GET"]
 
 
 @responses.activate
