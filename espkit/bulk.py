@@ -29,15 +29,19 @@ What the engine guarantees:
 from __future__ import annotations
 
 import contextlib
+import csv
 import enum
+import itertools
 import json
 import logging
 import math
 import queue
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, TextIO
 
 import attrs
 
@@ -231,6 +235,58 @@ Prepare = Callable[[Account, Any], tuple[str, dict[str, Any]]]
 Run = Callable[[Account, str, Mapping[str, Any], bool], ItemResult]
 
 
+def read_items(path: str | Path, *, stdin: TextIO | None = None) -> Iterator[Any]:
+    """Items from a file, read lazily: CSV with a header naming ``name`` (or ``domain``)
+    and any ``DomainSpec`` fields (``pool``, ``ips`` ...); JSON (a list of names or objects);
+    JSON Lines (``.jsonl``/``.ndjson``); or plain text, one name per line (``#`` starts a
+    comment). ``"-"`` reads standard input as CSV or text."""
+    if str(path) == "-":
+        yield from _read_text_or_csv(stdin or sys.stdin, "<stdin>")
+        return
+    file = Path(path)
+    suffix = file.suffix.lower()
+    try:
+        handle = file.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {file}: {exc.strerror or exc}") from None
+    with handle:
+        if suffix == ".json":
+            try:
+                data = json.load(handle)
+            except ValueError as exc:
+                raise ConfigError(f"{file} is not valid JSON: {exc}") from None
+            if not isinstance(data, list):
+                raise ConfigError(f"{file}: expected a JSON list of names or objects")
+            yield from data
+        elif suffix in (".jsonl", ".ndjson"):
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except ValueError as exc:
+                        raise ConfigError(f"{file} line {number}: not JSON: {exc}") from None
+        else:
+            yield from _read_text_or_csv(handle, str(file))
+
+
+def _read_text_or_csv(handle: TextIO, label: str) -> Iterator[Any]:
+    lines = (line for line in handle if line.strip() and not line.lstrip().startswith("#"))
+    first = next(lines, None)
+    if first is None:
+        return
+    header = [c.strip().lower() for c in next(csv.reader([first]))]
+    if "name" in header or "domain" in header:
+        for row in csv.DictReader(lines, fieldnames=header):
+            if None in row:
+                raise ConfigError(f"{label}: a row has more cells than the header: "
+                                  f"{row[None]!r}")
+            yield {k: (v or "").strip() for k, v in row.items()}
+    else:
+        # no header: one name per line (a first cell of a headerless CSV is the name)
+        for line in itertools.chain([first], lines):
+            yield next(csv.reader([line]))[0].strip()
+
+
 def _name_of(item: Any) -> str:
     if isinstance(item, Mapping):
         for field in ("name", "domain"):
@@ -243,6 +299,8 @@ def _name_of(item: Any) -> str:
 
 
 _SPEC_FIELDS = tuple(f.name for f in attrs.fields(DomainSpec))
+#: columns of a failed-items file that say what went wrong; ignored when it is fed back
+REPORT_COLUMNS = ("outcome", "error_type", "error")
 
 
 def _spec_of(item: Any) -> DomainSpec:
@@ -251,7 +309,8 @@ def _spec_of(item: Any) -> DomainSpec:
     if isinstance(item, str):
         return DomainSpec(name=item)
     if isinstance(item, Mapping):
-        data = {k: v for k, v in item.items() if v not in (None, "")}
+        data = {k: v for k, v in item.items()
+                if v not in (None, "") and k not in REPORT_COLUMNS}
         if "domain" in data and "name" not in data:
             data["name"] = data.pop("domain")
         unknown = sorted(set(data) - set(_SPEC_FIELDS))
@@ -768,5 +827,6 @@ __all__ = [
     "assign",
     "create_domains",
     "delete_domains",
+    "read_items",
     "verify_domains",
 ]

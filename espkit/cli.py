@@ -525,6 +525,10 @@ def demo(ctx: Ctx, customers: int) -> None:
     run_demo(ctx.options.get("path"), customers, out, json_output=ctx.output == "json")
 
 
+# the bulk commands live in their own module; importing it registers them on `cli`
+from . import cli_bulk  # noqa: E402, F401
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     cli.main(args=list(argv) if argv is not None else None, prog_name="espkit")
 

@@ -317,3 +317,34 @@ def test_concurrency_follows_rate_and_latency() -> None:
     assert report.counts == {"created": 40}
     assert 2 <= report.concurrency <= 6
     assert report.throttled == 0
+
+
+# -- reading input files ---------------------------------------------------------------------
+
+
+def test_read_items_formats(tmp_path: Path) -> None:
+    from espkit.bulk import read_items
+
+    jsonl = tmp_path / "a.jsonl"
+    jsonl.write_text('{"name": "a.example.org", "pool": "p"}\n\n"b.example.org"\n')
+    assert list(read_items(jsonl)) == [{"name": "a.example.org", "pool": "p"},
+                                       "b.example.org"]
+    headerless = tmp_path / "b.csv"
+    headerless.write_text("a.example.org,ignored\nb.example.org\n")
+    assert list(read_items(headerless)) == ["a.example.org", "b.example.org"]
+    ragged = tmp_path / "c.csv"
+    ragged.write_text("domain,pool\na.example.org,p,extra\n")
+    with pytest.raises(espkit.ConfigError, match="more cells than the header"):
+        list(read_items(ragged))
+    broken = tmp_path / "d.json"
+    broken.write_text("[1,")
+    with pytest.raises(espkit.ConfigError, match="not valid JSON"):
+        list(read_items(broken))
+    not_list = tmp_path / "e.json"
+    not_list.write_text("{}")
+    with pytest.raises(espkit.ConfigError, match="expected a JSON list"):
+        list(read_items(not_list))
+    bad_line = tmp_path / "f.ndjson"
+    bad_line.write_text('"a.example.org"\n{oops\n')
+    with pytest.raises(espkit.ConfigError, match="line 2"):
+        list(read_items(bad_line))
