@@ -21,6 +21,7 @@ def run_example(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *arg
 def test_examples_are_all_covered() -> None:
     assert {p.name for p in EXAMPLES.glob("*.py")} == {
         "provision_streams.py", "customer_subaccounts.py", "wait_for_verification.py",
+        "bulk_migration.py",
     }
 
 
@@ -47,3 +48,19 @@ def test_wait_for_verification(monkeypatch, tmp_path, capsys) -> None:
     run_example("wait_for_verification.py", monkeypatch, tmp_path)
     out = capsys.readouterr().out
     assert "receipts.acme.example is verified" in out
+
+
+def test_bulk_migration(monkeypatch, tmp_path, capsys) -> None:
+    run_example("bulk_migration.py", monkeypatch, tmp_path, "60", str(tmp_path))
+    out = capsys.readouterr().out
+    assert "interrupted: stopped by Ctrl-C after" in out
+    created = int(out.split("create: ")[1].split(" created")[0])
+    skipped = int(out.split("skipped (done before the interruption): ")[1].split()[0])
+    assert created + skipped == 120
+    assert skipped >= 40
+    assert "assign pool:marketing: 60 assigned of 60" in out
+    import espkit
+
+    with espkit.connect("sandbox", path=str(tmp_path / "sandbox.db")) as acct:
+        assert sum(1 for _ in acct.domains.list()) == 120
+        assert acct.domains.assignments("news.customer0.example")[0].target == "marketing"
