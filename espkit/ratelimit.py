@@ -15,6 +15,7 @@ import collections
 import threading
 import time
 from collections.abc import Callable, Hashable
+from typing import Protocol, runtime_checkable
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -27,6 +28,39 @@ MEASURE_WINDOW = 2.0
 #: float slack when comparing tokens, so a clock advanced by exactly the computed wait
 #: (an injected one) does not spin on a 1e-15 shortfall
 _EPSILON = 1e-9
+
+
+@runtime_checkable
+class Limiter(Protocol):
+    """What ``RetryRunner`` and ``Transport`` call on a rate limiter, whatever keeps its state.
+
+    ``rate``/``ceiling`` are requests/second (``None``: not known); ``throttles`` counts the
+    ``on_throttle`` calls made through this object."""
+
+    @property
+    def rate(self) -> float | None: ...
+
+    @property
+    def ceiling(self) -> float | None: ...
+
+    @property
+    def throttles(self) -> int: ...
+
+    def acquire(self) -> float:
+        """Block until a request may go out; returns the seconds waited."""
+        ...
+
+    def on_throttle(self, retry_after: float | None = None) -> None:
+        """The ESP answered 429: slow down, and hold everyone for ``retry_after`` seconds."""
+        ...
+
+    def on_success(self) -> None:
+        """A request succeeded: let the rate grow back towards the ceiling."""
+        ...
+
+    def pause_for(self, seconds: float) -> None:
+        """Hold every caller for ``seconds`` from now (from rate-limit reset headers)."""
+        ...
 
 
 class RateLimiter:
@@ -48,7 +82,9 @@ class RateLimiter:
         self._rate = rate
         self._burst = max(1.0, burst)
         self._tokens = self._burst
-        self._min_rate = min_rate
+        # A floor above the ceiling would make a throttle *raise* a slow documented rate
+        # (say 3/minute) to min_rate: the ceiling wins.
+        self._min_rate = min(min_rate, rate) if rate is not None else min_rate
         self._clock = clock or _monotonic
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -200,4 +236,11 @@ def reset_shared() -> None:
         _budgets.clear()
 
 
-__all__ = ["RateLimiter", "RetryBudget", "reset_shared", "shared_budget", "shared_limiter"]
+__all__ = [
+    "Limiter",
+    "RateLimiter",
+    "RetryBudget",
+    "reset_shared",
+    "shared_budget",
+    "shared_limiter",
+]

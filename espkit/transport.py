@@ -39,7 +39,7 @@ from .errors import (
     ServerError,
     TransportError,
 )
-from .ratelimit import RateLimiter, RetryBudget
+from .ratelimit import Limiter, RateLimiter, RetryBudget
 
 log = logging.getLogger("espkit.http")
 T = TypeVar("T")
@@ -209,13 +209,13 @@ class RetryRunner:
         provider: str,
         *,
         retry: RetryPolicy = RetryPolicy(),
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         budget: RetryBudget | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
         self.provider = provider
         self.retry = retry
-        self.limiter = limiter or RateLimiter(None)
+        self.limiter: Limiter = limiter or RateLimiter(None)
         self.budget = budget or RetryBudget()
         self._sleep = sleep
         #: counters for reports and benchmarks
@@ -394,7 +394,7 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         retry: RetryPolicy = RetryPolicy(),
-        limiter: RateLimiter | None = None,
+        limiter: Limiter | None = None,
         budget: RetryBudget | None = None,
         session: requests.Session | None = None,
         parse_error: ErrorParser = default_error_parser,
@@ -432,11 +432,11 @@ class Transport:
         self.runner.retry = value
 
     @property
-    def limiter(self) -> RateLimiter:
+    def limiter(self) -> Limiter:
         return self.runner.limiter
 
     @limiter.setter
-    def limiter(self, value: RateLimiter) -> None:
+    def limiter(self, value: Limiter) -> None:
         self.runner.limiter = value
 
     @property
