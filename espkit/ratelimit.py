@@ -7,15 +7,23 @@ account until that moment, so one throttle is one backoff, not N.
 
 The retry budget (botocore's ``RetryQuota``) caps how many retries a failing ESP gets: each
 retry spends tokens, each success earns one back, and when it is empty errors surface at once.
+
+``Limiter`` is what the transport needs from a limiter. ``shared_limiter`` hands out the one
+per account and backend: in-process (``RateLimiter``, the default) or, for a ``redis://`` URL,
+``espkit.redis_limiter.RedisLimiter``, whose budget and backoff every process and host using
+that Redis server share.
 """
 
 from __future__ import annotations
 
 import collections
+import os
 import threading
 import time
 from collections.abc import Callable, Hashable
 from typing import Protocol, runtime_checkable
+
+from .errors import ConfigError
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -28,6 +36,9 @@ MEASURE_WINDOW = 2.0
 #: float slack when comparing tokens, so a clock advanced by exactly the computed wait
 #: (an injected one) does not spin on a 1e-15 shortfall
 _EPSILON = 1e-9
+#: where ``from_options`` looks for ``limiter_url`` when none is given
+ENV_LIMITER_URL = "ESPKIT_LIMITER_URL"
+MEMORY_URL = "memory://"
 
 
 @runtime_checkable
@@ -207,18 +218,53 @@ def _monotonic() -> float:
     return time.monotonic()
 
 
-_limiters: dict[Hashable, RateLimiter] = {}
+_limiters: dict[tuple[Hashable, str], Limiter] = {}
 _budgets: dict[Hashable, RetryBudget] = {}
 _registry_lock = threading.Lock()
 
 
-def shared_limiter(key: Hashable, rate: float | None) -> RateLimiter:
-    """The one limiter for ``key`` (provider, account fingerprint, region) in this process."""
+def resolve_limiter_url(url: str | None) -> str | None:
+    """``url`` if given, else ``$ESPKIT_LIMITER_URL`` (unset or empty: in-process)."""
+    if url is not None:
+        return url
+    return os.environ.get(ENV_LIMITER_URL) or None
+
+
+def shared_limiter(key: Hashable, rate: float | None, url: str | None = None) -> Limiter:
+    """The one limiter for ``key`` (provider, account fingerprint, region) in this process.
+
+    ``url`` picks where its state lives: ``None`` or ``"memory://"`` in this process (a
+    ``RateLimiter``); ``"redis://..."`` or ``"rediss://..."`` in that Redis server, shared
+    with every process and host using it for the same key (needs ``espkit[redis]``)."""
+    backend = MEMORY_URL if url is None or url.strip() == MEMORY_URL else url.strip()
     with _registry_lock:
-        limiter = _limiters.get(key)
+        limiter = _limiters.get((key, backend))
         if limiter is None:
-            limiter = _limiters[key] = RateLimiter(rate)
+            if backend == MEMORY_URL:
+                limiter = RateLimiter(rate)
+            else:
+                limiter = _redis_limiter(key, rate, backend)
+            _limiters[(key, backend)] = limiter
         return limiter
+
+
+def _redis_limiter(key: Hashable, rate: float | None, url: str) -> Limiter:
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme not in ("redis", "rediss"):
+        # the URL may carry a password: name only its scheme
+        raise ConfigError(
+            f"limiter_url must be memory://, redis:// or rediss://, got a {scheme or 'bare'!r}"
+            " URL"
+        )
+    try:
+        from .redis_limiter import RedisLimiter
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("redis", "pyrate_limiter"):
+            raise
+        raise ConfigError(
+            "a redis:// limiter_url needs the redis client: pip install 'espkit[redis]'"
+        ) from None
+    return RedisLimiter(key, rate, url=url)
 
 
 def shared_budget(key: Hashable) -> RetryBudget:
@@ -230,17 +276,20 @@ def shared_budget(key: Hashable) -> RetryBudget:
 
 
 def reset_shared() -> None:
-    """Forget every shared limiter and budget (tests, or after a long pause)."""
+    """Forget every shared limiter and budget (tests, or after a long pause). State kept in
+    Redis is not touched: it belongs to every process using it."""
     with _registry_lock:
         _limiters.clear()
         _budgets.clear()
 
 
 __all__ = [
+    "ENV_LIMITER_URL",
     "Limiter",
     "RateLimiter",
     "RetryBudget",
     "reset_shared",
+    "resolve_limiter_url",
     "shared_budget",
     "shared_limiter",
 ]

@@ -41,7 +41,7 @@ from ..models import (
     StreamKind,
     Subaccount,
 )
-from ..ratelimit import shared_budget, shared_limiter
+from ..ratelimit import resolve_limiter_url, shared_budget, shared_limiter
 from ..transport import (
     DEFAULT_TIMEOUT,
     ErrorDetail,
@@ -220,14 +220,19 @@ class HttpProvider(Provider):
         rate_limit: float | None = None,
         profile: str | None = None,
         session: requests.Session | None = None,
+        limiter_url: str | None = None,
     ) -> HttpProvider:
+        """``limiter_url``: where the rate budget lives; ``None`` reads ``$ESPKIT_LIMITER_URL``,
+        and without it the budget is this process's. ``"redis://host:6379/0"`` shares it with
+        every process and host using that Redis server for the same account."""
         region = cls.resolve_region(region, base_url)
         url = base_url or cls.REGIONS[region or next(iter(cls.REGIONS))]
         if not url.startswith(("https://", "http://")):
             raise ConfigError(f"base_url must start with https:// or http://, got {url!r}")
         secret = credentials.resolve(cls.name, api_key, env=cls.ENV_KEYS, profile=profile)
         transport = cls.build_transport(
-            secret, url, timeout=timeout, retry=retry, rate_limit=rate_limit, session=session
+            secret, url, timeout=timeout, retry=retry, rate_limit=rate_limit, session=session,
+            limiter_url=resolve_limiter_url(limiter_url),
         )
         return cls(transport, region)
 
@@ -241,9 +246,12 @@ class HttpProvider(Provider):
         retry: RetryPolicy | None = None,
         rate_limit: float | None = None,
         session: requests.Session | None = None,
+        limiter_url: str | None = None,
     ) -> Transport:
-        # One limiter and budget per (provider, account, endpoint) in the whole process.
+        # One limiter and budget per (provider, account, endpoint) in the whole process; with
+        # a Redis limiter_url the limiter is also shared with other processes and hosts.
         key = (cls.name, secret.fingerprint, base_url.rstrip("/"))
+        rate = rate_limit if rate_limit is not None else cls.RATE_LIMIT
         return Transport(
             cls.name,
             base_url,
@@ -251,7 +259,7 @@ class HttpProvider(Provider):
             headers=cls.HEADERS,
             timeout=timeout,
             retry=retry or cls.RETRY,
-            limiter=shared_limiter(key, rate_limit if rate_limit is not None else cls.RATE_LIMIT),
+            limiter=shared_limiter(key, rate, limiter_url),
             budget=shared_budget(key),
             session=session,
             parse_error=cls.parse_error,

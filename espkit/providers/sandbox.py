@@ -21,7 +21,7 @@ import platformdirs
 import requests
 
 from ..credentials import HeaderAuth, Secret
-from ..errors import ConflictingState
+from ..errors import ConfigError, ConflictingState
 from ..models import (
     Assignment,
     AssignmentKind,
@@ -36,7 +36,7 @@ from ..models import (
     RecordStatus,
     Subaccount,
 )
-from ..ratelimit import RateLimiter, RetryBudget
+from ..ratelimit import Limiter, RateLimiter, RetryBudget, resolve_limiter_url, shared_limiter
 from ..sandbox import BASE_URL, MAX_PAGE, SCOPE_HEADER, Clock, Emulator, SandboxAdapter
 from ..transport import DEFAULT_TIMEOUT, ErrorDetail, RetryPolicy, Transport, default_error_parser
 from .base import HttpProvider
@@ -92,14 +92,26 @@ class SandboxProvider(HttpProvider):
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
+        limiter_url: str | None = None,
     ) -> SandboxProvider:
         """``path``: SQLite file (default ``default_path()``) or ``":memory:"``. The other
-        knobs are ``Emulator``'s. ``api_key``: any key is accepted (default "sandbox")."""
+        knobs are ``Emulator``'s. ``api_key``: any key is accepted (default "sandbox").
+
+        ``limiter_url``: a ``redis://`` URL puts the client's rate budget in that Redis
+        server, shared with every process using the same sandbox file and key; it runs on
+        real time, so it cannot be combined with ``clock``. ``None`` reads
+        ``$ESPKIT_LIMITER_URL``, except for an in-memory sandbox (no other process can reach
+        it) or one on an injected clock, which keep their own limiter."""
+        if limiter_url is not None and clock is not None:
+            raise ConfigError("limiter_url runs on real time; it cannot be combined with clock=")
+        store = default_path() if path is None else path
+        if limiter_url is None and clock is None and store != ":memory:":
+            limiter_url = resolve_limiter_url(None)
         if not isinstance(api_key, Secret):
             # any key will do, but an empty one is as wrong here as anywhere
             api_key = Secret(DEFAULT_API_KEY if api_key is None else api_key)
         emulator = Emulator(
-            default_path() if path is None else path, latency=latency, rate_limit=rate_limit,
+            store, latency=latency, rate_limit=rate_limit,
             faults=faults, verify_delay=verify_delay, seed=seed, clock=clock,
         )
         session = requests.Session()
@@ -111,11 +123,18 @@ class SandboxProvider(HttpProvider):
         # of its own (two in-memory sandboxes must not throttle each other), and the limiter
         # and retry sleeps run on the sandbox clock, so with a FakeClock a client waiting
         # out a 429 advances the very clock that refills the emulator's bucket.
+        limiter: Limiter
+        if limiter_url is None:
+            limiter = RateLimiter(rate_limit, clock=sandbox_clock.monotonic,
+                                  sleep=sandbox_clock.sleep)
+        else:
+            # the account is the sandbox file: processes sharing it share its budget
+            where = store if store == ":memory:" else os.path.abspath(store)
+            limiter = shared_limiter((cls.name, api_key.fingerprint, where), rate_limit,
+                                     limiter_url)
         transport = Transport(
             cls.name, BASE_URL, auth=cls.make_auth(api_key), timeout=timeout,
-            retry=retry or RetryPolicy(),
-            limiter=RateLimiter(rate_limit, clock=sandbox_clock.monotonic,
-                                sleep=sandbox_clock.sleep),
+            retry=retry or RetryPolicy(), limiter=limiter,
             budget=RetryBudget(), session=session, parse_error=cls.parse_error,
             request_id_headers=cls.REQUEST_ID_HEADERS, sleep=sandbox_clock.sleep,
         )

@@ -61,7 +61,7 @@ from ..models import (
     RecordPurpose,
     RecordStatus,
 )
-from ..ratelimit import shared_budget, shared_limiter
+from ..ratelimit import resolve_limiter_url, shared_budget, shared_limiter
 from ..transport import (
     DEFAULT_TIMEOUT,
     RetryPolicy,
@@ -189,6 +189,7 @@ class SesProvider(Provider):
         rate_limit: float | None = None,
         configuration_set_prefix: str = "espkit-",
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        limiter_url: str | None = None,
     ) -> SesProvider:
         if session is not None and profile is not None:
             raise ConfigError("give profile= or session=, not both")
@@ -218,13 +219,14 @@ class SesProvider(Provider):
                                 config=config)
         # One limiter and budget per (AWS profile, region, endpoint) in the process. The
         # account id would need an STS call and the key is not espkit's to read; sharing
-        # too widely only makes throttling more conservative.
+        # too widely only makes throttling more conservative. With a Redis limiter_url,
+        # hosts share one budget when they name the same profile and region.
         key = (cls.name, session.profile_name, region, endpoint_url or "")
         runner = RetryRunner(
             cls.name,
             retry=retry or RetryPolicy(),
             # SES v2 publishes no management rate: None learns it from the first throttle
-            limiter=shared_limiter(key, rate_limit),
+            limiter=shared_limiter(key, rate_limit, resolve_limiter_url(limiter_url)),
             budget=shared_budget(key),
         )
         return cls(client, runner, region, configuration_set_prefix=configuration_set_prefix,
