@@ -565,6 +565,7 @@ class _Run:
         self.total = 0
         self.stats0 = dict(self.runner.stats) if self.runner else {}
         self.last_progress = 0.0
+        self.sized_at = -1.0
 
     # -- sizing ------------------------------------------------------------------------------
 
@@ -583,6 +584,11 @@ class _Run:
         return max(1, min(cap, math.ceil(rate * latency * HEADROOM) + 1))
 
     def grow(self) -> None:
+        # reading the rate may be a Redis round trip (a shared limiter): a few times a second
+        now = time.monotonic()
+        if now - self.sized_at < 0.25:
+            return
+        self.sized_at = now
         want = self.target_workers()
         while len(self.workers) < want:
             t = threading.Thread(target=self.work, name=f"espkit-bulk-{len(self.workers)}",

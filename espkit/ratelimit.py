@@ -73,6 +73,11 @@ class Limiter(Protocol):
         """Hold every caller for ``seconds`` from now (from rate-limit reset headers)."""
         ...
 
+    def lower_ceiling(self, rate: float) -> None:
+        """The ESP's rate-limit headers say the account allows at most ``rate``: never send
+        faster (an unknown ceiling becomes ``rate``; a higher one comes down to it)."""
+        ...
+
 
 class RateLimiter:
     """Token bucket with adaptive rate. ``rate`` is requests/second; ``None`` = not known:
@@ -173,6 +178,17 @@ class RateLimiter:
             ceiling = self.ceiling if self.ceiling is not None else 2 * self._w_max
             self._refill(now)
             self._rate = max(self._min_rate, min(target, ceiling))
+
+    def lower_ceiling(self, rate: float) -> None:
+        if rate <= 0:
+            return
+        with self._lock:
+            if self.ceiling is not None and rate >= self.ceiling:
+                return
+            self._refill(self._clock())
+            self.ceiling = rate
+            self._min_rate = min(self._min_rate, rate)
+            self._rate = rate if self._rate is None else min(self._rate, rate)
 
     def pause_until(self, when: float) -> None:
         """Hold every caller until time ``when`` on this limiter's clock."""

@@ -390,6 +390,13 @@ class RedisLimiter:
         if seconds > 0:
             self._report(self._pause, [round(seconds * 1e6), self._ttl_ms])
 
+    def lower_ceiling(self, rate: float) -> None:
+        # the ceiling travels with every script call, so this process caps the shared rate
+        # at the learnt limit from its next request on
+        if rate > 0 and (self.ceiling is None or rate < self.ceiling):
+            self.ceiling = rate
+            self._min_rate = min(self._min_rate, rate)
+
     @property
     def _ceiling_arg(self) -> float | str:
         return "" if self.ceiling is None else self.ceiling

@@ -224,6 +224,8 @@ class RetryRunner:
         #: moving average of the ESP's answer time in seconds (None until one answer): the
         #: bulk engine sizes its concurrency from it (Little's law: in flight = rate x time)
         self.latency: float | None = None
+        #: the longest time-to-reset of a rate-limit window seen (see Transport._learn_limit)
+        self.window = 0.0
         self._sent_at = threading.local()
         self._retrying = {flag: self._make_retrying(flag) for flag in (True, False)}
 
@@ -576,7 +578,27 @@ class Transport:
                 return value
         return None
 
+    def _learn_limit(self, response: requests.Response) -> None:
+        """Learn the account's limit from ``X-RateLimit-Limit`` (requests per window) and
+        ``X-RateLimit-Reset`` (time left in the window). The window's length is at least the
+        longest time-to-reset seen, so ``limit / longest`` only ever comes down towards the
+        true rate: an early over-estimate is harmless, and the limiter never sends faster
+        than the ESP said."""
+        limit = _float_or_none(response.headers.get("X-RateLimit-Limit"))
+        if not limit or limit <= 0:
+            return
+        reset = parse_reset(response.headers.get("X-RateLimit-Reset"))
+        if reset is None or not 0 < reset <= _LONGEST_WINDOW:
+            return
+        runner = self.runner
+        with runner._stats_lock:
+            if reset <= runner.window:
+                return
+            runner.window = reset
+        self.limiter.lower_ceiling(limit / reset)
+
     def _observe_rate_headers(self, response: requests.Response) -> None:
+        self._learn_limit(response)
         remaining = response.headers.get("X-RateLimit-Remaining")
         if remaining is None or response.status_code == 429:
             return
@@ -589,6 +611,10 @@ class Transport:
             # a wait beyond max_retry_after is not slept on (the ESP's 429 will surface it)
             if reset and reset <= self.retry.max_retry_after:
                 self.limiter.pause_for(reset)
+
+#: windows longer than this (daily quotas) say nothing about a per-second pace
+_LONGEST_WINDOW = 3600.0
+
 
 def _sleep(seconds: float) -> None:
     # looked up per call so tests can replace time.sleep

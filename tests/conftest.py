@@ -13,8 +13,11 @@ SPECS = SHARED / "specs"
 
 
 @pytest.fixture(autouse=True)
-def _fresh_limiters() -> Iterator[None]:
-    """Limiters and retry budgets are process-wide by design; isolate tests from each other."""
+def _fresh_limiters(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Limiters and retry budgets are process-wide by design; isolate tests from each other.
+    A developer's exported ESPKIT_LIMITER_URL must not put the suite on their Redis (the
+    Redis tests set it themselves)."""
+    monkeypatch.delenv(ratelimit.ENV_LIMITER_URL, raising=False)
     ratelimit.reset_shared()
     yield
     ratelimit.reset_shared()

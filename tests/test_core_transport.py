@@ -776,6 +776,49 @@ def test_remaining_zero_pauses_the_limiter_until_reset(clock: FakeClock, reset: 
     assert 6.0 <= clock.slept[0] <= 7.0
 
 
+# -- learning the limit from X-RateLimit-Limit / -Reset ---------------------------------------
+
+
+@responses.activate
+def test_an_unknown_limit_is_learnt_from_rate_limit_headers(clock: FakeClock) -> None:
+    # 120 requests per 60 s window; the first answer comes mid-window (30 s left)
+    for left in ("30", "60", "45"):
+        responses.get(f"{BASE}/a", json={},
+                      headers={"X-RateLimit-Limit": "120", "X-RateLimit-Reset": left})
+    t = make_transport(clock)
+    assert t.limiter.ceiling is None
+    t.request("GET", "/a")
+    assert t.limiter.ceiling == pytest.approx(4.0)  # 120 / 30: an over-estimate, harmless
+    t.request("GET", "/a")
+    assert t.limiter.ceiling == pytest.approx(2.0)  # the longest window seen: the true rate
+    t.request("GET", "/a")
+    assert t.limiter.ceiling == pytest.approx(2.0)  # a shorter time-to-reset teaches nothing
+    assert t.limiter.rate == pytest.approx(2.0)
+    clock.slept.clear()
+    responses.get(f"{BASE}/b", json={})
+    for _ in range(3):
+        t.request("GET", "/b")
+    assert len(clock.slept) >= 2
+    assert all(s == pytest.approx(0.5, abs=0.01) for s in clock.slept)  # paced at 2/s
+
+
+@pytest.mark.parametrize(("documented", "headers", "expected"), [
+    (5.0, {"X-RateLimit-Limit": "600", "X-RateLimit-Reset": "60"}, 5.0),  # higher: kept
+    (5.0, {"X-RateLimit-Limit": "60", "X-RateLimit-Reset": "60"}, 1.0),  # lower: obeyed
+    (None, {"X-RateLimit-Limit": "10000", "X-RateLimit-Reset": "86400"}, None),  # daily quota
+    (None, {"X-RateLimit-Limit": "abc", "X-RateLimit-Reset": "60"}, None),
+    (None, {"X-RateLimit-Limit": "100"}, None),
+])
+@responses.activate
+def test_rate_limit_headers_only_ever_lower_the_ceiling(
+    clock: FakeClock, documented: float | None, headers: dict[str, str], expected: float | None,
+) -> None:
+    responses.get(f"{BASE}/a", json={}, headers=headers)
+    t = make_transport(clock, rate=documented)
+    t.request("GET", "/a")
+    assert t.limiter.ceiling == expected
+
+
 @responses.activate
 def test_remaining_zero_with_a_reset_beyond_max_retry_after_does_not_block(
     clock: FakeClock,

@@ -505,3 +505,14 @@ def test_sandbox_env_var_applies_to_a_shared_file_only(
         assert isinstance(acct.provider.transport.limiter, RateLimiter)  # type: ignore[attr-defined]
     with espkit.connect("sandbox", path=str(tmp_path / "s.db")) as acct:
         assert isinstance(acct.provider.transport.limiter, RedisLimiter)  # type: ignore[attr-defined]
+
+
+def test_a_learnt_lower_ceiling_caps_the_shared_rate(url: str) -> None:
+    limiter = RedisLimiter(key(), None, url=url)
+    assert limiter.rate is None
+    limiter.lower_ceiling(40.0)
+    assert limiter.ceiling == 40.0
+    limiter.lower_ceiling(80.0)  # never raised
+    assert limiter.ceiling == 40.0
+    times = grant_times(limiter, 0.5)
+    assert rate_of(times) <= 40 * 1.05
