@@ -588,7 +588,9 @@ class Transport:
         if not limit or limit <= 0:
             return
         reset = parse_reset(response.headers.get("X-RateLimit-Reset"))
-        if reset is None or not 0 < reset <= _LONGEST_WINDOW:
+        # a longer window (an hourly or daily quota) says nothing about a per-second pace,
+        # and pacing to it would mean silent waits longer than the policy allows
+        if reset is None or not 0 < reset <= self.retry.max_retry_after:
             return
         runner = self.runner
         with runner._stats_lock:
@@ -611,10 +613,6 @@ class Transport:
             # a wait beyond max_retry_after is not slept on (the ESP's 429 will surface it)
             if reset and reset <= self.retry.max_retry_after:
                 self.limiter.pause_for(reset)
-
-#: windows longer than this (daily quotas) say nothing about a per-second pace
-_LONGEST_WINDOW = 3600.0
-
 
 def _sleep(seconds: float) -> None:
     # looked up per call so tests can replace time.sleep
