@@ -27,9 +27,10 @@ Behaviour knobs (``start()`` keywords, CLI flags, or ``POST /_bench/config`` at 
   (default ``max(1, rate / 20)``: 5 at 100/s, 50 at 1,000/s). A request that finds the
   bucket empty costs no token and is answered ``429 {"message": "Too many requests"}``
   with ``Retry-After`` (whole seconds, rounded up, as RFC 9110 delta-seconds; the official
-  SDK only reads an all-digits value) and Mailgun's ``X-RateLimit-Limit``,
-  ``X-RateLimit-Remaining: 0`` and ``X-RateLimit-Reset`` (epoch seconds). Successful
-  answers carry no rate-limit headers. ``retry_after="float"`` sends the exact wait instead.
+  SDK only reads an all-digits value) and Mailgun's ``X-RateLimit-Limit`` (the rate, i.e.
+  requests per one-second window), ``X-RateLimit-Remaining: 0`` and ``X-RateLimit-Reset``
+  (the epoch second, rounded up, when a token will be there). Successful answers carry no
+  rate-limit headers. ``retry_after="float"`` sends the exact wait instead.
 * ``faults``: probability that an API request (of ``fault_methods``, default all) fails,
   with a kind drawn uniformly from ``fault_kinds`` by an RNG seeded with ``seed``:
 
