@@ -581,7 +581,9 @@ class _Run:
         if rate is None:
             cap = min(cap, UNKNOWN_RATE_WORKERS)
             rate = UNKNOWN_RATE_GUESS
-        return max(1, min(cap, math.ceil(rate * latency * HEADROOM) + 1))
+        # threads sleeping between retries send nothing: stand in for them
+        resting = self.runner.backing_off
+        return max(1, min(cap, math.ceil(rate * latency * HEADROOM) + 1 + resting))
 
     def grow(self) -> None:
         # reading the rate may be a Redis round trip (a shared limiter): a few times a second

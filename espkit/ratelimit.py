@@ -109,6 +109,8 @@ class RateLimiter:
         self._w_max: float | None = None
         self._last_throttle: float | None = None
         self._sent: collections.deque[float] = collections.deque(maxlen=64)
+        # per thread: when its last request was let through (one cut per throttle event)
+        self._local = threading.local()
         self.throttles = 0
 
     @property
@@ -133,6 +135,7 @@ class RateLimiter:
                     if self._rate is not None:
                         self._tokens = max(0.0, self._tokens - 1.0)
                     self._sent.append(now)
+                    self._local.sent = now
                     return waited
                 else:
                     wait = (1.0 - self._tokens) / self._rate
@@ -157,6 +160,12 @@ class RateLimiter:
                 self._paused_until = max(self._paused_until, now + retry_after)
             # credit the time up to now at the old rate, then drain: no saved-up tokens
             self._refill(now)
+            # One overload answers every request then in flight with a 429: cut once per
+            # event. A request sent before the last cut was already covered by it.
+            sent = getattr(self._local, "sent", None)
+            if sent is not None and self._last_throttle is not None \
+                    and sent <= self._last_throttle:
+                return
             current = self._rate if self._rate is not None else self._measured_rate(now)
             if current is None:
                 # unknown rate and no recent sends to measure: honour the pause only

@@ -392,3 +392,26 @@ def test_retry_budget_is_thread_safe() -> None:
     _in_threads(50, worker)
     assert sum(spent) == 100
     assert budget.available == 0
+
+
+def test_one_overload_seen_by_many_threads_cuts_the_rate_once() -> None:
+    clock = FakeClock()
+    lim = RateLimiter(1000.0, burst=50, clock=clock, sleep=clock.sleep)
+    in_flight = threading.Barrier(20)
+
+    def request() -> None:
+        lim.acquire()
+        in_flight.wait()  # all 20 are out before any answer comes back
+        lim.on_throttle(1.0)
+
+    threads = [threading.Thread(target=request) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert lim.throttles == 20
+    assert lim.rate == pytest.approx(1000.0 * BETA)  # not 1000 * 0.7 ** 20
+    # a request sent after that cut and throttled again is a new event: it cuts again
+    lim.acquire()
+    lim.on_throttle(None)
+    assert lim.rate == pytest.approx(1000.0 * BETA * BETA)

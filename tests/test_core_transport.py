@@ -1019,3 +1019,32 @@ def test_get_404_after_a_timeout_is_still_not_found(clock: FakeClock) -> None:
     responses.get(f"{BASE}/things/d", status=404)
     with pytest.raises(NotFound):
         make_transport(clock).request("GET", "/things/d")
+
+
+# -- environment read once; threads backing off are counted ------------------------------------
+
+
+def test_proxy_and_ca_bundle_are_read_from_the_environment_once(
+    monkeypatch: pytest.MonkeyPatch, clock: FakeClock,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/corp-ca.pem")
+    t = make_transport(clock)
+    assert t.session.proxies["https"] == "http://proxy.internal:3128"
+    assert t.session.verify == "/etc/corp-ca.pem"
+    assert t.session.trust_env is False  # requests no longer re-reads them per call
+    monkeypatch.setenv("NO_PROXY", "api.transport-esp.test")
+    assert "https" not in make_transport(clock).session.proxies  # bypassed host: direct
+
+
+@responses.activate
+def test_threads_sleeping_between_retries_are_counted(clock: FakeClock) -> None:
+    seen: list[int] = []
+    t = make_transport(clock)
+    t.runner._sleep = lambda s: seen.append(t.runner.backing_off)
+    responses.get(f"{BASE}/a", status=503)
+    responses.get(f"{BASE}/a", json={})
+    t.request("GET", "/a")
+    assert seen == [1]
+    assert t.runner.backing_off == 0

@@ -12,6 +12,7 @@ resolved here. An IP is in at most one DIPP, so adding it to a pool moves it.
 
 from __future__ import annotations
 
+import collections
 import email.utils
 import re
 from collections.abc import Iterator, Sequence
@@ -66,6 +67,8 @@ _VALIDITY = {
 }
 #: /v4/domains and /v5/accounts/subaccounts both cap ``limit`` at 1000
 _MAX_PAGE = 1000
+#: names remembered to drop repeats while listing: two full pages
+_REMEMBERED = 2 * _MAX_PAGE
 ON_BEHALF_OF = "X-Mailgun-On-Behalf-Of"
 
 
@@ -236,14 +239,21 @@ class MailgunProvider(HttpProvider):
         return self._domain(self._call("GET", f"/v4/domains/{self.seg(name)}"), name)
 
     def list_domains(self, page_size: int | None = None) -> Iterator[Domain]:
-        # Default order is newest first: a domain created while we page shifts the rest back
-        # by one, so we may see an item twice (dropped here) but never skip one.
+        # Default order is newest first: a domain created while we page shifts the rest back,
+        # so we may see an item again (dropped here) but never skip one. A repeat can only
+        # come from just before, so remember the recent names, not all of them: listing
+        # 500,000 domains stays flat in memory.
+        recent: collections.deque[str] = collections.deque(maxlen=_REMEMBERED)
         seen: set[str] = set()
         for item in self._pages("/v4/domains", "items", page_size):
             domain = self._domain({"domain": item}, str(item.get("name", "")), raw=item)
-            if domain.name not in seen:
-                seen.add(domain.name)
-                yield domain
+            if domain.name in seen:
+                continue
+            if len(recent) == recent.maxlen:
+                seen.discard(recent[0])
+            recent.append(domain.name)
+            seen.add(domain.name)
+            yield domain
 
     def verify_domain(self, name: str) -> Domain:
         return self._domain(self._call("PUT", f"/v4/domains/{self.seg(name)}/verify"), name)
