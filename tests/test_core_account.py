@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import pytest
 import requests
 import responses
+from stepclock import StepClock
 
 import espkit
 from espkit.account import Account, VerificationTimeout, create_safely
@@ -212,19 +213,6 @@ def _test_providers() -> None:
     # per test: conftest restores the registry afterwards, so the CLI never sees these
     for cls in (AcctEsp, ScopedEsp, BareEsp):
         register(cls)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture
@@ -754,7 +742,7 @@ def test_wait_until_verified_polls_until_verified(acct: Account) -> None:
     responses.put(url, json=DOMAIN)
     responses.put(url, json=DOMAIN)
     responses.put(url, json=DOMAIN | {"state": "verified"})
-    clock = FakeClock()
+    clock = StepClock()
     d = acct.domains.wait_until_verified("News.Example.com", timeout=600, interval=15,
                                          sleep=clock.sleep, clock=clock)
     assert d.verified
@@ -765,7 +753,7 @@ def test_wait_until_verified_polls_until_verified(acct: Account) -> None:
 @responses.activate
 def test_wait_until_verified_times_out(acct: Account) -> None:
     responses.put(f"{BASE}/domains/news.example.com/verify", json=DOMAIN)
-    clock = FakeClock()
+    clock = StepClock()
     with pytest.raises(VerificationTimeout) as info:
         acct.domains.wait_until_verified("news.example.com", timeout=40, interval=15,
                                          sleep=clock.sleep, clock=clock)
@@ -785,7 +773,7 @@ def test_wait_until_verified_times_out(acct: Account) -> None:
 def test_wait_until_verified_timeout_with_no_records(acct: Account) -> None:
     responses.put(f"{BASE}/domains/news.example.com/verify",
                   json={"name": "news.example.com", "state": "pending"})
-    clock = FakeClock()
+    clock = StepClock()
     with pytest.raises(VerificationTimeout, match="none reported"):
         acct.domains.wait_until_verified("news.example.com", timeout=0, interval=15,
                                          sleep=clock.sleep, clock=clock)

@@ -6,31 +6,13 @@ import threading
 import time
 
 import pytest
+from stepclock import StepClock
 
 from espkit import ratelimit
 from espkit.ratelimit import BETA, RateLimiter, RetryBudget, shared_budget, shared_limiter
 
 
-class FakeClock:
-    """A monotonic clock that only moves when someone sleeps on it."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.slept.append(seconds)
-        self.now += seconds
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def limiter(rate: float | None, clock: FakeClock, **kw: float) -> RateLimiter:
+def limiter(rate: float | None, clock: StepClock, **kw: float) -> RateLimiter:
     return RateLimiter(rate, clock=clock, sleep=clock.sleep, **kw)
 
 
@@ -38,7 +20,7 @@ def limiter(rate: float | None, clock: FakeClock, **kw: float) -> RateLimiter:
 
 
 def test_paces_requests_at_the_rate() -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = limiter(4.0, clock)
     waits = [lim.acquire() for _ in range(5)]
     assert waits[0] == 0.0  # the bucket starts full (one token)
@@ -47,14 +29,14 @@ def test_paces_requests_at_the_rate() -> None:
 
 
 def test_burst_allows_that_many_at_once_then_paces() -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = limiter(2.0, clock, burst=3)
     assert [lim.acquire() for _ in range(3)] == [0.0, 0.0, 0.0]
     assert lim.acquire() == pytest.approx(0.5)
 
 
 def test_idle_time_refills_only_up_to_the_burst() -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = limiter(1.0, clock, burst=2)
     lim.acquire()
     lim.acquire()
@@ -64,7 +46,7 @@ def test_idle_time_refills_only_up_to_the_burst() -> None:
 
 
 def test_unknown_rate_does_not_limit() -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = limiter(None, clock)
     assert lim.rate is None
     assert sum(lim.acquire() for _ in range(1000)) == 0.0
@@ -78,7 +60,7 @@ def test_rejects_non_positive_rate(rate: float) -> None:
 
 
 def test_falls_back_to_time_sleep_looked_up_per_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = RateLimiter(10.0, clock=clock)  # no sleep injected
     monkeypatch.setattr(time, "sleep", clock.sleep)  # replaced after the limiter was built
     lim.acquire()
@@ -90,7 +72,7 @@ def test_falls_back_to_time_sleep_looked_up_per_call(monkeypatch: pytest.MonkeyP
 
 
 def test_on_throttle_cuts_rate_by_beta_and_pauses_for_retry_after() -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = limiter(10.0, clock)
     lim.acquire()
     lim.on_throttle(3.0)
@@ -102,7 +84,7 @@ def test_on_throttle_cuts_rate_by_beta_and_pauses_for_retry_after() -> None:
 
 
 def test_on_throttle_drains_the_bucket_even_after_idle_time() -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = limiter(10.0, clock)
     lim.acquire()
     clock.advance(5.0)  # a slow request: the 429 arrives 5 s after the token was taken
@@ -112,7 +94,7 @@ def test_on_throttle_drains_the_bucket_even_after_idle_time() -> None:
 
 
 def test_on_throttle_never_goes_below_min_rate() -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = limiter(1.0, clock, min_rate=0.5)
     for _ in range(10):
         lim.on_throttle(None)
@@ -121,7 +103,7 @@ def test_on_throttle_never_goes_below_min_rate() -> None:
 
 
 def test_repeated_retry_after_keeps_the_latest_pause() -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = limiter(None, clock)
     lim.on_throttle(5.0)
     lim.on_throttle(2.0)  # a shorter hint does not shorten the pause already in force
@@ -129,7 +111,7 @@ def test_repeated_retry_after_keeps_the_latest_pause() -> None:
 
 
 def test_pause_until_holds_every_caller() -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = limiter(None, clock)
     lim.pause_until(clock.now + 7.5)
     lim.pause_until(clock.now + 1.0)  # earlier: ignored
@@ -138,7 +120,7 @@ def test_pause_until_holds_every_caller() -> None:
 
 
 def test_pause_for_is_relative_to_the_limiters_own_clock() -> None:
-    clock = FakeClock(start=5.0)
+    clock = StepClock(start=5.0)
     lim = limiter(None, clock)
     lim.pause_for(4.0)
     assert lim.acquire() == pytest.approx(4.0)
@@ -148,7 +130,7 @@ def test_pause_for_is_relative_to_the_limiters_own_clock() -> None:
 
 
 def test_cubic_recovery_grows_back_to_but_never_above_the_ceiling() -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = limiter(10.0, clock)
     lim.on_throttle(None)
     assert lim.rate == pytest.approx(7.0)
@@ -166,7 +148,7 @@ def test_cubic_recovery_grows_back_to_but_never_above_the_ceiling() -> None:
     assert all(r <= 10.0 for r in rates)
     # the CUBIC curve: back at w_max exactly K seconds after the throttle
     k = (10.0 * (1 - BETA) / ratelimit.SCALE) ** (1 / 3)
-    clock2 = FakeClock()
+    clock2 = StepClock()
     lim2 = limiter(10.0, clock2)
     lim2.on_throttle(None)
     clock2.advance(k)
@@ -178,7 +160,7 @@ def test_cubic_recovery_grows_back_to_but_never_above_the_ceiling() -> None:
 
 
 def test_cubic_recovery_halfway_to_k_is_part_way_back() -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = limiter(100.0, clock)
     lim.acquire()
     lim.on_throttle(None)
@@ -190,7 +172,7 @@ def test_cubic_recovery_halfway_to_k_is_part_way_back() -> None:
 
 
 def test_on_success_without_a_throttle_changes_nothing() -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = limiter(5.0, clock)
     lim.on_success()
     assert lim.rate == 5.0
@@ -203,7 +185,7 @@ def test_on_success_without_a_throttle_changes_nothing() -> None:
 
 
 def test_unknown_rate_learns_from_measured_sends() -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = limiter(None, clock)
     for _ in range(10):  # 10 requests/second
         lim.acquire()
@@ -220,7 +202,7 @@ def test_unknown_rate_learns_from_measured_sends() -> None:
 
 
 def test_unknown_rate_measures_the_recent_send_rate_not_the_lifetime_average() -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = limiter(None, clock)
     lim.acquire()  # one request, then a long idle spell
     clock.advance(600)
@@ -234,7 +216,7 @@ def test_unknown_rate_measures_the_recent_send_rate_not_the_lifetime_average() -
 def test_unknown_rate_with_nothing_to_measure_only_honours_retry_after() -> None:
     # The very first request is throttled (another process used the quota): there is no
     # send rate to learn from, so the limiter must not invent a crawl (0.07/s = 14 s a call).
-    clock = FakeClock()
+    clock = StepClock()
     lim = limiter(None, clock)
     lim.acquire()
     lim.on_throttle(1.0)
@@ -395,7 +377,7 @@ def test_retry_budget_is_thread_safe() -> None:
 
 
 def test_one_overload_seen_by_many_threads_cuts_the_rate_once() -> None:
-    clock = FakeClock()
+    clock = StepClock()
     lim = RateLimiter(1000.0, burst=50, clock=clock, sleep=clock.sleep)
     in_flight = threading.Barrier(20)
 

@@ -22,6 +22,7 @@ import pytest
 import requests
 import responses
 import urllib3.exceptions
+from stepclock import StepClock
 
 import espkit
 from espkit import transport as tp
@@ -84,29 +85,13 @@ def _test_provider() -> None:
     register(TransportEsp)
 
 
-class FakeClock:
-    """Monotonic clock that moves only when slept on; the transport and limiter share it."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0
-        self.slept.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> StepClock:
+    return StepClock()
 
 
 def make_transport(
-    clock: FakeClock,
+    clock: StepClock,
     *,
     rate: float | None = None,
     retry: RetryPolicy | None = None,
@@ -167,7 +152,7 @@ def test_request_is_signed(key_in_env: None) -> None:
 
 
 @responses.activate
-def test_redirects_are_not_followed(clock: FakeClock) -> None:
+def test_redirects_are_not_followed(clock: StepClock) -> None:
     # following a redirect could send the key to another host
     responses.get(f"{BASE}/x", status=302, headers={"Location": "https://elsewhere.test/x"})
     responses.get("https://elsewhere.test/x", json={})
@@ -178,7 +163,7 @@ def test_redirects_are_not_followed(clock: FakeClock) -> None:
 
 
 @responses.activate
-def test_success_response_fields(clock: FakeClock) -> None:
+def test_success_response_fields(clock: StepClock) -> None:
     responses.get(f"{BASE}/ok", json={"a": 1}, headers={"X-Trace-Id": "trace-9"})
     responses.get(f"{BASE}/text", body="not json")
     responses.delete(f"{BASE}/empty", status=204)
@@ -195,7 +180,7 @@ def test_success_response_fields(clock: FakeClock) -> None:
 
 
 @responses.activate
-def test_429_retry_after_delta_seconds(clock: FakeClock) -> None:
+def test_429_retry_after_delta_seconds(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", status=429, headers={"Retry-After": "7"})
     responses.get(f"{BASE}/x", json={"ok": True})
     t = make_transport(clock)
@@ -207,7 +192,7 @@ def test_429_retry_after_delta_seconds(clock: FakeClock) -> None:
 
 
 @responses.activate
-def test_429_retry_after_http_date(clock: FakeClock) -> None:
+def test_429_retry_after_http_date(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", status=429, headers={"Retry-After": http_date(30)})
     responses.get(f"{BASE}/x", json={})
     make_transport(clock).request("GET", "/x")
@@ -225,7 +210,7 @@ def test_429_retry_after_http_date(clock: FakeClock) -> None:
     ids=["epoch-s", "epoch-ms", "delta"],
 )
 @responses.activate
-def test_429_x_ratelimit_reset_forms(clock: FakeClock, reset: Any) -> None:
+def test_429_x_ratelimit_reset_forms(clock: StepClock, reset: Any) -> None:
     responses.get(f"{BASE}/x", status=429,
                   headers={"X-RateLimit-Reset": reset(), "X-RateLimit-Remaining": "0"})
     responses.get(f"{BASE}/x", json={})
@@ -235,7 +220,7 @@ def test_429_x_ratelimit_reset_forms(clock: FakeClock, reset: Any) -> None:
 
 
 @responses.activate
-def test_429_retry_after_beats_reset_header(clock: FakeClock) -> None:
+def test_429_retry_after_beats_reset_header(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", status=429,
                   headers={"Retry-After": "3", "X-RateLimit-Reset": "50"})
     responses.get(f"{BASE}/x", json={})
@@ -244,7 +229,7 @@ def test_429_retry_after_beats_reset_header(clock: FakeClock) -> None:
 
 
 @responses.activate
-def test_429_retry_seconds_in_body(clock: FakeClock) -> None:
+def test_429_retry_seconds_in_body(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", status=429, json={"message": "slow down", "retry-seconds": 4})
     responses.get(f"{BASE}/x", json={})
     make_transport(clock).request("GET", "/x")
@@ -253,7 +238,7 @@ def test_429_retry_seconds_in_body(clock: FakeClock) -> None:
 
 @responses.activate
 def test_429_with_an_unreadable_body_hint_backs_off(
-    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    clock: StepClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(random, "uniform", lambda a, b: b)
     responses.get(f"{BASE}/x", status=429, json={"retry-seconds": "soon"})
@@ -263,7 +248,7 @@ def test_429_with_an_unreadable_body_hint_backs_off(
 
 
 @responses.activate
-def test_429_without_a_hint_backs_off(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_429_without_a_hint_backs_off(clock: StepClock, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(random, "uniform", lambda a, b: b)
     responses.get(f"{BASE}/x", status=429)
     responses.get(f"{BASE}/x", json={})
@@ -272,7 +257,7 @@ def test_429_without_a_hint_backs_off(clock: FakeClock, monkeypatch: pytest.Monk
 
 
 @responses.activate
-def test_429_is_retried_on_post_because_it_was_not_applied(clock: FakeClock) -> None:
+def test_429_is_retried_on_post_because_it_was_not_applied(clock: StepClock) -> None:
     responses.post(f"{BASE}/domains", status=429, headers={"Retry-After": "1"})
     responses.post(f"{BASE}/domains", json={"name": "example.com"}, status=201)
     r = make_transport(clock).request("POST", "/domains", json={"name": "example.com"})
@@ -281,7 +266,7 @@ def test_429_is_retried_on_post_because_it_was_not_applied(clock: FakeClock) -> 
 
 
 @responses.activate
-def test_wait_above_max_retry_after_surfaces_at_once(clock: FakeClock) -> None:
+def test_wait_above_max_retry_after_surfaces_at_once(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", status=429, headers={"Retry-After": "3600", "X-Request-Id": "r1"},
                   json={"message": "quota exhausted"})
     responses.get(f"{BASE}/y", json={})
@@ -301,7 +286,7 @@ def test_wait_above_max_retry_after_surfaces_at_once(clock: FakeClock) -> None:
 
 
 @responses.activate
-def test_http_date_far_in_the_future_surfaces_at_once(clock: FakeClock) -> None:
+def test_http_date_far_in_the_future_surfaces_at_once(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", status=429, headers={"Retry-After": http_date(7200)})
     t = make_transport(clock)
     with pytest.raises(RateLimited) as info:
@@ -312,7 +297,7 @@ def test_http_date_far_in_the_future_surfaces_at_once(clock: FakeClock) -> None:
 
 
 @responses.activate
-def test_persistent_429_gives_up_after_max_attempts(clock: FakeClock) -> None:
+def test_persistent_429_gives_up_after_max_attempts(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", status=429, headers={"Retry-After": "2"})
     t = make_transport(clock, retry=RetryPolicy(max_attempts=3))
     with pytest.raises(RateLimited) as info:
@@ -328,7 +313,7 @@ def test_persistent_429_gives_up_after_max_attempts(clock: FakeClock) -> None:
 
 @responses.activate
 def test_5xx_on_get_retried_with_exponential_backoff_and_full_jitter(
-    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    clock: StepClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ranges: list[tuple[float, float]] = []
 
@@ -350,7 +335,7 @@ def test_5xx_on_get_retried_with_exponential_backoff_and_full_jitter(
 
 @responses.activate
 def test_backoff_is_capped_at_max_backoff(
-    clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    clock: StepClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(random, "uniform", lambda a, b: b)
     responses.get(f"{BASE}/x", status=503)
@@ -362,7 +347,7 @@ def test_backoff_is_capped_at_max_backoff(
 
 
 @responses.activate
-def test_jittered_delays_stay_within_the_caps(clock: FakeClock) -> None:
+def test_jittered_delays_stay_within_the_caps(clock: StepClock) -> None:
     random.seed(12345)
     responses.get(f"{BASE}/x", status=500)
     t = make_transport(clock, retry=RetryPolicy(max_attempts=8, base_delay=0.5, max_backoff=5.0))
@@ -376,7 +361,7 @@ def test_jittered_delays_stay_within_the_caps(clock: FakeClock) -> None:
 
 
 @responses.activate
-def test_5xx_on_post_is_not_retried_and_maybe_applied(clock: FakeClock) -> None:
+def test_5xx_on_post_is_not_retried_and_maybe_applied(clock: StepClock) -> None:
     responses.post(f"{BASE}/domains", status=503, json={"message": "backend down"})
     t = make_transport(clock)
     with pytest.raises(ServerError) as info:
@@ -387,7 +372,7 @@ def test_5xx_on_post_is_not_retried_and_maybe_applied(clock: FakeClock) -> None:
 
 
 @responses.activate
-def test_5xx_on_patch_is_not_retried(clock: FakeClock) -> None:
+def test_5xx_on_patch_is_not_retried(clock: StepClock) -> None:
     responses.patch(f"{BASE}/x", status=500)
     with pytest.raises(ServerError) as info:
         make_transport(clock).request("PATCH", "/x", json={})
@@ -397,7 +382,7 @@ def test_5xx_on_patch_is_not_retried(clock: FakeClock) -> None:
 
 @pytest.mark.parametrize("method", ["PUT", "DELETE"])
 @responses.activate
-def test_5xx_on_idempotent_writes_is_retried(clock: FakeClock, method: str) -> None:
+def test_5xx_on_idempotent_writes_is_retried(clock: StepClock, method: str) -> None:
     responses.add(method, f"{BASE}/x", status=502)
     responses.add(method, f"{BASE}/x", json={})
     make_transport(clock).request(method, "/x")
@@ -405,7 +390,7 @@ def test_5xx_on_idempotent_writes_is_retried(clock: FakeClock, method: str) -> N
 
 
 @responses.activate
-def test_post_declared_idempotent_is_retried(clock: FakeClock) -> None:
+def test_post_declared_idempotent_is_retried(clock: StepClock) -> None:
     responses.post(f"{BASE}/search", status=500)
     responses.post(f"{BASE}/search", json={"hits": []})
     r = make_transport(clock).request("POST", "/search", json={}, idempotent=True)
@@ -414,7 +399,7 @@ def test_post_declared_idempotent_is_retried(clock: FakeClock) -> None:
 
 
 @responses.activate
-def test_get_declared_non_idempotent_is_not_retried(clock: FakeClock) -> None:
+def test_get_declared_non_idempotent_is_not_retried(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", status=500)
     with pytest.raises(ServerError) as info:
         make_transport(clock).request("GET", "/x", idempotent=False)
@@ -441,7 +426,7 @@ def _reset_after_send() -> requests.ConnectionError:
 
 
 @responses.activate
-def test_connect_timeout_on_post_is_retried(clock: FakeClock) -> None:
+def test_connect_timeout_on_post_is_retried(clock: StepClock) -> None:
     responses.post(f"{BASE}/domains", body=requests.ConnectTimeout("connect timed out"))
     responses.post(f"{BASE}/domains", json={"name": "example.com"}, status=201)
     t = make_transport(clock)
@@ -451,7 +436,7 @@ def test_connect_timeout_on_post_is_retried(clock: FakeClock) -> None:
 
 
 @responses.activate
-def test_connection_refused_on_post_is_retried(clock: FakeClock) -> None:
+def test_connection_refused_on_post_is_retried(clock: StepClock) -> None:
     responses.post(f"{BASE}/domains", body=_refused(f"{BASE}/domains"))
     responses.post(f"{BASE}/domains", body=_refused(f"{BASE}/domains"))
     responses.post(f"{BASE}/domains", json={}, status=201)
@@ -460,7 +445,7 @@ def test_connection_refused_on_post_is_retried(clock: FakeClock) -> None:
 
 
 @responses.activate
-def test_bare_new_connection_error_counts_as_never_sent(clock: FakeClock) -> None:
+def test_bare_new_connection_error_counts_as_never_sent(clock: StepClock) -> None:
     reason = urllib3.exceptions.NameResolutionError("api.transport-esp.test", None, OSError())  # type: ignore[arg-type]
     responses.post(f"{BASE}/domains", body=requests.ConnectionError(reason))
     responses.post(f"{BASE}/domains", json={}, status=201)
@@ -469,7 +454,7 @@ def test_bare_new_connection_error_counts_as_never_sent(clock: FakeClock) -> Non
 
 
 @responses.activate
-def test_connection_refused_gives_up_as_never_applied(clock: FakeClock) -> None:
+def test_connection_refused_gives_up_as_never_applied(clock: StepClock) -> None:
     responses.post(f"{BASE}/domains", body=_refused(f"{BASE}/domains"))
     t = make_transport(clock, retry=RetryPolicy(max_attempts=3))
     with pytest.raises(TransportError) as info:
@@ -481,7 +466,7 @@ def test_connection_refused_gives_up_as_never_applied(clock: FakeClock) -> None:
     assert len(responses.calls) == 3
 
 
-def test_real_connection_refused_is_recognised_as_never_sent(clock: FakeClock) -> None:
+def test_real_connection_refused_is_recognised_as_never_sent(clock: StepClock) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -494,7 +479,7 @@ def test_real_connection_refused_is_recognised_as_never_sent(clock: FakeClock) -
 
 
 @responses.activate
-def test_read_timeout_on_post_is_not_retried_and_maybe_applied(clock: FakeClock) -> None:
+def test_read_timeout_on_post_is_not_retried_and_maybe_applied(clock: StepClock) -> None:
     responses.post(f"{BASE}/domains", body=requests.ReadTimeout("read timed out"))
     t = make_transport(clock)
     with pytest.raises(TransportError) as info:
@@ -509,7 +494,7 @@ def test_read_timeout_on_post_is_not_retried_and_maybe_applied(clock: FakeClock)
 
 
 @responses.activate
-def test_reset_after_send_on_post_is_not_retried(clock: FakeClock) -> None:
+def test_reset_after_send_on_post_is_not_retried(clock: StepClock) -> None:
     responses.post(f"{BASE}/domains", body=_reset_after_send())
     with pytest.raises(TransportError) as info:
         make_transport(clock).request("POST", "/domains", json={})
@@ -518,7 +503,7 @@ def test_reset_after_send_on_post_is_not_retried(clock: FakeClock) -> None:
 
 
 @responses.activate
-def test_read_timeout_on_get_is_retried_and_costs_the_timeout_price(clock: FakeClock) -> None:
+def test_read_timeout_on_get_is_retried_and_costs_the_timeout_price(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", body=requests.ReadTimeout("read timed out"))
     responses.get(f"{BASE}/x", json={})
     budget = RetryBudget(capacity=100, retry_cost=5, timeout_cost=10)
@@ -532,7 +517,7 @@ def test_read_timeout_on_get_is_retried_and_costs_the_timeout_price(clock: FakeC
 
 @responses.activate
 def test_exhausted_retry_budget_stops_retrying(
-    clock: FakeClock, caplog: pytest.LogCaptureFixture
+    clock: StepClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     responses.get(f"{BASE}/x", status=500)
     budget = RetryBudget(capacity=10, retry_cost=5)
@@ -550,7 +535,7 @@ def test_exhausted_retry_budget_stops_retrying(
 
 @responses.activate
 def test_budget_pays_only_for_retries_that_happen(
-    clock: FakeClock, caplog: pytest.LogCaptureFixture
+    clock: StepClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     responses.get(f"{BASE}/x", status=500)
     budget = RetryBudget(capacity=100, retry_cost=5)
@@ -564,7 +549,7 @@ def test_budget_pays_only_for_retries_that_happen(
 
 
 @responses.activate
-def test_single_attempt_policy_never_touches_the_budget(clock: FakeClock) -> None:
+def test_single_attempt_policy_never_touches_the_budget(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", status=503)
     budget = RetryBudget(capacity=5, retry_cost=5)
     with pytest.raises(ServerError):
@@ -573,7 +558,7 @@ def test_single_attempt_policy_never_touches_the_budget(clock: FakeClock) -> Non
 
 
 @responses.activate
-def test_retry_budget_is_shared_by_scoped_copies(clock: FakeClock) -> None:
+def test_retry_budget_is_shared_by_scoped_copies(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", status=500)
     budget = RetryBudget(capacity=5, retry_cost=5)
     t = make_transport(clock, budget=budget)
@@ -603,7 +588,7 @@ def test_retry_budget_is_shared_by_scoped_copies(clock: FakeClock) -> None:
 )
 @responses.activate
 def test_error_mapping_per_status(
-    clock: FakeClock, status: int, cls: type[EspError], kind: str
+    clock: StepClock, status: int, cls: type[EspError], kind: str
 ) -> None:
     responses.get(
         f"{BASE}/domains/example.com", status=status,
@@ -646,7 +631,7 @@ def test_error_mapping_per_status(
 )
 @responses.activate
 def test_default_error_parser_finds_the_esp_message(
-    clock: FakeClock, kwargs: dict[str, Any], message: str, code: str | None
+    clock: StepClock, kwargs: dict[str, Any], message: str, code: str | None
 ) -> None:
     responses.post(f"{BASE}/x", status=422, **kwargs)
     with pytest.raises(Rejected) as info:
@@ -656,7 +641,7 @@ def test_default_error_parser_finds_the_esp_message(
 
 
 @responses.activate
-def test_provider_error_parser_can_override_the_class(clock: FakeClock) -> None:
+def test_provider_error_parser_can_override_the_class(clock: StepClock) -> None:
     def parse(response: requests.Response, body: Any) -> ErrorDetail:
         if "exists" in body.get("message", ""):
             return ErrorDetail(body["message"], error_class=AlreadyExists)
@@ -669,7 +654,7 @@ def test_provider_error_parser_can_override_the_class(clock: FakeClock) -> None:
 
 
 @responses.activate
-def test_request_id_from_the_second_header_name(clock: FakeClock) -> None:
+def test_request_id_from_the_second_header_name(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", status=404, headers={"X-Trace-Id": "trace-1"})
     with pytest.raises(NotFound) as info:
         make_transport(clock).request("GET", "/x")
@@ -678,7 +663,7 @@ def test_request_id_from_the_second_header_name(clock: FakeClock) -> None:
 
 
 @responses.activate
-def test_errors_and_urls_never_carry_secret_query_values(clock: FakeClock) -> None:
+def test_errors_and_urls_never_carry_secret_query_values(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", status=400, json={"message": "nope"})
     with pytest.raises(Rejected) as info:
         make_transport(clock).request("GET", "/x", params={"api_key": "qs-secret-1", "page": "2"})
@@ -713,7 +698,7 @@ def test_safe_url(url: str, expected: str) -> None:
 
 
 @responses.activate
-def test_a_given_session_is_used_as_is(clock: FakeClock) -> None:
+def test_a_given_session_is_used_as_is(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", json={})
     session = requests.Session()
     session.headers["User-Agent"] = "my-app/2"
@@ -723,7 +708,7 @@ def test_a_given_session_is_used_as_is(clock: FakeClock) -> None:
     assert responses.calls[0].request.headers["User-Agent"] == "my-app/2"
 
 
-def test_transport_repr_hides_userinfo(clock: FakeClock) -> None:
+def test_transport_repr_hides_userinfo(clock: StepClock) -> None:
     t = make_transport(clock, base_url="https://api:hunter2@api.transport-esp.test/v1/")
     assert "hunter2" not in repr(t)
     assert repr(t) == "Transport('transportesp', 'https://api.transport-esp.test/v1')"
@@ -764,7 +749,7 @@ def test_parse_reset() -> None:
     "reset", [lambda: "7", lambda: str(time.time() + 7)], ids=["delta", "epoch"]
 )
 @responses.activate
-def test_remaining_zero_pauses_the_limiter_until_reset(clock: FakeClock, reset: Any) -> None:
+def test_remaining_zero_pauses_the_limiter_until_reset(clock: StepClock, reset: Any) -> None:
     responses.get(f"{BASE}/a", json={},
                   headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset()})
     responses.get(f"{BASE}/b", json={})
@@ -780,7 +765,7 @@ def test_remaining_zero_pauses_the_limiter_until_reset(clock: FakeClock, reset: 
 
 
 @responses.activate
-def test_an_unknown_limit_is_learnt_from_rate_limit_headers(clock: FakeClock) -> None:
+def test_an_unknown_limit_is_learnt_from_rate_limit_headers(clock: StepClock) -> None:
     # 120 requests per 60 s window; the first answer comes mid-window (30 s left)
     for left in ("30", "60", "45"):
         responses.get(f"{BASE}/a", json={},
@@ -811,7 +796,7 @@ def test_an_unknown_limit_is_learnt_from_rate_limit_headers(clock: FakeClock) ->
 ])
 @responses.activate
 def test_rate_limit_headers_only_ever_lower_the_ceiling(
-    clock: FakeClock, documented: float | None, headers: dict[str, str], expected: float | None,
+    clock: StepClock, documented: float | None, headers: dict[str, str], expected: float | None,
 ) -> None:
     responses.get(f"{BASE}/a", json={}, headers=headers)
     t = make_transport(clock, rate=documented)
@@ -821,7 +806,7 @@ def test_rate_limit_headers_only_ever_lower_the_ceiling(
 
 @responses.activate
 def test_remaining_zero_with_a_reset_beyond_max_retry_after_does_not_block(
-    clock: FakeClock,
+    clock: StepClock,
 ) -> None:
     # An exhausted hourly quota: espkit must not silently hold the next call for an hour
     # (max_retry_after says such waits are surfaced, not slept on); the ESP's 429 surfaces.
@@ -846,7 +831,7 @@ def test_remaining_zero_with_a_reset_beyond_max_retry_after_does_not_block(
     ],
 )
 @responses.activate
-def test_remaining_headers_that_do_not_pause(clock: FakeClock, headers: dict[str, str]) -> None:
+def test_remaining_headers_that_do_not_pause(clock: StepClock, headers: dict[str, str]) -> None:
     responses.get(f"{BASE}/a", json={}, headers=headers)
     responses.get(f"{BASE}/b", json={})
     t = make_transport(clock)
@@ -859,7 +844,7 @@ def test_remaining_headers_that_do_not_pause(clock: FakeClock, headers: dict[str
 
 
 @responses.activate
-def test_scoped_adds_headers_and_shares_limiter_budget_and_stats(clock: FakeClock) -> None:
+def test_scoped_adds_headers_and_shares_limiter_budget_and_stats(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", json={})
     t = make_transport(clock, headers={"X-Base": "1"})
     sub = t.scoped({"X-Subaccount": "sub-1"})
@@ -877,7 +862,7 @@ def test_scoped_adds_headers_and_shares_limiter_budget_and_stats(clock: FakeCloc
 
 
 @responses.activate
-def test_scoped_overrides_a_header_only_for_itself(clock: FakeClock) -> None:
+def test_scoped_overrides_a_header_only_for_itself(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", json={})
     t = make_transport(clock, headers={"X-Sub": "parent"})
     t.scoped({"X-Sub": "child"}).request("GET", "/x")
@@ -886,7 +871,7 @@ def test_scoped_overrides_a_header_only_for_itself(clock: FakeClock) -> None:
 
 
 @responses.activate
-def test_throttle_through_a_scoped_copy_paces_the_parent(clock: FakeClock) -> None:
+def test_throttle_through_a_scoped_copy_paces_the_parent(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", status=429, headers={"Retry-After": "5"})
     responses.get(f"{BASE}/y", json={})
     t = make_transport(clock, retry=NO_RETRY)
@@ -938,7 +923,7 @@ def test_debug_logs_method_path_status_latency_and_retry_reasons_never_the_key(
 
 @responses.activate
 def test_transport_failures_are_logged_without_the_key(
-    clock: FakeClock, caplog: pytest.LogCaptureFixture
+    clock: StepClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     responses.get(f"{BASE}/x", body=requests.ReadTimeout(f"read timeout, key was {KEY}"))
@@ -995,7 +980,7 @@ def test_real_http_logging_including_urllib3_never_shows_the_key(
 
 
 @responses.activate
-def test_delete_that_landed_before_a_timeout_is_reported_as_done(clock: FakeClock) -> None:
+def test_delete_that_landed_before_a_timeout_is_reported_as_done(clock: StepClock) -> None:
     responses.delete(f"{BASE}/things/a", body=requests.ReadTimeout("read timed out"))
     responses.delete(f"{BASE}/things/a", status=404, json={"message": "not found"})
     r = make_transport(clock).request("DELETE", "/things/a")
@@ -1004,7 +989,7 @@ def test_delete_that_landed_before_a_timeout_is_reported_as_done(clock: FakeCloc
 
 
 @responses.activate
-def test_delete_after_a_5xx_then_404_is_done_but_a_plain_404_is_not(clock: FakeClock) -> None:
+def test_delete_after_a_5xx_then_404_is_done_but_a_plain_404_is_not(clock: StepClock) -> None:
     responses.delete(f"{BASE}/things/b", status=503)
     responses.delete(f"{BASE}/things/b", status=404)
     make_transport(clock).request("DELETE", "/things/b")
@@ -1014,7 +999,7 @@ def test_delete_after_a_5xx_then_404_is_done_but_a_plain_404_is_not(clock: FakeC
 
 
 @responses.activate
-def test_get_404_after_a_timeout_is_still_not_found(clock: FakeClock) -> None:
+def test_get_404_after_a_timeout_is_still_not_found(clock: StepClock) -> None:
     responses.get(f"{BASE}/things/d", body=requests.ReadTimeout("read timed out"))
     responses.get(f"{BASE}/things/d", status=404)
     with pytest.raises(NotFound):
@@ -1025,7 +1010,7 @@ def test_get_404_after_a_timeout_is_still_not_found(clock: FakeClock) -> None:
 
 
 def test_proxy_and_ca_bundle_are_read_from_the_environment_once(
-    monkeypatch: pytest.MonkeyPatch, clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch, clock: StepClock,
 ) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     monkeypatch.setenv("NO_PROXY", "")
@@ -1039,7 +1024,7 @@ def test_proxy_and_ca_bundle_are_read_from_the_environment_once(
 
 
 @responses.activate
-def test_threads_sleeping_between_retries_are_counted(clock: FakeClock) -> None:
+def test_threads_sleeping_between_retries_are_counted(clock: StepClock) -> None:
     seen: list[int] = []
     t = make_transport(clock)
     t.runner._sleep = lambda s: seen.append(t.runner.backing_off)
