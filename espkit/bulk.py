@@ -695,10 +695,10 @@ class _Run:
     # -- the calling thread ------------------------------------------------------------------
 
     def execute(self) -> Report:
-        skipped = self.journal.counts()[DONE]
-        if skipped:
-            self.counts[Outcome.SKIPPED.value] = skipped
-        self.total = sum(self.journal.counts().values())
+        states = self.journal.counts()
+        if states[DONE]:
+            self.counts[Outcome.SKIPPED.value] = states[DONE]
+        self.total = sum(states.values())
         self.tick(force=True)
         try:
             self.feed(self.journal.entries(PENDING, INFLIGHT, FAILED))

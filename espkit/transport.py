@@ -302,6 +302,14 @@ class RetryRunner:
         with self._stats_lock:
             self.latency = took if self.latency is None else 0.8 * self.latency + 0.2 * took
 
+    def longer_window(self, reset: float) -> bool:
+        """Record a rate-limit window's time-to-reset; true when it is the longest seen."""
+        with self._stats_lock:
+            if reset <= self.window:
+                return False
+            self.window = reset
+            return True
+
     def succeeded(self) -> None:
         self.answered()
         self.limiter.on_success()
@@ -613,12 +621,8 @@ class Transport:
         # and pacing to it would mean silent waits longer than the policy allows
         if reset is None or not 0 < reset <= self.retry.max_retry_after:
             return
-        runner = self.runner
-        with runner._stats_lock:
-            if reset <= runner.window:
-                return
-            runner.window = reset
-        self.limiter.lower_ceiling(limit / reset)
+        if self.runner.longer_window(reset):
+            self.limiter.lower_ceiling(limit / reset)
 
     def _observe_rate_headers(self, response: requests.Response) -> None:
         self._learn_limit(response)
