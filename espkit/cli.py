@@ -525,8 +525,8 @@ def demo(ctx: Ctx, customers: int) -> None:
     run_demo(ctx.options.get("path"), customers, out, json_output=ctx.output == "json")
 
 
-# the bulk commands live in their own module; importing it registers them on `cli`
-from . import cli_bulk  # noqa: E402, F401
+# these command groups live in their own modules; importing them registers them on `cli`
+from . import cli_bulk, cli_dns, cli_fleet  # noqa: E402, F401
 
 
 def main(argv: Sequence[str] | None = None) -> None:

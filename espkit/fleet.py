@@ -1,0 +1,262 @@
+"""The fleet file: the sending side of a platform declared in one YAML file.
+
+    version: 1
+    connections:
+      main: {provider: mailgun, region: eu, credentials: env/MAILGUN_API_KEY}
+    pools:
+      mkt: {ips: [192.0.2.10, 192.0.2.11]}
+      txn: {ips: [192.0.2.20]}
+    streams:
+      marketing:     {pool: mkt, domain: "news.{domain}"}
+      transactional: {pool: txn, domain: "mail.{domain}"}
+    customers:
+      - {name: acme, domain: acme.com}
+      - {name: globex, domain: globex.com, subaccount: globex}
+
+``load`` checks the file against ``fleet.schema.json`` and espkit's own rules and raises one
+``FleetFileError`` listing every problem with its line number. The values here are what
+``plan`` diffs against the live account.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from . import credentials
+from .account import Account, connect
+from .errors import ConfigError, MissingCredentials, ValidationError
+from .models import DomainSpec
+
+SCHEMA_PATH = Path(__file__).with_name("fleet.schema.json")
+DEFAULT_CONNECTION = "default"
+
+
+@attrs.frozen
+class Problem:
+    """One thing wrong with a fleet file: where (``line``, and the ``path`` of keys to the
+    value, e.g. ``customers[3].domain``) and what."""
+
+    message: str
+    path: str = ""
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line is not None else ""
+        at = f"{self.path}: " if self.path else ""
+        return f"{where}{at}{self.message}"
+
+
+class FleetFileError(ConfigError):
+    """The fleet file is not valid. ``problems`` lists every one found, in file order."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        shown = "\n  ".join(str(p) for p in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"{source}: {len(problems)} problem(s):\n  {shown}{more}")
+
+
+@attrs.frozen
+class CredentialRef:
+    """Where a connection's API key lives; the file only ever holds the reference.
+
+    ``env/VAR`` (an environment variable) or ``keyring/USER`` (the system keyring, service
+    ``espkit``, as ``espkit login`` stores it) or ``keyring/SERVICE/USER``.
+    """
+
+    scheme: str
+    name: str
+    service: str = credentials.KEYRING_SERVICE
+
+    @classmethod
+    def parse(cls, text: str) -> CredentialRef:
+        if not isinstance(text, str):
+            raise ValidationError("credentials", text, "must be env/VAR or keyring/USER")
+        scheme, _, rest = text.partition("/")
+        if scheme == "env" and rest and "/" not in rest:
+            return cls("env", rest)
+        if scheme == "keyring" and rest:
+            service, _, user = rest.rpartition("/")
+            return cls("keyring", user, service or credentials.KEYRING_SERVICE)
+        raise ValidationError(
+            "credentials", text,
+            "must be a reference, env/VAR or keyring/USER (never the key itself)",
+        )
+
+    def __str__(self) -> str:
+        if self.scheme == "env":
+            return f"env/{self.name}"
+        if self.service == credentials.KEYRING_SERVICE:
+            return f"keyring/{self.name}"
+        return f"keyring/{self.service}/{self.name}"
+
+    def resolve(self, provider: str) -> credentials.Secret:
+        """The key, or ``MissingCredentials`` naming this reference."""
+        import os
+
+        if self.scheme == "env":
+            value = os.environ.get(self.name)
+            if value:
+                return credentials.Secret(value)
+            raise MissingCredentials(provider, [f"${self.name} (from the fleet file)"])
+        try:
+            import keyring
+
+            value = keyring.get_password(self.service, self.name)
+        except Exception as exc:
+            raise MissingCredentials(
+                provider, [f"keyring {self} (unavailable: {type(exc).__name__})"]
+            ) from None
+        if value:
+            return credentials.Secret(value)
+        raise MissingCredentials(provider, [f"keyring {self}"])
+
+
+@attrs.frozen
+class Connection:
+    """One ESP account the fleet lives in. ``options`` are ``espkit.connect`` keywords other
+    than the key (region, base_url, rate_limit, limiter_url, the sandbox's path ...)."""
+
+    name: str
+    provider: str
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+    credentials: CredentialRef | None = None
+
+    def connect(self) -> Account:
+        options = dict(self.options)
+        if self.credentials is not None:
+            options["api_key"] = self.credentials.resolve(self.provider)
+        return connect(self.provider, **options)
+
+
+@attrs.frozen
+class PoolSpec:
+    name: str
+    connection: str = DEFAULT_CONNECTION
+    ips: tuple[str, ...] = ()
+    description: str | None = None
+    line: int | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class StreamSpec:
+    """A kind of mail a customer sends (marketing, transactional ...), what it sends from
+    (``pool`` or dedicated ``ips``) and how its domain is named: ``domain`` is a template
+    over ``{customer}`` (the customer's name), ``{domain}`` (its base domain) and
+    ``{stream}``."""
+
+    name: str
+    pool: str | None = None
+    ips: tuple[str, ...] = ()
+    domain: str = "{stream}.{domain}"
+    connection: str = DEFAULT_CONNECTION
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+    line: int | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class DesiredDomain:
+    """One sending domain as the fleet wants it."""
+
+    name: str
+    customer: str
+    stream: str
+    connection: str = DEFAULT_CONNECTION
+    #: the *name* of the customer's subaccount (created when missing); None: main account
+    subaccount: str | None = None
+    pool: str | None = None
+    ips: tuple[str, ...] = ()
+    #: DomainSpec creation options other than name, pool and ips (dkim_key_size ...)
+    options: Mapping[str, Any] = attrs.field(factory=dict)
+    line: int | None = attrs.field(default=None, eq=False)
+
+    def spec(self) -> DomainSpec:
+        return DomainSpec(name=self.name, ips=self.ips, pool=self.pool, **self.options)
+
+
+@attrs.frozen
+class CustomerSpec:
+    name: str
+    domains: tuple[DesiredDomain, ...] = ()
+    subaccount: str | None = None
+    line: int | None = attrs.field(default=None, eq=False)
+
+
+@attrs.frozen
+class Ownership:
+    """What the fleet owns beyond what it declares: shell-style patterns (``*.acme.com``).
+    An owned object the file does not declare is deleted by ``apply``; one neither declared
+    nor owned is *unknown*: reported, left alone unless deleting unknowns is asked for."""
+
+    domains: tuple[str, ...] = ()
+    pools: tuple[str, ...] = ()
+
+    def owns_domain(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, p) for p in self.domains)
+
+    def owns_pool(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, p) for p in self.pools)
+
+
+@attrs.frozen
+class Safety:
+    """octoDNS-style thresholds: ``apply`` refuses a plan that deletes (or moves to another
+    pool/IP) more than this share of the existing objects, once there are ``min_existing``."""
+
+    max_delete: float = 0.3
+    max_reassign: float = 0.3
+    min_existing: int = 10
+
+
+@attrs.frozen
+class Fleet:
+    connections: Mapping[str, Connection]
+    pools: tuple[PoolSpec, ...] = ()
+    streams: Mapping[str, StreamSpec] = attrs.field(factory=dict)
+    customers: tuple[CustomerSpec, ...] = ()
+    ownership: Ownership = Ownership()
+    safety: Safety = Safety()
+    source: str = "<fleet>"
+
+    def domains(self, connection: str | None = None) -> Iterator[DesiredDomain]:
+        """Every desired domain, in file order (of one connection if given)."""
+        for customer in self.customers:
+            for domain in customer.domains:
+                if connection is None or domain.connection == connection:
+                    yield domain
+
+    def pools_of(self, connection: str) -> tuple[PoolSpec, ...]:
+        return tuple(p for p in self.pools if p.connection == connection)
+
+
+def load(path: str | Path) -> Fleet:
+    """Read and check a fleet file (YAML; customers may come from a CSV it names)."""
+    raise NotImplementedError
+
+
+def loads(text: str, *, source: str = "<string>", base_dir: str | Path | None = None) -> Fleet:
+    """Like ``load`` for YAML text; ``base_dir`` resolves relative paths (CSV customers)."""
+    raise NotImplementedError
+
+
+__all__ = [
+    "Connection",
+    "CredentialRef",
+    "CustomerSpec",
+    "DesiredDomain",
+    "Fleet",
+    "FleetFileError",
+    "Ownership",
+    "PoolSpec",
+    "Problem",
+    "Safety",
+    "StreamSpec",
+    "load",
+    "loads",
+]
