@@ -389,19 +389,24 @@ def _run_verify(acct: Account, key: str, payload: Mapping[str, Any], resumed: bo
 
 
 @attrs.frozen
-class _Operation:
+class Operation:
+    """One kind of item work the engine can run: ``prepare`` validates an input item into
+    (journal key, payload) before anything is sent; ``run`` does one item and says what
+    happened (``resumed`` is true when an earlier run died with it in flight: look before
+    re-sending). ``capability`` is checked once before the run."""
+
     name: str
     prepare: Prepare
     run: Run
     capability: Capability
 
 
-_CREATE = _Operation("create", _prepare_create, _run_create, Capability.DOMAINS)
-_DELETE = _Operation("delete", _prepare_name, _run_delete, Capability.DOMAINS)
-_VERIFY = _Operation("verify", _prepare_name, _run_verify, Capability.DOMAIN_VERIFY)
+_CREATE = Operation("create", _prepare_create, _run_create, Capability.DOMAINS)
+_DELETE = Operation("delete", _prepare_name, _run_delete, Capability.DOMAINS)
+_VERIFY = Operation("verify", _prepare_name, _run_verify, Capability.DOMAIN_VERIFY)
 
 
-def _assign_operation(pool: str | None, ip: str | None) -> _Operation:
+def _assign_operation(pool: str | None, ip: str | None) -> Operation:
     if (pool is None) == (ip is None):
         raise ValidationError("target", {"pool": pool, "ip": ip}, "give exactly one of pool, ip")
     target = validate.pool_name(pool) if pool is not None else validate.ip_address(ip)
@@ -417,7 +422,7 @@ def _assign_operation(pool: str | None, ip: str | None) -> _Operation:
         return ItemResult(key, Outcome.ASSIGNED)
 
     name = f"assign pool:{target}" if pool is not None else f"assign ip:{target}"
-    return _Operation(name, _prepare_name, run, capability)
+    return Operation(name, _prepare_name, run, capability)
 
 
 # -- the engine ----------------------------------------------------------------------------
@@ -471,6 +476,11 @@ class Bulk:
         """Make every domain send from ``pool`` or from the dedicated ``ip``."""
         return self._run(_assign_operation(pool, ip), items)
 
+    def run(self, op: Operation, items: Iterable[Any]) -> Report:
+        """Run a custom ``Operation`` over ``items`` with the engine's guarantees (what
+        ``espkit.apply`` uses to apply a plan's domain changes)."""
+        return self._run(op, items)
+
     def resume(self) -> Report:
         """Finish the job recorded in the journal, with no input needed."""
         meta = self.journal.meta()
@@ -482,18 +492,24 @@ class Bulk:
             op = _assign_operation(target if kind == "pool" else None,
                                    target if kind == "ip" else None)
         else:
-            op = {o.name: o for o in (_CREATE, _DELETE, _VERIFY)}[name]
+            known = {o.name: o for o in (_CREATE, _DELETE, _VERIFY)}
+            if name not in known:
+                raise ConfigError(
+                    f"journal {self.journal.path} holds a {name!r} job; resume it the way it "
+                    "was started (for a fleet apply: run apply again, it re-plans what is left)"
+                )
+            op = known[name]
         return self._run(op, None)
 
     # -- the run ---------------------------------------------------------------------------
 
-    def _job(self, op: _Operation) -> dict[str, str]:
+    def _job(self, op: Operation) -> dict[str, str]:
         job = {"operation": op.name, "provider": self.account.name}
         if self.account.subaccount:
             job["subaccount"] = self.account.subaccount
         return job
 
-    def _ingest(self, op: _Operation, items: Iterable[Any]) -> None:
+    def _ingest(self, op: Operation, items: Iterable[Any]) -> None:
         bad: list[str] = []
         bad_count = 0
         seen: dict[str, dict[str, Any]] = {}
@@ -529,7 +545,7 @@ class Bulk:
         added, known = self.journal.add(rows())
         log.info("%s: %d new item(s), %d already in the journal", op.name, added, known)
 
-    def _run(self, op: _Operation, items: Iterable[Any] | None) -> Report:
+    def _run(self, op: Operation, items: Iterable[Any] | None) -> Report:
         if op.capability not in self.account.provider.SUPPORTS:
             raise self.account.provider.unsupported(op.capability)
         self.journal.bind(self._job(op))
@@ -544,7 +560,7 @@ class Bulk:
 class _Run:
     """One execution: feeds journal entries to workers, sizes the worker count, reports."""
 
-    def __init__(self, bulk: Bulk, op: _Operation) -> None:
+    def __init__(self, bulk: Bulk, op: Operation) -> None:
         self.bulk = bulk
         self.op = op
         self.journal = bulk.journal
@@ -829,6 +845,7 @@ __all__ = [
     "Bulk",
     "BulkInterrupted",
     "ItemResult",
+    "Operation",
     "Outcome",
     "Progress",
     "Report",
