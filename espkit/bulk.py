@@ -97,6 +97,7 @@ class Outcome(str, enum.Enum):
     VERIFIED = "verified"
     PENDING = "pending"  # verify: the ESP checked and the DNS records are not all there yet
     ASSIGNED = "assigned"
+    UPDATED = "updated"  # apply: an existing object changed to match the fleet (pool IPs)
     FAILED = "failed"
     SKIPPED = "skipped"  # finished by an earlier run of the same journal
 

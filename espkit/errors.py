@@ -170,6 +170,31 @@ class ConflictingState(EspError):
     kind = "conflict"
 
 
+class UnsafePlan(EspkitError):
+    """A fleet plan is not safe to apply as it stands (octoDNS's ``UnsafePlan``)."""
+
+
+class TooMuchChange(UnsafePlan):
+    """The plan deletes or moves more than the fleet's safety share of what exists.
+
+    Like octoDNS's ``TooMuchChange``: the usual cause is a truncated fleet file or the wrong
+    account, not a wish to delete a third of the fleet. ``force`` applies it anyway."""
+
+    def __init__(self, what: str, noun: str, count: int, existing: int, threshold: float
+                 ) -> None:
+        self.what = what
+        self.noun = noun
+        self.count = count
+        self.existing = existing
+        self.threshold = threshold
+        share = count / existing if existing else 1.0
+        super().__init__(
+            f"too much change: the plan would {what} {count} of the {existing} existing "
+            f"{noun} ({share:.0%}), over the safety threshold of {threshold:.0%}; check the fleet "
+            "file and the account, then apply with --force (force=True) if it is meant"
+        )
+
+
 __all__ = [
     "AlreadyExists",
     "AuthError",
@@ -183,7 +208,9 @@ __all__ = [
     "RegionMismatch",
     "Rejected",
     "ServerError",
+    "TooMuchChange",
     "TransportError",
+    "UnsafePlan",
     "Unsupported",
     "ValidationError",
 ]
