@@ -161,6 +161,10 @@ class MailgunFake(EspFake):
             "created_at": email.utils.formatdate(usegmt=True), "type": "custom",
             "spam_action": "disabled", "web_prefix": "email", "web_scheme": "https",
         }
+        # `pool_id` on create links the domain to that DIPP (shared/notes/esp-apis.md)
+        for pool_id in f.get("pool_id", []):
+            if pool_id in self.pools:
+                self.pools[pool_id]["linked"].append(name)
         return self._domain_reply(name, message="Domain DNS records have been created")
 
     def _domain_reply(self, name: str, message: str | None = None) -> Reply:
