@@ -11,8 +11,8 @@ import builtins
 import inspect
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import providers, validate
 from .errors import (
@@ -39,6 +39,9 @@ from .models import (
 )
 from .providers.base import Provider
 from .transport import RetryRunner
+
+if TYPE_CHECKING:
+    from .waiter import VerificationReport, WaitProgress
 
 log = logging.getLogger("espkit")
 T = TypeVar("T")
@@ -243,16 +246,78 @@ class Domains(Manager):
         self._require(Capability.DOMAIN_VERIFY)
         return self._provider.verify_domain(validate.domain_name(name))
 
-    def wait_until_verified(
+    # a str is also an Iterable[str]: the first overload wins for one name, as at run time
+    @overload
+    def wait_until_verified(  # type: ignore[overload-overlap]
         self,
         name: str,
         *,
         timeout: float = 600.0,
-        interval: float = 15.0,
+        poll: float | None = None,
+        interval: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
-    ) -> Domain:
-        """Re-verify every ``interval`` seconds until verified; ``VerificationTimeout`` if not."""
+    ) -> Domain: ...
+
+    @overload
+    def wait_until_verified(
+        self,
+        name: Iterable[str | Domain | DomainSpec | Mapping[str, Any]],
+        *,
+        timeout: float = 600.0,
+        poll: float | None = None,
+        interval: float | None = None,
+        max_poll: float | None = None,
+        backoff: float | None = None,
+        on_progress: Callable[[WaitProgress], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> VerificationReport: ...
+
+    def wait_until_verified(
+        self,
+        name: str | Iterable[str | Domain | DomainSpec | Mapping[str, Any]],
+        *,
+        timeout: float = 600.0,
+        poll: float | None = None,
+        interval: float | None = None,
+        max_poll: float | None = None,
+        backoff: float | None = None,
+        on_progress: Callable[[WaitProgress], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> Domain | VerificationReport:
+        """Re-verify until verified.
+
+        One name: every ``poll`` seconds (default 15) until verified; returns the ``Domain``,
+        or raises ``VerificationTimeout`` when the next check would come after ``timeout``.
+
+        An iterable of names: ``espkit.waiter.wait_until_verified`` (rounds through the bulk
+        engine, backoff up to ``max_poll``, a round at the deadline) returning a
+        ``VerificationReport`` with every domain's outcome; never raises for domains that
+        are late. ``interval`` is the former name of ``poll``.
+        """
+        if interval is not None:
+            if poll is not None and poll != interval:
+                raise ValidationError("interval", interval,
+                                      f"is the old name of poll; give one (poll={poll!r})")
+            poll = interval
+        if not isinstance(name, str):
+            from . import waiter
+
+            return waiter.wait_until_verified(
+                self._account, name, timeout=timeout,
+                poll=15.0 if poll is None else poll,
+                max_poll=300.0 if max_poll is None else max_poll,
+                backoff=1.5 if backoff is None else backoff,
+                on_progress=on_progress, sleep=sleep, clock=clock,
+            )
+        for option, value in (("max_poll", max_poll), ("backoff", backoff),
+                              ("on_progress", on_progress)):
+            if value is not None:
+                raise ValidationError(option, value, "applies to a list of domains; one name "
+                                      "is polled every `poll` seconds")
+        every = 15.0 if poll is None else poll
         name = validate.domain_name(name)
         start = clock()
         while True:
@@ -260,9 +325,9 @@ class Domains(Manager):
             if domain.verified:
                 return domain
             waited = clock() - start
-            if waited + interval > timeout:
+            if waited + every > timeout:
                 raise VerificationTimeout(domain, waited)
-            sleep(interval)
+            sleep(every)
 
     def delete(self, name: str) -> None:
         self._require(Capability.DOMAINS)
