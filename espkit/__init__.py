@@ -42,6 +42,7 @@ from .models import (
     Subaccount,
 )
 from .transport import RetryPolicy
+from .waiter import VerificationReport, VerificationResult, wait_until_verified
 
 __version__ = "0.1.0"
 
@@ -77,7 +78,10 @@ __all__ = [
     "TransportError",
     "Unsupported",
     "ValidationError",
+    "VerificationReport",
+    "VerificationResult",
     "VerificationTimeout",
     "__version__",
     "connect",
+    "wait_until_verified",
 ]
