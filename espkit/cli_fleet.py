@@ -1,3 +1,188 @@
-"""``espkit plan`` / ``espkit apply``: a fleet file made real, octoDNS-style."""
+"""``espkit plan`` / ``espkit apply``: a fleet file made real, octoDNS-style.
+
+    espkit plan fleet.yaml                 # what would change; changes nothing
+    espkit apply fleet.yaml                # shows the plan, asks, applies
+    espkit apply fleet.yaml --yes          # for CI; --force for plans over the safety share
+
+The accounts come from the fleet file's ``connections``. A sandbox connection without its
+own ``path`` uses the global ``--sandbox-db`` when given. Exit codes: 0 done (or nothing to
+do), 1 some changes failed or conflicts remain, 2 bad file or an unsafe plan without
+``--force``, 130 interrupted.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+import attrs
+import click
+from rich.table import Table
+
+from . import fleet as fleet_file
+from .account import Account
+from .apply import ApplyReport, apply
+from .bulk import Progress
+from .cli import EXIT_CONFIG, EXIT_ESP, Ctx, _escape, cli, err, handled, out, pass_ctx
+from .cli_bulk import _ProgressBar
+from .errors import ConfigError, TooMuchChange
+from .plan import Action, Plan, plan
+
+_COLOURS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.ASSIGN: "cyan",
+            Action.DELETE: "red"}
+FLEET = click.argument("fleet_path", metavar="FLEET", type=click.Path(dir_okay=False))
+DELETE_UNKNOWN = click.option(
+    "--delete-unknown", is_flag=True,
+    help="Also delete domains and pools the file neither declares nor owns.")
+
+
+@contextlib.contextmanager
+def _accounts(ctx: Ctx, fleet: fleet_file.Fleet) -> Iterator[dict[str, Account]]:
+    opened: dict[str, Account] = {}
+    try:
+        for name, conn in fleet.connections.items():
+            if (conn.provider == "sandbox" and "path" not in conn.options
+                    and ctx.provider == "sandbox" and "path" in ctx.options):
+                conn = attrs.evolve(conn, options={**conn.options, "path": ctx.options["path"]})
+            opened[name] = conn.connect()
+        yield opened
+    finally:
+        for acct in opened.values():
+            acct.close()
+
+
+def _read_plan(ctx: Ctx, accounts: dict[str, Account], fleet: fleet_file.Fleet,
+               delete_unknown: bool) -> Plan:
+    quiet = ctx.output == "json" or not err.is_terminal
+    status = contextlib.nullcontext() if quiet else err.status("reading the accounts ...")
+    with status:
+        return plan(fleet, accounts, delete_unknown=delete_unknown)
+
+
+def _plan_table(p: Plan) -> Table:
+    t = Table("action", "kind", "name", "subaccount", "detail", "reason",
+              title=f"plan: {p.source}")
+    for c in p.changes:
+        colour = _COLOURS[c.action]
+        t.add_row(f"[{colour}]{c.action}[/]", str(c.kind), c.name, c.subaccount or "",
+                  _escape(c.detail), _escape(c.reason))
+    return t
+
+
+def _show_plan(ctx: Ctx, p: Plan) -> None:
+    if ctx.output == "json":
+        click.echo(p.to_json(indent=2))
+        return
+    if p.changes:
+        out.print(_plan_table(p))
+    if p.unknown:
+        shown = ", ".join(u.name for u in p.unknown[:10])
+        more = f" and {len(p.unknown) - 10} more" if len(p.unknown) > 10 else ""
+        err.print(f"[yellow]unknown, left alone:[/] {_escape(shown)}{more} (declare them, "
+                  "add an ownership pattern, or pass --delete-unknown)", highlight=False)
+    for conflict in p.conflicts:
+        err.print(f"[red]conflict:[/] {_escape(conflict)}", highlight=False)
+    out.print(_escape(p.summary()), highlight=False)
+    if not p.safe():
+        try:
+            p.check()
+        except TooMuchChange as exc:
+            err.print(f"[bold red]unsafe:[/] {_escape(str(exc))}", highlight=False)
+
+
+@cli.command("plan")
+@FLEET
+@DELETE_UNKNOWN
+@pass_ctx
+@handled
+def plan_command(ctx: Ctx, fleet_path: str, delete_unknown: bool) -> None:
+    """Show what applying FLEET would change. Changes nothing."""
+    fleet = fleet_file.load(fleet_path)
+    with _accounts(ctx, fleet) as accounts:
+        p = _read_plan(ctx, accounts, fleet, delete_unknown)
+    _show_plan(ctx, p)
+
+
+class _Bars:
+    """One progress bar per connection's domain changes."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, _ProgressBar] = {}
+
+    def update(self, connection: str, p: Progress) -> None:
+        bar = self.bars.get(connection)
+        if bar is None:
+            bar = self.bars[connection] = _ProgressBar().__enter__()
+        bar.update(attrs.evolve(p, operation=f"apply {connection}"))
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.__exit__()
+
+
+@cli.command("apply")
+@FLEET
+@click.option("-y", "--yes", is_flag=True, help="Apply without asking.")
+@click.option("--force", is_flag=True,
+              help="Apply even when the plan deletes or moves more than the safety share.")
+@DELETE_UNKNOWN
+@click.option("--max-concurrency", type=click.IntRange(1, 1024), default=256,
+              show_default=True, help="Cap on requests in flight.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@pass_ctx
+@handled
+def apply_command(ctx: Ctx, fleet_path: str, yes: bool, force: bool, delete_unknown: bool,
+                  max_concurrency: int, no_progress: bool) -> None:
+    """Make the accounts match FLEET: plan, confirm, apply. Run it again to resume."""
+    fleet = fleet_file.load(fleet_path)
+    with _accounts(ctx, fleet) as accounts:
+        p = _read_plan(ctx, accounts, fleet, delete_unknown)
+        if ctx.output != "json":
+            _show_plan(ctx, p)
+        if p.empty:
+            if ctx.output == "json":
+                click.echo(ApplyReport(p).to_json(indent=2))
+            sys.exit(EXIT_ESP if p.conflicts else 0)
+        try:
+            p.check(force=force)
+        except TooMuchChange as exc:
+            if ctx.output == "json":
+                click.echo(p.to_json(indent=2))
+            err.print(f"[bold red]refused:[/] {_escape(str(exc))}", highlight=False)
+            sys.exit(EXIT_CONFIG)
+        if not yes:
+            if not sys.stdin.isatty():
+                raise ConfigError("apply needs confirmation: pass --yes when not run from a "
+                                  "terminal")
+            click.confirm(f"Apply {len(p.changes)} change(s)?", abort=True, err=True)
+        bars = _Bars() if not no_progress and ctx.output != "json" else None
+        try:
+            report = apply(p, accounts, force=force, max_concurrency=max_concurrency,
+                           on_progress=bars.update if bars else None)
+        finally:
+            if bars:
+                bars.close()
+    _show_report(ctx, report)
+    if not report.ok:
+        sys.exit(EXIT_ESP)
+
+
+def _show_report(ctx: Ctx, report: ApplyReport) -> None:
+    if ctx.output == "json":
+        click.echo(report.to_json(indent=2))
+        return
+    t = Table("outcome", "items", title="apply")
+    for outcome, n in sorted(report.counts().items()):
+        t.add_row(outcome, str(n))
+    out.print(t)
+    out.print(_escape(report.summary()), highlight=False)
+    failed = report.failed
+    if failed:
+        f = Table("change", "error", title="failed")
+        f.add_column("message", overflow="fold")
+        for item in failed[:20]:
+            f.add_row(item.key, type(item.error).__name__, _escape(str(item.error)))
+        out.print(f)
+        if len(failed) > 20:
+            out.print(f"... and {len(failed) - 20} more (run apply again to retry them)")

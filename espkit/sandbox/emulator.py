@@ -131,6 +131,11 @@ class Emulator:
         with self._lock:
             self._rules.append(_Rule(kind, method and method.upper(), path, times))
 
+    def clear_faults(self) -> None:
+        """Drop every injected fault not yet used ("the outage is over")."""
+        with self._lock:
+            self._rules.clear()
+
     def revoke_key(self, api_key: str) -> None:
         """Answer 401 to requests made with ``api_key`` from now on."""
         self.app.revoked.add(api_key)
