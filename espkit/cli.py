@@ -6,6 +6,7 @@ Errors print as one line on stderr (a traceback only with ``--debug``). Exit cod
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import json
@@ -30,6 +31,14 @@ from . import providers as registry
 from .account import Account, connect
 from .errors import ConfigError, EspError, EspkitError
 from .models import Capability, Domain
+from .waiter import (
+    VerificationInterrupted,
+    VerificationReport,
+    WaitProgress,
+    describe_records,
+    verify_once,
+    wait_until_verified,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -223,21 +232,168 @@ def domains_show(ctx: Ctx, name: str) -> None:
 
 
 @domains.command("verify")
-@click.argument("name")
-@click.option("--wait", is_flag=True, help="Keep checking until verified.")
-@click.option("--timeout", type=float, default=600.0, show_default=True)
-@click.option("--interval", type=float, default=15.0, show_default=True)
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option("--from-file", "from_file", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Also the names in FILE: one a line, CSV with a name column, JSON or "
+                   "JSON Lines ('-' reads stdin).")
+@click.option("--wait", is_flag=True,
+              help="Keep re-checking the unverified ones until all are verified or --timeout.")
+@click.option("--timeout", type=float, default=600.0, show_default=True,
+              help="With --wait: seconds to wait in all; the last check is at the deadline.")
+@click.option("--poll", type=float, default=None,
+              help="With --wait: seconds before the second check, then 1.5 times longer each "
+                   "round up to 300 s.  [default: 15]")
+@click.option("--interval", type=float, default=None, hidden=True)  # the old name of --poll
+@click.option("--no-progress", is_flag=True, help="No progress display.")
 @pass_ctx
 @handled
-def domains_verify(ctx: Ctx, name: str, wait: bool, timeout: float, interval: float) -> None:
-    """Ask the ESP to check the DNS records now."""
-    if wait:
-        d = ctx.account.domains.wait_until_verified(name, timeout=timeout, interval=interval)
-    else:
-        d = ctx.account.domains.verify(name)
-    emit(ctx, d, lambda: _records_table(d))
-    if not d.verified:
+def domains_verify(ctx: Ctx, names: Sequence[str], from_file: str | None, wait: bool,
+                   timeout: float, poll: float | None, interval: float | None,
+                   no_progress: bool) -> None:
+    """Ask the ESP to check the DNS records of each NAME now; with --wait, until verified.
+
+    Exit code 0 when every domain is verified, 1 when some are pending or failed, 2 for bad
+    input, 130 after Ctrl-C (the report so far is printed).
+    """
+    from .bulk import read_items
+
+    items: list[Any] = list(names)
+    if from_file is not None:
+        items.extend(read_items(from_file))
+    if not items:
+        raise click.UsageError("give at least one NAME or --from-file FILE")
+    if interval is not None:
+        if poll is not None and poll != interval:
+            raise ConfigError("--interval is the old name of --poll: give one of them")
+        poll = interval
+    if not wait and len(items) == 1 and from_file is None:
+        d = ctx.account.domains.verify(items[0])
+        emit(ctx, d, lambda: _records_table(d))
+        if not d.verified:
+            sys.exit(EXIT_ESP)
+        return
+    display = None if no_progress or ctx.output == "json" else _VerifyDisplay(wait)
+    try:
+        with display or contextlib.nullcontext():
+            on_progress = display.update if display else None
+            if wait:
+                every = 15.0 if poll is None else poll
+                report = wait_until_verified(
+                    ctx.account, items, timeout=timeout, poll=every,
+                    max_poll=max(300.0, every), on_progress=on_progress)
+            else:
+                report = verify_once(ctx.account, items, on_progress=on_progress)
+    except VerificationInterrupted as stop:
+        _show_verification(ctx, stop.report)
+        err.print(f"[yellow]{_escape(str(stop))}[/]", highlight=False)
+        sys.exit(130)
+    _show_verification(ctx, report)
+    if not report.ok:
         sys.exit(EXIT_ESP)
+
+
+class _VerifyDisplay:
+    """rich progress on stderr: verified/total, round, the check under way or the countdown
+    to the next one, elapsed."""
+
+    def __init__(self, wait: bool) -> None:
+        import math
+        import time
+
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            ProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+        from rich.text import Text
+
+        self.clock = time.monotonic
+
+        class Status(ProgressColumn):
+            # re-rendered about ten times a second: the countdown moves between updates
+            def render(self, task: Any) -> Text:
+                f = task.fields
+                if f.get("checking"):
+                    text = f"round {f['round']}: checking {f['checked']}/{f['to_check']}"
+                elif f.get("next_at") is not None:
+                    left = math.ceil(max(0.0, f["next_at"] - time.monotonic()))
+                    text = f"round {f['round']}, next in {left} s"
+                else:
+                    text = f"round {f.get('round', 0)}"
+                if f.get("failed"):
+                    text += f", {f['failed']} failed"
+                return Text(text)
+
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(bar_width=20),
+            MofNCompleteColumn(), TextColumn("verified"), Status(), TimeElapsedColumn(),
+            console=err, transient=False,
+        )
+        self.description = "waiting" if wait else "verifying"
+        self.task: Any = None
+
+    def __enter__(self) -> _VerifyDisplay:
+        return self  # started by the first update: nothing shows if the input is refused
+
+    def __exit__(self, *exc: object) -> None:
+        self.bar.stop()
+
+    def update(self, p: WaitProgress) -> None:
+        fields: dict[str, Any] = {
+            "round": p.round, "checking": p.checking, "checked": p.checked,
+            "to_check": p.to_check, "failed": p.failed,
+            "next_at": None if p.next_check_in is None else self.clock() + p.next_check_in,
+        }
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task(self.description, total=p.total,
+                                          completed=p.verified, **fields)
+        else:
+            self.bar.update(self.task, total=p.total, completed=p.verified, **fields)
+
+
+#: with more domains than this, the table leaves the verified ones out (JSON has them all)
+_VERIFY_TABLE_ALL = 50
+
+
+def _show_verification(ctx: Ctx, report: VerificationReport) -> None:
+    from rich.text import Text
+
+    if ctx.output == "json":
+        click.echo(report.to_json(indent=2))
+        return
+    rows = list(report.results)
+    if len(rows) > _VERIFY_TABLE_ALL:
+        rows = [r for r in rows if not r.verified]
+    if rows:
+        t = Table("domain", "outcome", title="verification")
+        t.add_column("failing records or error", overflow="fold")
+        for r in rows:
+            if r.error is not None:
+                why = f"{type(r.error).__name__}: {r.error}"
+            elif r.verified:
+                why = ""
+            else:
+                why = describe_records(r.failing).replace(", ", "\n")
+            t.add_row(r.domain, str(r.outcome), why)
+        out.print(t)
+    counts = report.counts()
+    line = (f"{counts['verified']} of {len(report.results)} domain(s) verified, "
+            f"{counts['pending']} pending, {counts['failed']} failed "
+            f"({report.rounds} round(s), {report.elapsed:.0f} s)")
+    hidden = len(report.results) - len(rows)
+    if hidden:
+        line += f"; {hidden} verified domain(s) not listed (-o json lists every one)"
+    out.print(Text(line), soft_wrap=True)
+    if report.pending:
+        some = " ".join(r.domain for r in report.pending[:5])
+        more = " ..." if len(report.pending) > 5 else ""
+        out.print(Text(f"next: publish the failing records, see what DNS serves with "
+                       f"`espkit dns check --only-problems {some}{more}`, then verify again"),
+                  soft_wrap=True)
 
 
 @domains.command("delete")
