@@ -707,3 +707,14 @@ def test_schema_options_match_what_the_account_checks() -> None:
     assert tuple(options["dkim_key_size"]["enum"]) == account._DKIM_SIZES
     assert tuple(options["spam_action"]["enum"]) == account._SPAM_ACTIONS
     assert tuple(options["web_scheme"]["enum"]) == account._WEB_SCHEMES
+
+
+def test_the_documented_example_declares_what_the_docs_say() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "fleet-file.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    f = fleet.loads(example)
+    assert [(d.name, d.pool, d.subaccount, d.options["dkim_key_size"]) for d in f.domains()] == [
+        ("news.acme.com", "mkt", None, 2048), ("mail.acme.com", "txn", None, 1024),
+        ("news.globex.com", "mkt", "globex", 2048), ("mail.globex.com", "txn", "globex", 1024),
+        ("tx.initech.com", "txn2", "initech-prod", 1024),
+    ]
