@@ -1,10 +1,299 @@
-"""``espkit dns ...``: the DNS records customers must publish, exported and checked."""
+"""``espkit dns ...``: the DNS records customers must publish, exported and checked.
+
+    espkit dns export news.acme.com mail.acme.com --format bind
+    espkit dns export --all --format csv --out records.csv
+    espkit dns export --fleet fleet.yaml --format octodns --zone acme=acme.com --out-dir zones/
+    espkit dns check --all --nameserver 192.0.2.53 --only-problems
+
+Domains come from the account (named ones, ``--all``), or from a fleet file (``--fleet``: its
+declared domains that exist in their connection's account, labelled with their customer; the
+declared ones not found are listed on stderr). ``check`` exits 0 when every record is
+published, 1 otherwise (and when a named domain is not in the account), 2 for bad input.
+"""
 
 from __future__ import annotations
 
-from .cli import cli
+import sys
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from . import dns as records
+from .account import Account
+from .cli import EXIT_ESP, Ctx, cli, emit, err, handled, out, pass_ctx, to_plain
+from .errors import ConfigError, NotFound
+from .models import Domain
+
+#: domains fetched at once when the list call leaves the records out (Mailgun's does)
+FETCH_THREADS = 8
+
+_STATUS_STYLE = {
+    records.CheckStatus.PRESENT: "green",
+    records.CheckStatus.MISSING: "yellow",
+    records.CheckStatus.WRONG: "bold red",
+    records.CheckStatus.ERROR: "magenta",
+}
 
 
 @cli.group()
 def dns() -> None:
     """Export the DNS records customers must add; check they are published."""
+
+
+# -- where the domains come from ---------------------------------------------------------------
+
+
+class _Selection:
+    """The domains to work on, each with its customer label, and the names not found."""
+
+    def __init__(self) -> None:
+        self.items: list[tuple[Domain, str | None]] = []
+        self.not_found: list[str] = []
+        self.named_not_found = False
+
+    def report_not_found(self, what: str) -> None:
+        if self.not_found:
+            err.print(Text(f"{len(self.not_found)} {what} not found in the account: "
+                           + ", ".join(self.not_found), style="yellow"))
+
+
+def _domain_sources(fn: Any) -> Any:
+    for decorator in reversed([
+        click.argument("names", nargs=-1, metavar="[DOMAIN]..."),
+        click.option("--all", "all_", is_flag=True, help="Every domain of the account."),
+        click.option("--fleet", "fleet_path", type=click.Path(dir_okay=False, exists=True),
+                     help="Every domain a fleet file declares, labelled with its customer."),
+    ]):
+        fn = decorator(fn)
+    return fn
+
+
+def _select(ctx: Ctx, names: Sequence[str], all_: bool, fleet_path: str | None) -> _Selection:
+    given = sum([bool(names), all_, fleet_path is not None])
+    if given == 0:
+        raise ConfigError("name the domains, or pass --all or --fleet FILE")
+    if given > 1:
+        raise ConfigError("give domain names, --all or --fleet FILE: only one of them")
+    selection = _Selection()
+    if fleet_path is not None:
+        _from_fleet(fleet_path, selection)
+        return selection
+    account = ctx.account
+    wanted: list[str | Domain] = [*dict.fromkeys(names)] if names else [*account.domains.list()]
+    for item, domain in zip(wanted, _with_records(account, wanted), strict=True):
+        if domain is None:
+            selection.not_found.append(item if isinstance(item, str) else item.name)
+            selection.named_not_found = True
+        else:
+            selection.items.append((domain, None))
+    return selection
+
+
+def _with_records(account: Account, wanted: Sequence[str | Domain]) -> list[Domain | None]:
+    """Each domain with its DNS records (a list call may leave them out: fetched again),
+    or None when it is not in the account."""
+
+    def fetch(item: str | Domain) -> Domain | None:
+        if isinstance(item, Domain) and item.dns_records:
+            return item
+        try:
+            return account.domains.get(item if isinstance(item, str) else item.name)
+        except NotFound:
+            return None
+
+    if len(wanted) <= 1:
+        return [fetch(item) for item in wanted]
+    with ThreadPoolExecutor(FETCH_THREADS, thread_name_prefix="espkit-dns-get") as pool:
+        return list(pool.map(fetch, wanted))
+
+
+def _from_fleet(path: str, selection: _Selection) -> None:
+    from . import fleet
+
+    try:
+        declared = fleet.load(path)
+    except NotImplementedError:  # pragma: no cover - until the fleet loader lands
+        raise ConfigError("this espkit cannot read fleet files yet") from None
+    wanted = list(declared.domains())
+    found: dict[int, Domain] = {}
+    # one account per connection, one scoped handle per subaccount; domains in file order
+    scopes: dict[tuple[str, str | None], list[int]] = {}
+    for index, desired in enumerate(wanted):
+        scopes.setdefault((desired.connection, desired.subaccount), []).append(index)
+    accounts: dict[str, Account] = {}
+    try:
+        for (connection, subaccount), indexes in scopes.items():
+            if connection not in declared.connections:
+                raise ConfigError(f"{path}: no connection named {connection!r}")
+            if connection not in accounts:
+                accounts[connection] = declared.connections[connection].connect()
+            account: Account | None = accounts[connection]
+            if subaccount is not None:
+                account = _subaccount(accounts[connection], subaccount)
+            if account is None:  # the subaccount does not exist yet: nor do its domains
+                continue
+            names = [wanted[i].name for i in indexes]
+            for index, domain in zip(indexes, _with_records(account, names), strict=True):
+                if domain is not None:
+                    found[index] = domain
+    finally:
+        for account in accounts.values():
+            account.close()
+    for index, desired in enumerate(wanted):
+        if index in found:
+            selection.items.append((found[index], desired.customer))
+        else:
+            selection.not_found.append(desired.name)
+
+
+def _subaccount(account: Account, name: str) -> Account | None:
+    for sub in account.subaccounts.list():
+        if sub.name == name:
+            return account.on_behalf_of(sub.id)
+    return None
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+def _zones(pairs: Sequence[str]) -> dict[str, str]:
+    zones: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, zone = pair.partition("=")
+        if not sep or not key.strip() or not zone.strip():
+            raise ConfigError(f"--zone {pair!r}: expected CUSTOMER=ZONE or DOMAIN=ZONE")
+        zones[key.strip()] = zone.strip().rstrip(".").lower()
+    return zones
+
+
+@dns.command("export")
+@_domain_sources
+@click.option("-f", "--format", "fmt", type=click.Choice(records.FORMATS),
+              help="bind (zone-file lines), csv, json, or octodns (YAML per zone). "
+                   "Default: bind, or json with -o json.")
+@click.option("--out", type=click.Path(dir_okay=False, allow_dash=True),
+              help="Write to this file instead of stdout.")
+@click.option("--out-dir", type=click.Path(file_okay=False),
+              help="octodns: write one <zone>.yaml per zone into this directory.")
+@click.option("--zone", "zone_pairs", multiple=True, metavar="KEY=ZONE",
+              help="octodns: put the records of a customer (or of a domain) into this zone, "
+                   "e.g. acme=acme.com (repeatable). Default: each domain is its own zone.")
+@click.option("--ttl", type=click.IntRange(0, 2**31 - 1), default=records.DEFAULT_TTL,
+              show_default=True, help="TTL of the bind and octodns records.")
+@pass_ctx
+@handled
+def dns_export(ctx: Ctx, names: Sequence[str], all_: bool, fleet_path: str | None,
+               fmt: str | None, out: str | None, out_dir: str | None,
+               zone_pairs: Sequence[str], ttl: int) -> None:
+    """Write the records customers must publish, per domain, grouped by customer."""
+    fmt = fmt or ("json" if ctx.output == "json" else "bind")
+    if out and out_dir:
+        raise ConfigError("--out and --out-dir: only one of them")
+    if out_dir and fmt != "octodns":
+        raise ConfigError("--out-dir writes octoDNS zone files: use it with --format octodns")
+    zones = _zones(zone_pairs)
+    selection = _select(ctx, names, all_, fleet_path)
+    if out_dir:
+        documents = records.to_octodns(selection.items, zones=zones, ttl=ttl)
+        directory = Path(out_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        for zone, text in documents.items():
+            (directory / f"{zone}.yaml").write_text(text)
+        err.print(Text(f"wrote {len(documents)} zone file(s) to {directory}"))
+    else:
+        text = records.export(selection.items, fmt, zones=zones, ttl=ttl)
+        if out and out != "-":
+            Path(out).write_text(text)
+            err.print(Text(f"wrote the records of {len(selection.items)} domain(s) to {out}"))
+        else:
+            click.echo(text, nl=False)
+    selection.report_not_found("declared domain(s)" if fleet_path else "domain(s)")
+    if selection.named_not_found:
+        sys.exit(EXIT_ESP)
+
+
+# -- check ------------------------------------------------------------------------------------
+
+
+def _short(text: str, limit: int = 72) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _relative(host: str, domain: str) -> str:
+    """``host`` as the customer types it into their DNS console under ``domain``."""
+    if host == domain:
+        return "@"
+    return host[: -len(domain) - 1] if host.endswith("." + domain) else host
+
+
+def _checks_table(rows: Sequence[tuple[records.RecordCheck, str | None]]) -> Table:
+    with_customer = any(customer for _, customer in rows)
+    t = Table(title=None)
+    if with_customer:
+        t.add_column("customer")
+    t.add_column("domain", overflow="fold")
+    t.add_column("record")
+    t.add_column("host", overflow="fold")
+    t.add_column("status")
+    t.add_column("found / reason", overflow="fold")
+    previous = None
+    for c, customer in rows:
+        detail = [c.reason] if c.reason else []
+        if not c.ok:
+            detail += [f"found: {_short(f)}" for f in c.found]
+        first = c.domain != previous  # the domain (and customer) once per group of rows
+        if first and previous is not None:
+            t.add_section()
+        previous = c.domain
+        cells = [Text(c.domain if first else ""), Text(f"{c.record.purpose} {c.record.type}"),
+                 Text(_relative(c.record.host, c.domain)),
+                 Text(str(c.status), style=_STATUS_STYLE[c.status]), Text("\n".join(detail))]
+        label = [Text(customer or "" if first else "")] if with_customer else []
+        t.add_row(*label, *cells)
+    return t
+
+
+def _summary(checks: Iterable[records.RecordCheck], domains: int) -> str:
+    counts = records.summary(checks)
+    total = sum(counts.values())
+    return (f"{total} record(s) of {domains} domain(s): "
+            + ", ".join(f"{n} {status}" for status, n in counts.items()))
+
+
+@dns.command("check")
+@_domain_sources
+@click.option("--nameserver", "nameservers", multiple=True, metavar="IP[:PORT]",
+              help="Ask this server (repeatable). Default: the system's resolver.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=2.0,
+              show_default=True, help="Seconds one lookup may take.")
+@click.option("--concurrency", type=click.IntRange(1, 512), default=records.DEFAULT_CONCURRENCY,
+              show_default=True, help="Lookups in flight.")
+@click.option("--only-problems", is_flag=True, help="Show only records not present.")
+@pass_ctx
+@handled
+def dns_check(ctx: Ctx, names: Sequence[str], all_: bool, fleet_path: str | None,
+              nameservers: Sequence[str], timeout: float, concurrency: int,
+              only_problems: bool) -> None:
+    """Look every required record up in live DNS: present, missing, wrong or error."""
+    for server in nameservers:
+        records.parse_nameserver(server)  # a typo is exit 2 before anything is asked
+    selection = _select(ctx, names, all_, fleet_path)
+    customer = {d.name: label for d, label in selection.items}
+    checks = records.check([d for d, _ in selection.items], nameservers=nameservers or None,
+                           timeout=timeout, concurrency=concurrency)
+    rows = [(c, customer.get(c.domain)) for c in checks if not (only_problems and c.ok)]
+    data = [{"customer": label, **to_plain(c)} for c, label in rows]
+    emit(ctx, data, lambda: _checks_table(rows))
+    summary = _summary(checks, len(selection.items))
+    if ctx.output == "json":
+        err.print(Text(summary))
+    else:
+        out.print(Text(summary))
+    selection.report_not_found("declared domain(s)" if fleet_path else "domain(s)")
+    if selection.named_not_found or not all(c.ok for c in checks):
+        sys.exit(EXIT_ESP)

@@ -1,0 +1,277 @@
+"""`espkit dns export` / `espkit dns check` against a sandbox file and a DNS server on
+127.0.0.1, the way a person or a script runs them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import textwrap
+from pathlib import Path
+
+import dns.zone
+import dnsserver
+import pytest
+import yaml
+from click.testing import CliRunner, Result
+from dnsserver import LocalDns, closed_port
+
+import espkit
+from espkit.cli import cli
+from espkit.models import Domain
+
+dns_server = dnsserver.dns_server  # the fixture
+
+FLEET = """\
+version: 1
+connections:
+  default: {provider: sandbox, path: sandbox.db}
+pools:
+  mkt: {ips: [192.0.2.10]}
+streams:
+  marketing:     {pool: mkt, domain: "news.{domain}"}
+  transactional: {pool: mkt, domain: "mail.{domain}"}
+customers:
+  - {name: acme, domain: acme.example}
+  - {name: globex, domain: globex.example, subaccount: globex}
+  - {name: initech, domain: initech.example}
+"""
+
+
+@pytest.fixture
+def sandbox_db(tmp_path: Path) -> str:
+    return str(tmp_path / "sandbox.db")
+
+
+@pytest.fixture
+def run(sandbox_db: str, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("ESPKIT_PROVIDER", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str, columns: int = 80) -> Result:
+        return runner.invoke(cli, ["--sandbox-db", sandbox_db, *args],
+                             env={"COLUMNS": str(columns)})
+
+    return invoke
+
+
+@pytest.fixture
+def domains(sandbox_db: str) -> list[Domain]:
+    """news/mail.acme.example in the main account; news.globex.example in the subaccount
+    globex (mail.globex.example and initech's are declared by FLEET but not created)."""
+    with espkit.connect("sandbox", path=sandbox_db) as acct:
+        made = [acct.domains.create(f"{s}.acme.example", dkim_key_size=2048)
+                for s in ("news", "mail")]
+        globex = acct.subaccounts.create("globex")
+        made.append(acct.on_behalf_of(globex.id).domains.create("news.globex.example"))
+    return made
+
+
+@pytest.fixture
+def fleet_file(tmp_path: Path, domains: list[Domain]) -> str:
+    path = tmp_path / "fleet.yaml"
+    path.write_text(FLEET)
+    return str(path)
+
+
+@pytest.fixture
+def published(dns_server: LocalDns, domains: list[Domain]) -> LocalDns:
+    for d in domains:
+        dns_server.add_domain(d)
+    return dns_server
+
+
+# -- export -----------------------------------------------------------------------------------
+
+
+def test_export_bind_of_named_domains_parses(run, domains: list[Domain]) -> None:
+    result = run("dns", "export", "news.acme.example", "mail.acme.example")
+    assert result.exit_code == 0, result.output
+    zone = dns.zone.from_text(result.stdout, origin="acme.example.", relativize=False,
+                              check_origin=False)
+    dkim = domains[0].records("dkim")[0]
+    [rdata] = zone.get_rdataset(dkim.host + ".", "TXT")
+    assert b"".join(rdata.strings).decode() == dkim.value
+    assert sum(len(r) for _, r in zone.iterate_rdatasets()) == 10
+
+
+def test_export_all_as_csv_to_a_file(run, domains: list[Domain], tmp_path: Path) -> None:
+    out = tmp_path / "records.csv"
+    result = run("dns", "export", "--all", "--format", "csv", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    assert "wrote the records of 2 domain(s)" in result.stderr  # the main account's
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert {r["domain"] for r in rows} == {"news.acme.example", "mail.acme.example"}
+    assert len(rows) == 10
+
+
+def test_export_json_is_the_default_with_output_json(run, domains: list[Domain]) -> None:
+    result = run("-o", "json", "dns", "export", "news.acme.example")
+    assert result.exit_code == 0, result.output
+    [data] = json.loads(result.stdout)
+    assert data["domain"] == "news.acme.example"
+    assert len(data["records"]) == 5
+
+
+def test_export_octodns_into_a_directory_one_file_per_zone(run, domains: list[Domain],
+                                                           tmp_path: Path) -> None:
+    out_dir = tmp_path / "zones"
+    result = run("dns", "export", "--all", "--format", "octodns", "--out-dir", str(out_dir),
+                 "--zone", "news.acme.example=acme.example",
+                 "--zone", "mail.acme.example=acme.example.")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out_dir.iterdir()) == ["acme.example.yaml"]
+    zone = yaml.safe_load((out_dir / "acme.example.yaml").read_text())
+    assert "s1._domainkey.news" in zone
+    assert "\\;" in zone["s1._domainkey.mail"]["value"]
+    # no --out-dir: a YAML stream, one document per zone (each domain its own zone here)
+    stream = run("dns", "export", "--all", "--format", "octodns")
+    assert len(list(yaml.safe_load_all(stream.stdout))) == 2
+
+
+@pytest.mark.parametrize("args", [
+    (),                                                        # nothing to export
+    ("--all", "news.acme.example"),                            # two sources
+    ("--all", "--out-dir", "x"),                               # --out-dir is for octodns
+    ("--all", "--format", "octodns", "--out", "a", "--out-dir", "b"),
+    ("--all", "--zone", "acme.example"),                       # KEY=ZONE
+])
+def test_export_bad_input_is_exit_2(run, domains: list[Domain], args: tuple[str, ...]) -> None:
+    result = run("dns", "export", *args)
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_export_a_domain_not_in_the_account(run, domains: list[Domain]) -> None:
+    result = run("dns", "export", "--format", "csv", "news.acme.example", "nope.example")
+    assert result.exit_code == 1
+    assert {r["domain"] for r in csv.DictReader(io.StringIO(result.stdout))} == {
+        "news.acme.example"}
+    assert "1 domain(s) not found in the account: nope.example" in result.stderr
+
+
+def test_export_fleet_labels_customers_and_lists_the_missing(run, fleet_file: str) -> None:
+    result = run("dns", "export", "--fleet", fleet_file, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert {(r["customer"], r["domain"]) for r in rows} == {
+        ("acme", "news.acme.example"), ("acme", "mail.acme.example"),
+        ("globex", "news.globex.example"),  # read inside the globex subaccount
+    }
+    assert ("3 declared domain(s) not found in the account: mail.globex.example, "
+            "news.initech.example, mail.initech.example") in " ".join(result.stderr.split())
+
+
+def test_export_fleet_octodns_zones_by_customer(run, fleet_file: str, tmp_path: Path) -> None:
+    out_dir = tmp_path / "zones"
+    result = run("dns", "export", "--fleet", fleet_file, "--format", "octodns",
+                 "--out-dir", str(out_dir), "--zone", "acme=acme.example",
+                 "--zone", "globex=globex.example")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out_dir.iterdir()) == ["acme.example.yaml",
+                                                         "globex.example.yaml"]
+    acme = yaml.safe_load((out_dir / "acme.example.yaml").read_text())
+    assert {"news", "mail", "email.news", "email.mail"} <= set(acme)
+
+
+def test_export_fleet_built_in_code(run, domains: list[Domain], sandbox_db: str,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fleet model as the CLI reads it, whatever file format produced it."""
+    from espkit import fleet
+
+    model = fleet.Fleet(
+        connections={"main": fleet.Connection("main", "sandbox", {"path": sandbox_db})},
+        customers=(
+            fleet.CustomerSpec("globex", domains=(
+                fleet.DesiredDomain("news.globex.example", "globex", "marketing",
+                                    connection="main", subaccount="globex"),), subaccount="globex"),
+            fleet.CustomerSpec("umbrella", domains=(
+                fleet.DesiredDomain("news.umbrella.example", "umbrella", "marketing",
+                                    connection="main", subaccount="umbrella"),),
+                subaccount="umbrella"),  # no such subaccount yet
+        ),
+    )
+    monkeypatch.setattr(fleet, "load", lambda path: model)
+    result = run("-o", "json", "dns", "export", "--fleet", __file__)
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert [(d["customer"], d["domain"]) for d in data] == [("globex", "news.globex.example")]
+    assert "news.umbrella.example" in result.stderr
+
+
+# -- check ------------------------------------------------------------------------------------
+
+
+def test_check_all_present_exit_0(run, published: LocalDns) -> None:
+    result = run("dns", "check", "--all", "--nameserver", published.nameserver)
+    assert result.exit_code == 0, result.output
+    assert "present" in result.stdout
+    assert "10 record(s) of 2 domain(s): 10 present, 0 missing, 0 wrong, 0 error" in \
+        result.stdout
+
+
+def test_check_problems_exit_1_and_only_problems(run, published: LocalDns,
+                                                 domains: list[Domain]) -> None:
+    dkim = domains[0].records("dkim")[0]
+    published.replace(dkim.host, "TXT", "k=rsa; p=OLDKEY")
+    published.remove("email.mail.acme.example")
+    result = run("-o", "json", "dns", "check", "news.acme.example", "mail.acme.example",
+                 "--nameserver", published.nameserver, "--only-problems")
+    assert result.exit_code == 1, result.output
+    rows = json.loads(result.stdout)
+    assert [(r["domain"], r["record"]["purpose"], r["status"]) for r in rows] == [
+        ("news.acme.example", "dkim", "wrong"), ("mail.acme.example", "tracking", "missing")]
+    assert rows[0]["found"] == ["k=rsa; p=OLDKEY"]
+    assert rows[0]["customer"] is None
+    assert "8 present, 1 missing, 1 wrong, 0 error" in result.stderr  # stdout stays JSON
+
+    table = run("dns", "check", "--all", "--nameserver", published.nameserver,
+                "--only-problems", columns=160)
+    assert table.exit_code == 1
+    assert "wrong" in table.stdout
+    assert "missing" in table.stdout
+    assert "present " not in table.stdout.split("record(s)")[0]
+    assert "found: k=rsa; p=OLDKEY" in table.stdout
+
+
+def test_check_unreachable_nameserver_is_error(run, domains: list[Domain]) -> None:
+    result = run("-o", "json", "dns", "check", "news.acme.example",
+                 "--nameserver", f"127.0.0.1:{closed_port()}", "--timeout", "0.2")
+    assert result.exit_code == 1
+    rows = json.loads(result.stdout)
+    assert {r["status"] for r in rows} == {"error"}
+    assert rows[0]["reason"].startswith("timed out after 0.2s")
+
+
+@pytest.mark.parametrize("args", [
+    ("--all", "--nameserver", "127.0.0.1:notaport"),
+    ("--all", "--timeout", "0"),
+    (),
+])
+def test_check_bad_input_is_exit_2(run, domains: list[Domain], args: tuple[str, ...]) -> None:
+    result = run("dns", "check", *args)
+    assert result.exit_code == 2, result.output
+
+
+def test_check_fleet_shows_customers(run, fleet_file: str, published: LocalDns) -> None:
+    published.remove("news.globex.example", "MX")
+    result = run("dns", "check", "--fleet", fleet_file, "--nameserver", published.nameserver)
+    assert result.exit_code == 1
+    assert "globex" in result.stdout
+    assert "15 record(s) of 3 domain(s): 13 present, 2 missing" in result.stdout
+    assert "not found in the account" in result.stderr
+    as_json = run("-o", "json", "dns", "check", "--fleet", fleet_file, "--nameserver",
+                  published.nameserver, "--only-problems")
+    assert {(r["customer"], r["domain"]) for r in json.loads(as_json.stdout)} == {
+        ("globex", "news.globex.example")}
+
+
+def test_help_mentions_the_commands(run) -> None:
+    result = run("dns", "--help")
+    assert result.exit_code == 0
+    assert "export" in result.stdout
+    assert "check" in result.stdout
+    text = textwrap.dedent(run("dns", "check", "--help").stdout)
+    assert "--only-problems" in text
