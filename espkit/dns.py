@@ -376,6 +376,7 @@ class _Lookup:
     status: CheckStatus | None = None  # MISSING or ERROR when there is no answer
     reason: str = ""
     via: str | None = None  # the canonical name when a CNAME was followed
+    timed_out: bool = False
 
 
 def parse_nameserver(text: str, port: int = 53) -> tuple[str, int]:
@@ -413,7 +414,11 @@ def _resolver(nameservers: Sequence[str] | None, port: int, timeout: float
             servers.append(dns.nameserver.Do53Nameserver(address, server_port))
         resolver.nameservers = servers
     else:
-        resolver = dns.resolver.Resolver()  # the system's (/etc/resolv.conf)
+        try:
+            resolver = dns.resolver.Resolver()  # the system's (/etc/resolv.conf)
+        except dns.resolver.NoResolverConfiguration:
+            raise ConfigError("no system resolver is configured: name the nameservers "
+                              "to ask") from None
     resolver.timeout = timeout
     resolver.lifetime = timeout
     resolver.cache = None
@@ -439,7 +444,7 @@ def _lookup(resolver: dns.resolver.Resolver, host: str, rtype: str, timeout: flo
     except dns.resolver.NoAnswer:
         return _Lookup(status=CheckStatus.MISSING, reason=f"no {rtype} record at this name")
     except dns.exception.Timeout:
-        return _Lookup(status=CheckStatus.ERROR,
+        return _Lookup(status=CheckStatus.ERROR, timed_out=True,
                        reason=f"timed out after {timeout:g}s ({_servers(resolver)})")
     except dns.resolver.NoNameservers as exc:
         return _Lookup(status=CheckStatus.ERROR, reason=_no_nameservers(exc))
@@ -581,6 +586,10 @@ def check(domains: Iterable[Domain], *, nameservers: Sequence[str] | None = None
     without one) instead of the system's resolver. ``timeout``: seconds one lookup may take
     in all. ``concurrency``: lookups in flight. Each (host, type) is asked once, however many
     records share it (SPF and another TXT at the apex, two MX).
+
+    A nameserver that does not answer at all would make a large check wait ``timeout`` for
+    every lookup (minutes for thousands of domains): once ``max(16, 2 * concurrency)`` lookups
+    in a row have timed out, the rest are not asked and come back as errors saying so.
     """
     if concurrency < 1:
         raise ConfigError("concurrency must be at least 1")
@@ -593,11 +602,22 @@ def check(domains: Iterable[Domain], *, nameservers: Sequence[str] | None = None
     questions = list(dict.fromkeys((_plain(r.host), r.type.upper()) for _, r in items))
     answers: dict[tuple[str, str], _Lookup] = {}
     lock = threading.Lock()
+    give_up = max(16, 2 * concurrency)
+    timeouts_in_a_row = [0]
+    not_asked = _Lookup(status=CheckStatus.ERROR,
+                        reason=f"not asked: {give_up} lookups in a row timed out")
 
     def ask(question: tuple[str, str]) -> None:
-        result = _lookup(resolver, question[0], question[1], timeout)
+        if timeouts_in_a_row[0] >= give_up:
+            result = not_asked
+        else:
+            result = _lookup(resolver, question[0], question[1], timeout)
         with lock:
             answers[question] = result
+            if result.timed_out:
+                timeouts_in_a_row[0] += 1
+            elif result is not not_asked:
+                timeouts_in_a_row[0] = 0
 
     with ThreadPoolExecutor(max_workers=min(concurrency, len(questions)),
                             thread_name_prefix="espkit-dns") as pool:

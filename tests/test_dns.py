@@ -403,6 +403,18 @@ def test_unreachable_nameserver_is_an_error_after_the_timeout(acme: Domain) -> N
     assert took < 2.0  # the four lookups wait in parallel, each at most the timeout
 
 
+def test_a_dead_nameserver_is_given_up_on_not_waited_for_per_lookup() -> None:
+    domains = [sandbox_domain(f"d{i}.example", key_size=1024) for i in range(100)]
+    started = time.monotonic()
+    checks = edns.check(domains, nameservers=[f"127.0.0.1:{closed_port()}"], timeout=0.2,
+                        concurrency=8)
+    took = time.monotonic() - started
+    assert {str(c.status) for c in checks} == {"error"}
+    reasons = {c.reason.split(" (")[0] for c in checks}
+    assert reasons == {"timed out after 0.2s", "not asked: 16 lookups in a row timed out"}
+    assert took < 3, took  # 400 lookups x 0.2 s / 8 would be 10 s
+
+
 def test_servfail_and_dropped_answers_are_errors(server: LocalDns, acme: Domain) -> None:
     server.fail("news.acme.example")
     server.drop("email.news.acme.example")
@@ -508,3 +520,15 @@ def test_sandbox_account_domains_round_trip_through_the_server(dns_server: Local
     dns_server.load_zone(edns.export(domains, "bind"))
     assert statuses(edns.check(domains, nameservers=[dns_server.nameserver])) == ["present"] * 10
     assert dns.rdatatype.from_text("TXT")  # dnspython is what the helper parses zones with
+
+
+def test_without_nameservers_the_system_resolver_or_a_clear_error(
+        monkeypatch: pytest.MonkeyPatch, acme: Domain) -> None:
+    import dns.resolver
+
+    def no_config(self: object, *args: object, **kwargs: object) -> None:
+        raise dns.resolver.NoResolverConfiguration("no /etc/resolv.conf")
+
+    monkeypatch.setattr(dns.resolver.Resolver, "read_resolv_conf", no_config)
+    with pytest.raises(ConfigError, match="no system resolver"):
+        edns.check([acme])
