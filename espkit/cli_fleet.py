@@ -61,8 +61,11 @@ def _read_plan(ctx: Ctx, accounts: dict[str, Account], fleet: fleet_file.Fleet,
 
 
 def _plan_table(p: Plan) -> Table:
-    t = Table("action", "kind", "name", "subaccount", "detail", "reason",
-              title=f"plan: {p.source}")
+    t = Table(title=f"plan: {p.source}")
+    for column in ("action", "kind", "name"):
+        t.add_column(column, no_wrap=True)
+    for column in ("subaccount", "detail", "reason"):
+        t.add_column(column, overflow="fold")
     for c in p.changes:
         colour = _COLOURS[c.action]
         t.add_row(f"[{colour}]{c.action}[/]", str(c.kind), c.name, c.subaccount or "",

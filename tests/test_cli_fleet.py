@@ -1,0 +1,162 @@
+"""`espkit plan` / `espkit apply` on a YAML fleet file against a sandbox file, as a platform
+team runs them: 500 customers x 2 streams, re-plan to zero, the 40 % delete refusal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+import espkit
+from espkit import cli as cli_module
+from espkit.cli import cli
+
+
+def fleet_yaml(customers: range, *, sub_every: int = 0) -> str:
+    lines = [
+        "version: 1",
+        "connections:",
+        "  sandbox: {provider: sandbox}",
+        'ownership: {domains: ["*.example.com"]}',
+        "pools:",
+        "  mkt: {ips: [198.51.100.1, 198.51.100.2]}",
+        "  txn: {ips: [198.51.100.3]}",
+        "streams:",
+        '  marketing: {pool: mkt, domain: "news.{domain}"}',
+        '  transactional: {pool: txn, domain: "mail.{domain}"}',
+        "templates:",
+        '  own-subaccount: {streams: [marketing, transactional], subaccount: "{customer}"}',
+        "customers:",
+    ]
+    for n in customers:
+        extra = ", template: own-subaccount" if sub_every and n % sub_every == 0 else ""
+        lines.append(f"  - {{name: cust{n}, domain: cust{n}.example.com{extra}}}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture
+def sandbox_db(tmp_path: Path) -> str:
+    return str(tmp_path / "sandbox.db")
+
+
+@pytest.fixture
+def run(sandbox_db: str, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("ESPKIT_PROVIDER", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None) -> Result:
+        return runner.invoke(cli, ["--sandbox-db", sandbox_db, *args], input=input)
+
+    return invoke
+
+
+def flat(text: str) -> str:
+    """Output with rich's line wrapping undone."""
+    return " ".join(text.split())
+
+
+def write(tmp_path: Path, text: str, name: str = "fleet.yaml") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def domains_on(sandbox_db: str) -> set[str]:
+    with espkit.connect("sandbox", path=sandbox_db) as acct:
+        names = {d.name for d in acct.domains.list()}
+        for sub in acct.subaccounts.list():
+            names |= {d.name for d in acct.on_behalf_of(sub).domains.list()}
+    return names
+
+
+def test_500_customers_plan_apply_replan_to_zero_then_refuse_a_40_percent_delete(
+        run, tmp_path: Path, sandbox_db: str) -> None:
+    fleet = write(tmp_path, fleet_yaml(range(500), sub_every=100))
+
+    planned = run("-o", "json", "plan", fleet)
+    assert planned.exit_code == 0, planned.output
+    data = json.loads(planned.stdout)
+    assert data["counts"]["create"] == 2 + 5 + 1000
+    assert domains_on(sandbox_db) == set()  # planning changed nothing
+
+    applied = run("apply", fleet, "--yes", "--no-progress")
+    assert applied.exit_code == 0, applied.output
+    assert "1007 created" in flat(applied.stdout)
+    assert len(domains_on(sandbox_db)) == 1000
+
+    again = run("plan", fleet)
+    assert again.exit_code == 0
+    assert "no changes; the accounts match the fleet" in flat(again.stdout)
+    noop = run("apply", fleet, "--yes")
+    assert noop.exit_code == 0
+    assert "no changes" in flat(noop.stdout)
+
+    shrunk = write(tmp_path, fleet_yaml(range(300), sub_every=100), "shrunk.yaml")
+    warned = run("plan", shrunk)
+    assert warned.exit_code == 0
+    assert "400 to delete" in flat(warned.stdout)
+    assert "unsafe" in flat(warned.stderr)
+    refused = run("apply", shrunk, "--yes")
+    assert refused.exit_code == 2
+    assert "refused: too much change" in flat(refused.stderr)
+    assert "400 of the 1000 existing domains (40%)" in flat(refused.stderr)
+    assert len(domains_on(sandbox_db)) == 1000  # nothing was deleted
+
+    forced = run("apply", shrunk, "--yes", "--force", "--no-progress")
+    assert forced.exit_code == 0, forced.output
+    assert "400 deleted" in flat(forced.stdout)
+    assert len(domains_on(sandbox_db)) == 600
+
+
+def test_plan_table_shows_each_change_with_its_reason(
+        run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli_module.out, "width", 200)  # a wide terminal: no folded cells
+    result = run("plan", write(tmp_path, fleet_yaml(range(2), sub_every=2)))
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "news.cust1.example.com" in out
+    assert "customer cust1, stream" in out
+    assert "subaccount" in out
+    assert "pool:mkt" in out
+    assert "7 to create" in flat(out)
+
+
+def test_apply_json_report(run, tmp_path: Path) -> None:
+    result = run("-o", "json", "apply", write(tmp_path, fleet_yaml(range(3))), "--yes")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    assert report["counts"] == {"created": 8}
+    assert report["domains"]["sandbox"]["counts"]["created"] == 6
+
+
+def test_apply_needs_yes_when_not_interactive(run, tmp_path: Path, sandbox_db: str) -> None:
+    result = run("apply", write(tmp_path, fleet_yaml(range(1))))
+    assert result.exit_code == 2
+    assert "--yes" in flat(result.stderr)
+    assert domains_on(sandbox_db) == set()
+
+
+def test_unknown_domains_are_reported_and_deleted_only_when_asked(
+        run, tmp_path: Path, sandbox_db: str) -> None:
+    with espkit.connect("sandbox", path=sandbox_db) as acct:
+        acct.domains.create("legacy.other.org")
+    fleet = write(tmp_path, fleet_yaml(range(1)))
+    assert run("apply", fleet, "--yes").exit_code == 0
+    result = run("plan", fleet)
+    assert "unknown, left alone" in flat(result.stderr)
+    assert "legacy.other.org" in flat(result.stderr)
+    assert "legacy.other.org" in domains_on(sandbox_db)
+    pruned = run("apply", fleet, "--yes", "--delete-unknown")
+    assert pruned.exit_code == 0, pruned.output
+    assert "legacy.other.org" not in domains_on(sandbox_db)
+
+
+def test_a_bad_fleet_file_exits_2_with_line_numbers(run, tmp_path: Path) -> None:
+    text = fleet_yaml(range(2)).replace("pool: txn,", "pool: tx,")
+    result = run("plan", write(tmp_path, text))
+    assert result.exit_code == 2
+    assert "line 10" in flat(result.stderr)
+    assert "'tx'" in flat(result.stderr)
