@@ -264,8 +264,8 @@ class Fleet:
 # line of every key path on the way (``("customers", 3, "domain")`` -> 14), so that both the
 # JSON Schema errors (``error.absolute_path``) and espkit's own checks can point at a line.
 
-Key = str | int
-KeyPath = tuple[Key, ...]
+_Key = str | int
+_KeyPath = tuple[_Key, ...]
 
 _TAG_STR = "tag:yaml.org,2002:str"
 _TAG_MAP = "tag:yaml.org,2002:map"
@@ -292,7 +292,7 @@ _TYPE_WORDS = {
 }
 
 
-def _path_text(path: KeyPath) -> str:
+def _path_text(path: _KeyPath) -> str:
     out = ""
     for part in path:
         if isinstance(part, int):
@@ -300,6 +300,11 @@ def _path_text(path: KeyPath) -> str:
         else:
             out += f".{part}" if out else part
     return out
+
+
+def _under(path: _KeyPath, paths: set[_KeyPath]) -> bool:
+    """Whether ``path`` or one of its ancestors is in ``paths``."""
+    return any(path[:n] in paths for n in range(len(path) + 1))
 
 
 def _kind_of(value: object) -> str:
@@ -333,7 +338,7 @@ def _did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def _sensitive(path: KeyPath) -> bool:
+def _sensitive(path: _KeyPath) -> bool:
     """Values under a connection may be keys pasted by mistake: never echoed in messages
     (the provider and region excepted)."""
     return path[:1] == ("connections",) and not (
@@ -387,6 +392,10 @@ def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _strings(value: object) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
+
+
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
@@ -428,12 +437,12 @@ def schema() -> dict[str, Any]:
 class _Override:
     """A template's or customer's override of one stream."""
 
-    path: KeyPath
+    path: _KeyPath
     pool: str | None = None
     ips: tuple[str, ...] = ()
     #: sets pool or ips: replaces what the stream sends from
     sends: bool = False
-    options: dict[str, tuple[Any, KeyPath]] = attrs.Factory(dict)
+    options: dict[str, tuple[Any, _KeyPath]] = attrs.Factory(dict)
 
 
 @attrs.define
@@ -442,9 +451,9 @@ class _Settings:
     out (None), or kept with ``ok`` False when falling back to the template would mislead."""
 
     streams: list[str] | None = None
-    subaccount: tuple[str, KeyPath, bool] | None = None
+    subaccount: tuple[str, _KeyPath, bool] | None = None
     connection: str | None = None
-    domains: dict[str, tuple[str, KeyPath, bool]] = attrs.Factory(dict)
+    domains: dict[str, tuple[str, _KeyPath, bool]] = attrs.Factory(dict)
     overrides: dict[str, _Override] = attrs.Factory(dict)
 
 
@@ -456,16 +465,16 @@ class _Loader:
         self.source = source
         self.base_dir = base_dir
         #: key path -> line (of the key for mapping entries, of the item in lists)
-        self.lines: dict[KeyPath, int] = {(): 1}
+        self.lines: dict[_KeyPath, int] = {(): 1}
         #: plain scalars YAML read as something else than a string (for "quote it" hints)
-        self.raw: dict[KeyPath, str] = {}
+        self.raw: dict[_KeyPath, str] = {}
         #: customers read from a CSV file: index -> (file, line)
         self.csv_rows: dict[int, tuple[str, int]] = {}
         self.problems: list[Problem] = []
         #: paths the schema already complained about: espkit's checks stay quiet there
-        self.bad: set[KeyPath] = set()
+        self.bad: set[_KeyPath] = set()
         #: values YAML could not give (an unsupported tag): reported, so nothing else is
-        self.broken: set[KeyPath] = set()
+        self.broken: set[_KeyPath] = set()
         self._built: dict[int, Any] = {}
         self._active: set[int] = set()
         self._constructor: Any = None
@@ -473,24 +482,24 @@ class _Loader:
         self.conns: dict[str, Connection] = {}
         self.default = DEFAULT_CONNECTION
         self.pool_conn: dict[str, str] = {}
-        self.defaults: dict[str, tuple[Any, KeyPath]] = {}
-        self.stream_options: dict[str, dict[str, tuple[Any, KeyPath]]] = {}
-        self._unsupported: set[tuple[KeyPath, str]] = set()
+        self.defaults: dict[str, tuple[Any, _KeyPath]] = {}
+        self.stream_options: dict[str, dict[str, tuple[Any, _KeyPath]]] = {}
+        self._unsupported: set[tuple[_KeyPath, str]] = set()
 
     # -- problems ----------------------------------------------------------------------------
-    def line_of(self, path: KeyPath) -> int | None:
+    def line_of(self, path: _KeyPath) -> int | None:
         for n in range(len(path), -1, -1):
             line = self.lines.get(path[:n])
             if line is not None:
                 return line
         return None
 
-    def _csv_row(self, path: KeyPath) -> tuple[str, int] | None:
+    def _csv_row(self, path: _KeyPath) -> tuple[str, int] | None:
         if len(path) >= 2 and path[0] == "customers" and isinstance(path[1], int):
             return self.csv_rows.get(path[1])
         return None
 
-    def where(self, path: KeyPath, here: KeyPath = ()) -> str:
+    def where(self, path: _KeyPath, here: _KeyPath = ()) -> str:
         """``line 12`` or ``customers.csv line 12``: where the value at ``path`` is (the file
         is named when it is not the one of ``here``)."""
         row = self._csv_row(path)
@@ -499,7 +508,7 @@ class _Loader:
             return f"line {row[1]}" if same else f"{row[0]} line {row[1]}"
         return f"line {self.line_of(path)}"
 
-    def add(self, path: KeyPath, message: str, *, at: KeyPath | None = None,
+    def add(self, path: _KeyPath, message: str, *, at: _KeyPath | None = None,
             line: int | None = None) -> None:
         """A problem about the value at ``path``, pointing at the line of ``at`` (default:
         ``path``)."""
@@ -517,12 +526,11 @@ class _Loader:
             line = self.line_of(target)
         self.problems.append(Problem(message, _path_text(path), line))
 
-    def error(self, path: KeyPath, message: str, *, at: KeyPath | None = None) -> None:
+    def error(self, path: _KeyPath, message: str, *, at: _KeyPath | None = None) -> None:
         """A problem found by espkit's own checks: not repeated where the schema already
         reported one (at the same place or above it)."""
-        for where in {path, path if at is None else at}:
-            if any(where[: len(b)] == b for b in self.bad):
-                return
+        if _under(path, self.bad) or (at is not None and _under(at, self.bad)):
+            return
         self.add(path, message, at=at)
 
     # -- YAML --------------------------------------------------------------------------------
@@ -549,7 +557,7 @@ class _Loader:
             return None
         return self.build(root, ())
 
-    def build(self, node: Any, path: KeyPath) -> Any:
+    def build(self, node: Any, path: _KeyPath) -> Any:
         import yaml
 
         if isinstance(node, yaml.ScalarNode):
@@ -581,7 +589,7 @@ class _Loader:
         self._built[ident] = value
         return value
 
-    def mapping(self, node: Any, path: KeyPath) -> dict[str, Any]:
+    def mapping(self, node: Any, path: _KeyPath) -> dict[str, Any]:
         import yaml
 
         out: dict[str, Any] = {}
@@ -619,7 +627,7 @@ class _Loader:
             self.lines[at] = kline
         return out
 
-    def scalar(self, node: Any, path: KeyPath) -> Any:
+    def scalar(self, node: Any, path: _KeyPath) -> Any:
         import yaml
 
         if node.tag == _TAG_STR:
@@ -632,7 +640,7 @@ class _Loader:
             self.raw[path] = node.value
         return value
 
-    def unsupported(self, node: Any, path: KeyPath) -> None:
+    def unsupported(self, node: Any, path: _KeyPath) -> None:
         self.add(path, f"unsupported YAML tag {node.tag!r}: a fleet file holds plain values",
                  line=node.start_mark.line + 1)
         self.broken.add(path)
@@ -711,8 +719,8 @@ class _Loader:
             self.schema_problem(err)
 
     def schema_problem(self, err: jsonschema.ValidationError) -> None:
-        path: KeyPath = tuple(err.absolute_path)
-        if any(path[: len(b)] == b for b in self.broken):
+        path: _KeyPath = tuple(err.absolute_path)
+        if _under(path, self.broken):
             self.bad.add(path)
             return
         kind = err.validator
@@ -741,7 +749,7 @@ class _Loader:
         self.bad.add(path)
         self.add(path, self.schema_message(err, path, sub))
 
-    def schema_message(self, err: jsonschema.ValidationError, path: KeyPath,
+    def schema_message(self, err: jsonschema.ValidationError, path: _KeyPath,
                        sub: dict[str, Any]) -> str:
         kind = err.validator
         value: Any = err.instance
@@ -813,8 +821,7 @@ class _Loader:
             streams={name: spec for name, (spec, _) in streams.items()},
             customers=customers,
             ownership=Ownership(
-                domains=tuple(p for p in ownership.get("domains") or () if isinstance(p, str)),
-                pools=tuple(p for p in ownership.get("pools") or () if isinstance(p, str)),
+                domains=_strings(ownership.get("domains")), pools=_strings(ownership.get("pools"))
             ),
             safety=self.safety(_dict(data.get("safety"))),
             source=self.source,
@@ -826,7 +833,7 @@ class _Loader:
         for name, conf in _dict(data.get("connections")).items():
             if not isinstance(conf, dict):
                 continue
-            path: KeyPath = ("connections", name)
+            path: _KeyPath = ("connections", name)
             provider = _text(conf.get("provider"))
             cls = self.provider_class(provider, (*path, "provider")) if provider else None
             params: set[str] = set()
@@ -896,7 +903,7 @@ class _Loader:
             )
         return out
 
-    def provider_class(self, name: str, at: KeyPath) -> type[Provider] | None:
+    def provider_class(self, name: str, at: _KeyPath) -> type[Provider] | None:
         try:
             return providers.get(name)
         except ConfigError:
@@ -919,7 +926,7 @@ class _Loader:
                                          "and customers use when they name none")
         return names[0] if names else DEFAULT_CONNECTION
 
-    def connection_ref(self, name: object, at: KeyPath) -> str | None:
+    def connection_ref(self, name: object, at: _KeyPath) -> str | None:
         """The connection ``name`` refers to; None when it names none or an unknown one."""
         if not isinstance(name, str):
             return None
@@ -929,7 +936,7 @@ class _Loader:
             return None
         return name
 
-    def pool_ref(self, name: object, at: KeyPath) -> str | None:
+    def pool_ref(self, name: object, at: _KeyPath) -> str | None:
         if not isinstance(name, str):
             return None
         if name not in self.pool_conn:
@@ -937,7 +944,7 @@ class _Loader:
                            f"defined: {', '.join(self.pool_conn) or 'none'}")
         return name
 
-    def ips(self, value: object, path: KeyPath) -> list[tuple[int, str]]:
+    def ips(self, value: object, path: _KeyPath) -> list[tuple[int, str]]:
         """The valid addresses of a list, canonical, with their positions."""
         out: list[tuple[int, str]] = []
         if not isinstance(value, list):
@@ -968,14 +975,14 @@ class _Loader:
 
     def pools(self, data: dict[str, Any]) -> tuple[PoolSpec, ...]:
         out: list[PoolSpec] = []
-        holder: dict[tuple[str, str], tuple[str, KeyPath]] = {}
+        holder: dict[tuple[str, str], tuple[str, _KeyPath]] = {}
         for name, conf in _dict(data.get("pools")).items():
             if not isinstance(conf, dict):
                 continue
-            path: KeyPath = ("pools", name)
-            connection = self.connection_ref(conf.get("connection"), (*path, "connection"))
-            connection = connection or conf.get("connection") or self.default
-            assert isinstance(connection, str)
+            path: _KeyPath = ("pools", name)
+            given = conf.get("connection")
+            self.connection_ref(given, (*path, "connection"))
+            connection = given if isinstance(given, str) and given else self.default
             ips = self.ips(conf.get("ips"), (*path, "ips"))
             exclusive = self.exclusive(connection)
             for i, ip in ips:
@@ -994,9 +1001,9 @@ class _Loader:
             ))
         return tuple(out)
 
-    def options(self, value: object, path: KeyPath) -> dict[str, tuple[Any, KeyPath]]:
+    def options(self, value: object, path: _KeyPath) -> dict[str, tuple[Any, _KeyPath]]:
         """Checked creation options, each with where it was set."""
-        out: dict[str, tuple[Any, KeyPath]] = {}
+        out: dict[str, tuple[Any, _KeyPath]] = {}
         for key, item in _dict(value).items():
             at = (*path, key)
             try:
@@ -1007,8 +1014,8 @@ class _Loader:
                 pass  # not an option: the schema reported it
         return out
 
-    def template_text(self, value: object, at: KeyPath,
-                      allowed: tuple[str, ...]) -> tuple[str, KeyPath, bool] | None:
+    def template_text(self, value: object, at: _KeyPath,
+                      allowed: tuple[str, ...]) -> tuple[str, _KeyPath, bool] | None:
         if not isinstance(value, str) or not value:
             return None
         problem = _placeholder_problem(value, allowed)
@@ -1022,7 +1029,7 @@ class _Loader:
         for name, conf in _dict(data.get("streams")).items():
             if not isinstance(conf, dict):
                 continue
-            path: KeyPath = ("streams", name)
+            path: _KeyPath = ("streams", name)
             pool = self.pool_ref(conf.get("pool"), (*path, "pool"))
             ips = tuple(ip for _, ip in self.ips(conf.get("ips"), (*path, "ips")))
             if pool is not None and "ips" in conf:
@@ -1047,7 +1054,7 @@ class _Loader:
             out[name] = (spec, domain[2] if domain else False)
         return out
 
-    def settings(self, conf: dict[str, Any], path: KeyPath,
+    def settings(self, conf: dict[str, Any], path: _KeyPath,
                  streams: Mapping[str, Any]) -> _Settings:
         """The settings templates and customers share, checked."""
         out = _Settings()
@@ -1096,14 +1103,15 @@ class _Loader:
     def customers(self, data: dict[str, Any], streams: dict[str, tuple[StreamSpec, bool]],
                   templates: dict[str, _Settings]) -> tuple[CustomerSpec, ...]:
         out: list[CustomerSpec] = []
-        names: dict[str, KeyPath] = {}
-        made: dict[str, tuple[str, str, KeyPath]] = {}  # domain -> customer, stream, where
-        subs: dict[str, tuple[str, str, KeyPath]] = {}  # subaccount -> connection, customer
+        names: dict[str, _KeyPath] = {}
+        made: dict[str, tuple[str, str, _KeyPath]] = {}  # domain -> customer, stream, where
+        subs: dict[str, tuple[str, str, _KeyPath]] = {}  # subaccount -> connection, customer
         entries = data.get("customers")
+        misspelt = {b[1] for b in self.bad if len(b) == 3 and b[0] == "customers"}
         for i, entry in enumerate(entries if isinstance(entries, list) else ()):
             if not isinstance(entry, dict):
                 continue
-            path: KeyPath = ("customers", i)
+            path: _KeyPath = ("customers", i)
             name = _text(entry.get("name"))
             if name is None:
                 continue
@@ -1130,9 +1138,7 @@ class _Loader:
             domain: str | None = None
             # no domain: say so once, unless it is given (invalid: reported) or misspelt
             needs_domain: list[str] = []
-            quiet = "domain" in entry or any(
-                len(b) == 3 and b[:2] == path for b in self.bad
-            )
+            quiet = "domain" in entry or i in misspelt
             if isinstance(entry.get("domain"), str):
                 try:
                     domain = validate.domain_name(entry["domain"])
@@ -1226,7 +1232,7 @@ class _Loader:
             out.append(CustomerSpec(name, tuple(domains), subaccount, line))
         return tuple(out)
 
-    def check_supported(self, connection: str, options: Mapping[str, tuple[Any, KeyPath]],
+    def check_supported(self, connection: str, options: Mapping[str, tuple[Any, _KeyPath]],
                         customer: str, stream: str) -> None:
         """Creation options the connection's provider does not honour: reported once where
         they are set (``check_spec`` would refuse every such create)."""
@@ -1248,7 +1254,7 @@ class _Loader:
         values: dict[str, Any] = {}
         for key in ("max_delete", "max_reassign"):
             value = conf.get(key)
-            at: KeyPath = ("safety", key)
+            at: _KeyPath = ("safety", key)
             if isinstance(value, str) and value.strip().endswith("%"):
                 try:
                     share = float(value.strip()[:-1]) / 100
@@ -1355,4 +1361,5 @@ __all__ = [
     "StreamSpec",
     "load",
     "loads",
+    "schema",
 ]
