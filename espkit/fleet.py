@@ -549,6 +549,11 @@ class _Loader:
             self.add((), f"YAML syntax error: {message}",
                      line=mark.line + 1 if mark is not None else None)
             return None
+        except yaml.reader.ReaderError as exc:  # a control character, invalid UTF-8
+            line = text[: exc.position].count("\n") + 1 if isinstance(exc.position, int) else None
+            code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+            self.add((), f"YAML syntax error: {exc.reason} (character #x{code:04x})", line=line)
+            return None
         except yaml.YAMLError as exc:
             self.add((), f"YAML error: {type(exc).__name__}", line=None)
             return None

@@ -457,6 +457,39 @@ def test_customer_without_domain_but_templates_need_one() -> None:
     assert [d.name for d in f.domains()] == ["news.acme.com", "acme.mail.example.net"]
 
 
+def test_invalid_subaccount_from_a_template_names_the_template() -> None:
+    p = one(HEAD + "templates:\n  ent: {subaccount: '{customer}'}\ncustomers:\n"
+                   "  - {name: Acme Corp, domain: acme.com, template: ent}\n")
+    assert (p.line, p.path) == (13, "customers[0]")
+    assert "invalid subaccount 'Acme Corp'" in p.message
+    assert "(from template 'ent')" in p.message
+
+
+def test_override_with_both_pool_and_ips() -> None:
+    p = one(HEAD + "customers:\n  - name: acme\n    domain: acme.com\n    overrides:\n"
+                   "      marketing: {pool: txn,\n                  ips: [192.0.2.9]}\n")
+    assert (p.line, p.path) == (15, "customers[0].overrides.marketing")
+    assert "both pool and ips" in p.message
+
+
+def test_an_ip_twice_in_one_list() -> None:
+    p = one(HEAD + "  bounces: {ips: [2001:db8::1, '2001:DB8:0::1']}\n")
+    assert (p.line, p.path) == (10, "streams.bounces.ips[1]")
+    assert p.message == "IP 2001:db8::1 is listed twice (also on line 10)"
+
+
+def test_control_character_is_a_syntax_error_with_its_line() -> None:
+    p = one(HEAD + "customers:\n  - {name: \"a\x07\", domain: acme.com}\n")
+    assert p.line == 11
+    assert "control characters are not allowed" in p.message
+
+
+def test_recursive_alias() -> None:
+    p = one("version: 1\nconnections: &c {main: *c}\n")
+    assert (p.line, p.path) == (2, "connections.main")
+    assert "alias" in p.message
+
+
 def test_pool_of_another_connection() -> None:
     p = one(textwrap.dedent("""\
         version: 1
