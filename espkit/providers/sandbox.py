@@ -87,6 +87,7 @@ class SandboxProvider(HttpProvider):
         rate_limit: float | None = None,
         faults: float = 0.0,
         verify_delay: float = 0.0,
+        verify_dns: str | None = None,
         seed: int | None = None,
         api_key: str | Secret | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
@@ -112,7 +113,8 @@ class SandboxProvider(HttpProvider):
             api_key = Secret(DEFAULT_API_KEY if api_key is None else api_key)
         emulator = Emulator(
             store, latency=latency, rate_limit=rate_limit,
-            faults=faults, verify_delay=verify_delay, seed=seed, clock=clock,
+            faults=faults, verify_delay=verify_delay, verify_dns=verify_dns, seed=seed,
+            clock=clock,
         )
         session = requests.Session()
         session.trust_env = False  # no proxy or netrc lookups: nothing leaves the process

@@ -8,6 +8,9 @@ Knobs (all off by default):
   connection or a reset; drawn from ``random.Random(seed)`` so a run is reproducible (in
   request order; threads make the order itself vary).
 * ``verify_delay``: seconds after creation before verification succeeds (DNS propagation).
+* ``verify_dns``: a nameserver (``IP[:PORT]``) to look the records up at when asked to
+  verify, as a real ESP does in public DNS: a domain verifies once every record is
+  published there, and each record reports valid or invalid (replaces ``verify_delay``).
 
 For tests, ``inject`` makes chosen requests fail in a chosen way, exactly ``times`` times::
 
@@ -73,6 +76,7 @@ class Emulator:
         rate_limit: float | None = None,
         faults: float = 0.0,
         verify_delay: float = 0.0,
+        verify_dns: str | None = None,
         seed: int | None = None,
         clock: Clock | None = None,
     ) -> None:
@@ -85,7 +89,7 @@ class Emulator:
         self.clock: Clock = clock or SystemClock()
         self.store = Store(path)
         self.app = App(self.store, self.clock, rate_limit=rate_limit,
-                       verify_delay=verify_delay)
+                       verify_delay=verify_delay, verify_dns=verify_dns)
         self.latency = latency
         self.faults = faults
         self._rng = random.Random(seed)  # noqa: S311 - simulation, not cryptography

@@ -243,6 +243,21 @@ class Store:
                        (state, json.dumps(recs), row["seq"]))
         return _domain_out({**dict(row), "state": state}, json.loads(row["settings"]), recs)
 
+    def record_dns_check(self, account: str, name: str, valid: list[bool]) -> dict[str, Any]:
+        """Store the outcome of looking the records up in DNS (one flag per record, in
+        order): verified once every record is there, like a real ESP."""
+        with self._tx() as db:
+            row = self._domain(db, account, name)
+            if row["state"] == "verified":
+                return _domain_row_out(row)
+            old = json.loads(row["records"])
+            recs = [{**r, "status": "valid" if ok else "invalid"}
+                    for r, ok in zip(old, valid, strict=True)]
+            state = "verified" if recs and all(valid) else "pending"
+            db.execute("UPDATE domains SET state = ?, records = ? WHERE seq = ?",
+                       (state, json.dumps(recs), row["seq"]))
+        return _domain_out({**dict(row), "state": state}, json.loads(row["settings"]), recs)
+
     def delete_domain(self, account: str, name: str) -> None:
         with self._tx() as db:
             # assignments go with it (ON DELETE CASCADE)
