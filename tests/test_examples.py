@@ -21,7 +21,7 @@ def run_example(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *arg
 def test_examples_are_all_covered() -> None:
     assert {p.name for p in EXAMPLES.glob("*.py")} == {
         "provision_streams.py", "customer_subaccounts.py", "wait_for_verification.py",
-        "bulk_migration.py",
+        "bulk_migration.py", "onboard_fleet.py",
     }
 
 
@@ -64,3 +64,16 @@ def test_bulk_migration(monkeypatch, tmp_path, capsys) -> None:
     with espkit.connect("sandbox", path=str(tmp_path / "sandbox.db")) as acct:
         assert sum(1 for _ in acct.domains.list()) == 120
         assert acct.domains.assignments("news.customer0.example")[0].target == "marketing"
+
+
+def test_onboard_fleet(monkeypatch, tmp_path, capsys) -> None:
+    run_example("onboard_fleet.py", monkeypatch, tmp_path, "30", str(tmp_path / "work"))
+    out = capsys.readouterr().out
+    # 2 pools + 3 enterprise subaccounts + 60 domains, then nothing left to do
+    assert "65 to create" in out
+    assert "Applied 65 change(s): 65 created." in out
+    assert "no changes; the accounts match the fleet" in out
+    assert (tmp_path / "work" / "records.zone").read_text().count("IN\tMX") == 120
+    assert "all 54 domain(s) verified" in out
+    run_example("onboard_fleet.py", monkeypatch, tmp_path, "30", str(tmp_path / "work"))
+    assert "no changes" in capsys.readouterr().out.splitlines()[0]
