@@ -252,8 +252,15 @@ def read_live(fleet: Fleet, connection: str, acct: Account, *,
         scoped = _scoped(acct, live.subaccounts[scope] if scope else None)
         return [(scope, d) for d in scoped.domains.list()]
 
+    # where the ESP can say which domains each pool serves in a few requests, a domain
+    # already on its declared pool needs no read of its own (main account only: pools are
+    # the parent's)
+    links = acct.provider.pool_links() if any(d.pool for d in wanted) else None
+
     def assignments(d: DesiredDomain) -> tuple[str, frozenset[tuple[str, str]]]:
         scope = live.domains[d.name][0]
+        if links is not None and scope is None and d.pool and links.get(d.name) == d.pool:
+            return d.name, frozenset({(AssignmentKind.POOL.value, d.pool)})
         scoped = _scoped(acct, live.subaccounts[scope] if scope else None)
         found = scoped.domains.assignments(d.name)
         return d.name, frozenset((a.kind.value, a.target) for a in found)

@@ -260,3 +260,26 @@ def test_esps_without_domain_pools_say_so_before_sending(esp: str, sleeps: list[
         with pytest.raises(Unsupported, match="stream marketing") as err:
             plan(f, {"default": acct})
         assert "subaccount" in str(err.value)  # the hint: these ESPs bind pools there
+
+
+def test_mailgun_replan_reads_pool_links_once_not_every_domain(sleeps: list[float]) -> None:
+    with FAKES["mailgun"]() as fake:
+        acct = fake.connect()
+        ips = fake.ips
+        f = Fleet({"default": Connection("default", "mailgun")},
+                  pools=(PoolSpec("mkt", ips=(ips[0],)), PoolSpec("txn", ips=(ips[1],))),
+                  customers=tuple(customer(n) for n in range(10)))
+        assert apply(plan(f, {"default": acct}), {"default": acct}).ok
+        fake.log.clear()
+        assert plan(f, {"default": acct}).empty
+        per_domain = [p for m, p in fake.log if p.startswith("/v3/domains/")]
+        assert per_domain == []  # no per-domain assignment read
+        # a constant, whatever the number of domains: a domain page, the IPs, the pool list
+        # (read by three calls) and one detail read per pool
+        assert len(fake.log) <= 8
+
+        # a domain moved off its pool behind the fleet's back is still seen
+        acct.domains.unassign("news.cust3.example.com", pool="mkt", replacement=ips[2])
+        p = plan(f, {"default": acct})
+        assert [(c.action, c.name, c.before, c.after) for c in p.changes] == [
+            (Action.ASSIGN, "news.cust3.example.com", {("ip", ips[2])}, {("pool", "mkt")})]

@@ -490,6 +490,15 @@ class MailgunProvider(HttpProvider):
         return [Assignment(domain, AssignmentKind.IP, str(ip), self.name, raw=body)
                 for ip in body.get("items") or []]
 
+    def pool_links(self) -> dict[str, str]:
+        # one list of DIPPs plus one detail read per linked DIPP, for the whole account
+        links: dict[str, str] = {}
+        for pool in self._pools_if_enabled():
+            if pool.get("is_linked"):
+                for domain in _linked_domains(self._pool_details(pool)):
+                    links.setdefault(domain, str(pool.get("name")))
+        return links
+
     def _pool_details(self, pool: Json) -> Json:
         body = self._call("GET", f"/v3/ip_pools/{self.seg(str(pool['pool_id']))}")
         return obj(body.get("details"))
