@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 
 from espkit import providers, ratelimit
+from espkit.cli import cli
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SPECS = SHARED / "specs"
@@ -47,6 +49,26 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     monkeypatch.setattr(time, "sleep", fake_sleep)
     monkeypatch.setattr(ratelimit, "_monotonic", lambda: real_monotonic() + skipped[0])
     return recorded
+
+
+@pytest.fixture
+def sandbox_db(tmp_path: Path) -> str:
+    """A sandbox state file of the test's own."""
+    return str(tmp_path / "sandbox.db")
+
+
+@pytest.fixture
+def run(sandbox_db: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """``run("domains", "list")``: the espkit command line on the test's sandbox file, as a
+    user runs it from a shell; ``columns`` is the terminal width rich lays tables out in."""
+    monkeypatch.delenv("ESPKIT_PROVIDER", raising=False)
+    runner = CliRunner()
+
+    def invoke(*args: str, input: str | None = None, columns: int = 80) -> Result:
+        return runner.invoke(cli, ["--sandbox-db", sandbox_db, *args], input=input,
+                             env={"COLUMNS": str(columns)})
+
+    return invoke
 
 
 @pytest.fixture

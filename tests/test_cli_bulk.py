@@ -6,27 +6,7 @@ import csv
 import json
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner, Result
-
 import espkit
-from espkit.cli import cli
-
-
-@pytest.fixture
-def sandbox_db(tmp_path: Path) -> str:
-    return str(tmp_path / "sandbox.db")
-
-
-@pytest.fixture
-def run(sandbox_db: str, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("ESPKIT_PROVIDER", raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None) -> Result:
-        return runner.invoke(cli, ["--sandbox-db", sandbox_db, *args], input=input)
-
-    return invoke
 
 
 def names_on(sandbox_db: str) -> set[str]:

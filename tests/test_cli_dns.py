@@ -13,11 +13,9 @@ import dns.zone
 import dnsserver
 import pytest
 import yaml
-from click.testing import CliRunner, Result
 from dnsserver import LocalDns, closed_port
 
 import espkit
-from espkit.cli import cli
 from espkit.models import Domain
 
 dns_server = dnsserver.dns_server  # the fixture
@@ -37,22 +35,6 @@ customers:
   - {name: initech, domain: initech.example}
 """
 
-
-@pytest.fixture
-def sandbox_db(tmp_path: Path) -> str:
-    return str(tmp_path / "sandbox.db")
-
-
-@pytest.fixture
-def run(sandbox_db: str, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("ESPKIT_PROVIDER", raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str, columns: int = 80) -> Result:
-        return runner.invoke(cli, ["--sandbox-db", sandbox_db, *args],
-                             env={"COLUMNS": str(columns)})
-
-    return invoke
 
 
 @pytest.fixture

@@ -6,12 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner, Result
-
 import espkit
-from espkit import cli as cli_module
-from espkit.cli import cli
 
 
 def fleet_yaml(customers: range, *, sub_every: int = 0) -> str:
@@ -35,21 +30,6 @@ def fleet_yaml(customers: range, *, sub_every: int = 0) -> str:
         lines.append(f"  - {{name: cust{n}, domain: cust{n}.example.com{extra}}}")
     return "\n".join(lines) + "\n"
 
-
-@pytest.fixture
-def sandbox_db(tmp_path: Path) -> str:
-    return str(tmp_path / "sandbox.db")
-
-
-@pytest.fixture
-def run(sandbox_db: str, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("ESPKIT_PROVIDER", raising=False)
-    runner = CliRunner()
-
-    def invoke(*args: str, input: str | None = None) -> Result:
-        return runner.invoke(cli, ["--sandbox-db", sandbox_db, *args], input=input)
-
-    return invoke
 
 
 def flat(text: str) -> str:
@@ -110,10 +90,8 @@ def test_500_customers_plan_apply_replan_to_zero_then_refuse_a_40_percent_delete
     assert len(domains_on(sandbox_db)) == 600
 
 
-def test_plan_table_shows_each_change_with_its_reason(
-        run, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cli_module.out, "width", 200)  # a wide terminal: no folded cells
-    result = run("plan", write(tmp_path, fleet_yaml(range(2), sub_every=2)))
+def test_plan_table_shows_each_change_with_its_reason(run, tmp_path: Path) -> None:
+    result = run("plan", write(tmp_path, fleet_yaml(range(2), sub_every=2)), columns=200)
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert "news.cust1.example.com" in out
