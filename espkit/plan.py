@@ -133,8 +133,9 @@ class Plan:
     changes: tuple[Change, ...]
     unknown: tuple[Unknown, ...] = ()
     conflicts: tuple[str, ...] = ()
-    #: what exists now, per kind, in the scopes read (the base of the safety shares)
-    existing: Mapping[str, int] = attrs.field(factory=dict)
+    #: what exists now, per connection and kind, in the scopes read (the base of the
+    #: safety shares, which are checked per connection, as octoDNS checks per zone)
+    existing: Mapping[str, Mapping[str, int]] = attrs.field(factory=dict)
     safety: Safety = attrs.field(factory=Safety)
     source: str = "<fleet>"
 
@@ -160,18 +161,21 @@ class Plan:
         if force:
             return
         s = self.safety
-        for kind in (Kind.DOMAIN, Kind.POOL):
-            existing = self.existing.get(kind.value, 0)
-            if existing < s.min_existing:
-                continue
-            deletes = len(self.of(Action.DELETE, kind))
-            if deletes / existing > s.max_delete:
-                raise TooMuchChange("delete", f"{kind}s", deletes, existing, s.max_delete)
-            if kind is Kind.DOMAIN:
-                moves = sum(1 for c in self.changes if c.moves)
+        for connection, counts in self.existing.items():
+            where = f" in {connection}" if len(self.existing) > 1 else ""
+            mine = [c for c in self.changes if c.connection == connection]
+            for kind in (Kind.DOMAIN, Kind.POOL):
+                existing = counts.get(kind.value, 0)
+                if existing < s.min_existing:
+                    continue
+                deletes = sum(1 for c in mine if c.action is Action.DELETE and c.kind is kind)
+                if deletes / existing > s.max_delete:
+                    raise TooMuchChange("delete", f"{kind}s{where}", deletes, existing,
+                                        s.max_delete)
+                moves = sum(1 for c in mine if c.moves and c.kind is kind)
                 if moves / existing > s.max_reassign:
-                    raise TooMuchChange("move to another pool or IP", "domains", moves,
-                                        existing, s.max_reassign)
+                    raise TooMuchChange("move to another pool or IP", f"{kind}s{where}",
+                                        moves, existing, s.max_reassign)
 
     def safe(self) -> bool:
         try:
@@ -198,7 +202,7 @@ class Plan:
         return {
             "source": self.source,
             "counts": self.counts(),
-            "existing": dict(self.existing),
+            "existing": {name: dict(counts) for name, counts in self.existing.items()},
             "safe": self.safe(),
             "changes": [c.to_dict() for c in self.changes],
             "unknown": [u.to_dict() for u in self.unknown],
@@ -403,7 +407,7 @@ def plan(
         changes: list[Change] = []
         unknown: list[Unknown] = []
         conflicts: list[str] = []
-        existing = {Kind.DOMAIN.value: 0, Kind.POOL.value: 0}
+        existing: dict[str, dict[str, int]] = {}
         for name, connection in fleet.connections.items():
             if accounts is not None and name in accounts:
                 acct = accounts[name]
@@ -418,8 +422,8 @@ def plan(
             changes += c
             unknown += u
             conflicts += x
-            existing[Kind.DOMAIN.value] += len(live.domains)
-            existing[Kind.POOL.value] += len(live.pools)
+            existing[name] = {Kind.DOMAIN.value: len(live.domains),
+                              Kind.POOL.value: len(live.pools)}
     finally:
         for acct in opened.values():
             acct.close()

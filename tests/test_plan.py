@@ -283,3 +283,38 @@ def test_mailgun_replan_reads_pool_links_once_not_every_domain(sleeps: list[floa
         p = plan(f, {"default": acct})
         assert [(c.action, c.name, c.after) for c in p.changes] == [
             (Action.ASSIGN, "news.cust3.example.com", {("pool", "mkt")})]
+
+
+def test_two_connections_plan_apply_and_safety_per_connection(tmp_path) -> None:
+    """A fleet split across two accounts (a migration in progress): each connection gets its
+    own changes, and the safety share is per connection, so emptying a small account is not
+    hidden by a large one."""
+    dbs = {name: str(tmp_path / f"{name}.db") for name in ("old", "new")}
+    conns = {name: Connection(name, "sandbox", {"path": db}) for name, db in dbs.items()}
+    accounts = {name: espkit.connect("sandbox", path=db) for name, db in dbs.items()}
+    try:
+        def placed(n: int) -> CustomerSpec:
+            c = customer(n)
+            where = "new" if n < 40 else "old"
+            return attrs.evolve(c, domains=tuple(attrs.evolve(d, connection=where, pool=None)
+                                                 for d in c.domains))
+
+        f = Fleet(conns, customers=tuple(placed(n) for n in range(50)),
+                  ownership=Ownership(domains=("*.example.com",)))
+        p = plan(f, accounts)
+        assert {c.connection for c in p.changes} == {"old", "new"}
+        assert apply(p, accounts).ok
+        assert len(list(accounts["new"].domains.list())) == 80
+        assert len(list(accounts["old"].domains.list())) == 20
+        assert plan(f, accounts).empty
+        assert plan(f, accounts).existing == {"old": {"domain": 20, "pool": 0},
+                                              "new": {"domain": 80, "pool": 0}}
+
+        # the old account's customers are dropped: 20 of 100 domains overall (20 %), but
+        # every one of the old account's: refused, and the message names the connection
+        moved = attrs.evolve(f, customers=tuple(placed(n) for n in range(40)))
+        with pytest.raises(TooMuchChange, match="20 of the 20 existing domains in old"):
+            plan(moved, accounts).check()
+    finally:
+        for a in accounts.values():
+            a.close()
