@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 import json
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn, TypeVar
 
@@ -236,6 +237,10 @@ def domains_show(ctx: Ctx, name: str) -> None:
 @click.option("--from-file", "from_file", type=click.Path(dir_okay=False, allow_dash=True),
               help="Also the names in FILE: one a line, CSV with a name column, JSON or "
                    "JSON Lines ('-' reads stdin).")
+@click.option("--fleet", "fleet_path", type=click.Path(dir_okay=False, exists=True),
+              metavar="FLEET",
+              help="Every domain the fleet file FLEET declares, in its subaccounts and "
+                   "connections (NAMEs restrict it to those).")
 @click.option("--wait", is_flag=True,
               help="Keep re-checking the unverified ones until all are verified or --timeout.")
 @click.option("--timeout", type=float, default=600.0, show_default=True,
@@ -247,25 +252,35 @@ def domains_show(ctx: Ctx, name: str) -> None:
 @click.option("--no-progress", is_flag=True, help="No progress display.")
 @pass_ctx
 @handled
-def domains_verify(ctx: Ctx, names: Sequence[str], from_file: str | None, wait: bool,
-                   timeout: float, poll: float | None, interval: float | None,
-                   no_progress: bool) -> None:
+def domains_verify(ctx: Ctx, names: Sequence[str], from_file: str | None,
+                   fleet_path: str | None, wait: bool, timeout: float, poll: float | None,
+                   interval: float | None, no_progress: bool) -> None:
     """Ask the ESP to check the DNS records of each NAME now; with --wait, until verified.
+
+    With --fleet FLEET: every domain the fleet file declares (or the NAMEs among them), each
+    in its subaccount and connection; one not in the account yet is reported failed (run
+    `espkit apply FLEET` first).
 
     Exit code 0 when every domain is verified, 1 when some are pending or failed, 2 for bad
     input, 130 after Ctrl-C (the report so far is printed).
     """
     from .bulk import read_items
 
-    items: list[Any] = list(names)
-    if from_file is not None:
-        items.extend(read_items(from_file))
-    if not items:
-        raise click.UsageError("give at least one NAME or --from-file FILE")
     if interval is not None:
         if poll is not None and poll != interval:
             raise ConfigError("--interval is the old name of --poll: give one of them")
         poll = interval
+    every = 15.0 if poll is None else poll
+    if fleet_path is not None:
+        if from_file is not None:
+            raise click.UsageError("give --fleet FLEET or --from-file FILE, not both")
+        _verify_fleet(ctx, fleet_path, names, wait, timeout, every, no_progress)
+        return
+    items: list[Any] = list(names)
+    if from_file is not None:
+        items.extend(read_items(from_file))
+    if not items:
+        raise click.UsageError("give at least one NAME, --from-file FILE or --fleet FLEET")
     if not wait and len(items) == 1 and from_file is None:
         d = ctx.account.domains.verify(items[0])
         emit(ctx, d, lambda: _records_table(d))
@@ -277,7 +292,6 @@ def domains_verify(ctx: Ctx, names: Sequence[str], from_file: str | None, wait: 
         with display or contextlib.nullcontext():
             on_progress = display.update if display else None
             if wait:
-                every = 15.0 if poll is None else poll
                 report = wait_until_verified(
                     ctx.account, items, timeout=timeout, poll=every,
                     max_poll=max(300.0, every), on_progress=on_progress)
@@ -288,6 +302,34 @@ def domains_verify(ctx: Ctx, names: Sequence[str], from_file: str | None, wait: 
         err.print(f"[yellow]{_escape(str(stop))}[/]", highlight=False)
         sys.exit(130)
     _show_verification(ctx, report)
+    if not report.ok:
+        sys.exit(EXIT_ESP)
+
+
+def _verify_fleet(ctx: Ctx, fleet_path: str, names: Sequence[str], wait: bool,
+                  timeout: float, poll: float, no_progress: bool) -> None:
+    """``domains verify --fleet``: the fleet's accounts opened as ``espkit apply`` opens
+    them (the global --sandbox-db for sandbox connections without a path of their own)."""
+    from . import fleet as fleet_file
+    from .cli_fleet import _accounts
+    from .waiter import _for_fleet
+
+    if ctx.subaccount:
+        raise ConfigError("--subaccount does not apply with --fleet: the fleet file says "
+                          "which subaccount each domain is in")
+    fleet = fleet_file.load(fleet_path)
+    display = None if no_progress or ctx.output == "json" else _VerifyDisplay(wait)
+    try:
+        with _accounts(ctx, fleet) as accounts, display or contextlib.nullcontext():
+            report = _for_fleet(
+                fleet, accounts, timeout=timeout, poll=poll, max_poll=max(300.0, poll),
+                backoff=1.5, on_progress=display.update if display else None,
+                sleep=time.sleep, clock=time.monotonic, names=names or None, once=not wait)
+    except VerificationInterrupted as stop:
+        _show_verification(ctx, stop.report, fleet_path)
+        err.print(f"[yellow]{_escape(str(stop))}[/]", highlight=False)
+        sys.exit(130)
+    _show_verification(ctx, report, fleet_path)
     if not report.ok:
         sys.exit(EXIT_ESP)
 
@@ -359,7 +401,8 @@ class _VerifyDisplay:
 _VERIFY_TABLE_ALL = 50
 
 
-def _show_verification(ctx: Ctx, report: VerificationReport) -> None:
+def _show_verification(ctx: Ctx, report: VerificationReport,
+                       fleet_path: str | None = None) -> None:
     from rich.text import Text
 
     if ctx.output == "json":
@@ -369,7 +412,11 @@ def _show_verification(ctx: Ctx, report: VerificationReport) -> None:
     if len(rows) > _VERIFY_TABLE_ALL:
         rows = [r for r in rows if not r.verified]
     if rows:
-        t = Table("domain", "outcome", title="verification")
+        scoped = any(r.scope is not None for r in report.results)
+        t = Table("domain", title="verification")
+        if scoped:
+            t.add_column("subaccount", overflow="fold")
+        t.add_column("outcome")
         t.add_column("failing records or error", overflow="fold")
         for r in rows:
             if r.error is not None:
@@ -378,7 +425,9 @@ def _show_verification(ctx: Ctx, report: VerificationReport) -> None:
                 why = ""
             else:
                 why = describe_records(r.failing).replace(", ", "\n")
-            t.add_row(r.domain, str(r.outcome), why)
+            cells = [r.domain, *([r.scope or ""] if scoped else []), str(r.outcome),
+                     _escape(why)]
+            t.add_row(*cells)
         out.print(t)
     counts = report.counts()
     line = (f"{counts['verified']} of {len(report.results)} domain(s) verified, "
@@ -389,11 +438,14 @@ def _show_verification(ctx: Ctx, report: VerificationReport) -> None:
         line += f"; {hidden} verified domain(s) not listed (-o json lists every one)"
     out.print(Text(line), soft_wrap=True)
     if report.pending:
-        some = " ".join(r.domain for r in report.pending[:5])
-        more = " ..." if len(report.pending) > 5 else ""
+        if fleet_path is not None:
+            check = f"espkit dns check --fleet {fleet_path} --only-problems"
+        else:
+            some = " ".join(r.domain for r in report.pending[:5])
+            more = " ..." if len(report.pending) > 5 else ""
+            check = f"espkit dns check --only-problems {some}{more}"
         out.print(Text(f"next: publish the failing records, see what DNS serves with "
-                       f"`espkit dns check --only-problems {some}{more}`, then verify again"),
-                  soft_wrap=True)
+                       f"`{check}`, then verify again"), soft_wrap=True)
 
 
 @domains.command("delete")

@@ -523,3 +523,109 @@ def test_domains_wait_until_verified_option_checks() -> None:
         sb.acct.domains.wait_until_verified(names(1), poll=-1)
     assert info.value.field == "poll"
     assert sb.verifies() == 0
+
+
+# -- several scopes of one account ----------------------------------------------------------
+
+
+def test_items_in_subaccounts_are_verified_in_their_scope_in_the_same_rounds() -> None:
+    sb = Sandbox(verify_delay=20)
+    main = names(3, "main")
+    sb.create(main)
+    subs = [sb.acct.subaccounts.create(f"cust{i}") for i in range(2)]
+    inside = {s.id: names(2, f"{s.name}-") for s in subs}
+    for sub_id, domains in inside.items():
+        assert Bulk(sb.acct.on_behalf_of(sub_id)).create_domains(domains).ok
+    items: list[Any] = [main[0], {"name": inside[subs[0].id][0], "subaccount": subs[0].id}]
+    items += list(sb.acct.on_behalf_of(subs[1].id).domains.list())  # Domains carry their scope
+    items += [{"domain": inside[subs[0].id][1], "subaccount": subs[0].id}, *main[1:]]
+    rounds: list[int] = []
+    report = sb.wait(items, on_progress=lambda p: rounds.append(p.round))
+
+    assert report.ok
+    assert report.rounds == 3  # all seven in each round: one bulk job a round
+    expected = [(main[0], None), (inside[subs[0].id][0], subs[0].id),
+                *((n, subs[1].id) for n in inside[subs[1].id]),
+                (inside[subs[0].id][1], subs[0].id), *((n, None) for n in main[1:])]
+    assert [(r.domain, r.subaccount) for r in report.results] == expected
+    assert sb.verifies() == report.requests == 3 * 7
+    # every verify found its domain: a subaccount's domain is not visible from the main scope
+    assert all(status == 200 for method, path, status in sb.emu.history
+               if method == "PUT" and path.endswith("/verify"))
+    row = report.to_dict()["results"]
+    assert row[0].keys() == {"domain", "outcome", "checks", "verified_after_s", "failing"}
+    assert row[1]["subaccount"] == subs[0].id
+    assert list(row[1])[:2] == ["domain", "subaccount"]
+
+
+def test_the_same_name_in_two_scopes_is_two_domains() -> None:
+    sb = Sandbox(verify_delay=0)
+    sub = sb.acct.subaccounts.create("globex")
+    name = f"mail.globex.{ZONE}"
+    sb.acct.on_behalf_of(sub).domains.create(name)
+    report = sb.wait([name, {"name": name, "subaccount": sub.id}, name.upper(),
+                      {"name": name, "subaccount": sub.id, "pool": "ignored"}])
+    assert [(r.domain, r.subaccount, r.outcome.value) for r in report.results] == [
+        (name, None, "failed"), (name, sub.id, "verified")]
+    assert isinstance(report.results[0].error, espkit.NotFound)  # not in the main account
+    assert sb.verifies() == 2
+    assert report[name] is report.results[0]  # the first one
+    text = report.summary()
+    assert text.startswith("1 of 2 domain(s) verified, 0 pending, 1 failed")
+    assert f"Failed: {name}: NotFound" in text
+
+
+def test_a_stuck_domain_in_a_subaccount_says_its_scope() -> None:
+    sb = Sandbox(verify_delay=10_000)
+    sub = sb.acct.subaccounts.create("initech")
+    scoped = sb.acct.on_behalf_of(sub)
+    scoped.domains.create(f"news.initech.{ZONE}")
+    report = sb.wait([{"name": f"news.initech.{ZONE}", "subaccount": sub.id}], timeout=30)
+    stuck = report.pending[0]
+    assert stuck.subaccount == sub.id
+    assert stuck.scope == sub.id
+    assert stuck.failing == tuple(
+        r for r in scoped.domains.get(stuck.domain).dns_records if not r.valid)
+    assert f"news.initech.{ZONE} (subaccount {sub.id}): spf TXT" in report.summary()
+
+
+def test_an_account_already_in_the_subaccount_treats_the_item_as_its_own() -> None:
+    sb = Sandbox(verify_delay=0)
+    sub = sb.acct.subaccounts.create("hooli")
+    scoped = sb.acct.on_behalf_of(sub)
+    scoped.domains.create(f"a.hooli.{ZONE}")
+    listed = list(scoped.domains.list())
+    assert listed[0].subaccount == sub.id
+    report = wait_until_verified(scoped, listed, sleep=sb.sleep, clock=sb.clock.monotonic)
+    assert report.ok
+    assert report.results[0].subaccount is None  # as before: the account's own scope
+    assert "subaccount" not in report.to_dict()["results"][0]
+
+
+def test_a_bad_subaccount_is_named_before_anything_is_sent() -> None:
+    sb = Sandbox()
+    sb.create(names(1))
+    before = len(sb.emu.history)
+    with pytest.raises(espkit.ValidationError) as info:
+        sb.wait([*names(1), {"name": names(1)[0], "subaccount": "../etc"},
+                 {"name": names(1)[0], "subaccount": ["x"]},
+                 {"name": names(1)[0], "subaccount": ""}])
+    text = str(info.value)
+    assert "2 bad item(s)" in text
+    assert "item 2:" in text
+    assert "item 3:" in text
+    assert len(sb.emu.history) == before
+
+
+def test_subaccount_items_on_a_provider_without_subaccount_scope_raise_before_sending() -> None:
+    class NoScope(type(espkit.connect("sandbox", path=":memory:").provider)):  # type: ignore[misc]
+        SUPPORTS = frozenset(espkit.Capability) - {espkit.Capability.SUBACCOUNT_SCOPE}
+
+    sb = Sandbox()
+    sb.create(names(1))
+    sb.acct.provider.__class__ = NoScope
+    before = len(sb.emu.history)
+    with pytest.raises(espkit.Unsupported):
+        sb.wait([*names(1), {"name": f"x.{ZONE}", "subaccount": "sub_1"}])
+    assert len(sb.emu.history) == before
+    assert sb.wait(names(1)).ok  # items without a scope need none
