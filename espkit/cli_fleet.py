@@ -23,7 +23,7 @@ from rich.table import Table
 from . import fleet as fleet_file
 from .account import Account
 from .apply import ApplyReport, apply
-from .bulk import Progress
+from .bulk import BulkInterrupted, Progress
 from .cli import EXIT_CONFIG, EXIT_ESP, Ctx, _escape, cli, err, handled, out, pass_ctx
 from .cli_bulk import _ProgressBar
 from .errors import ConfigError, TooMuchChange
@@ -163,6 +163,16 @@ def apply_command(ctx: Ctx, fleet_path: str, yes: bool, force: bool, delete_unkn
         try:
             report = apply(p, accounts, force=force, max_concurrency=max_concurrency,
                            on_progress=bars.update if bars else None)
+        except BulkInterrupted as stop:
+            done = sum(stop.report.counts.values())
+            if bars:
+                bars.close()
+                bars = None
+            err.print(f"[yellow]interrupted after {done} domain change(s): run the same "
+                      "apply again to finish; it re-reads the accounts and does only what "
+                      "is left[/]",
+                      highlight=False)
+            sys.exit(130)
         finally:
             if bars:
                 bars.close()

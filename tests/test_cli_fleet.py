@@ -138,3 +138,49 @@ def test_a_bad_fleet_file_exits_2_with_line_numbers(run, tmp_path: Path) -> None
     assert result.exit_code == 2
     assert "line 10" in flat(result.stderr)
     assert "'tx'" in flat(result.stderr)
+
+
+def test_ctrl_c_mid_apply_then_the_same_apply_finishes(tmp_path: Path, sandbox_db: str) -> None:
+    """A real process, a real SIGINT: the apply stops cleanly, says how to finish, and the
+    same command again converges with no domain created twice."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    text = fleet_yaml(range(150)).replace(
+        "sandbox: {provider: sandbox}",
+        f'sandbox: {{provider: sandbox, path: "{sandbox_db}", rate_limit: 40}}')
+    fleet = write(tmp_path, text)
+    cmd = [sys.executable, "-c", "from espkit.cli import main; main()", "apply", fleet,
+           "--yes", "--no-progress"]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("ESPKIT_PROVIDER", None)
+    # stdout to a file: the plan table is bigger than a pipe's buffer, and nobody reads
+    # the pipe until the process ends
+    proc = subprocess.Popen(cmd, stdout=(tmp_path / "out.txt").open("w"),
+                            stderr=subprocess.PIPE, text=True, env=env)
+    deadline = time.monotonic() + 60
+    while (time.monotonic() < deadline and proc.poll() is None
+           and len(domains_on(sandbox_db)) < 40):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "run the same apply again to finish" in flat(stderr)
+    landed = len(domains_on(sandbox_db))
+    assert 40 <= landed < 300
+
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert len(domains_on(sandbox_db)) == 300
+    with espkit.connect("sandbox", path=sandbox_db) as acct:
+        assert plan_is_empty(fleet, acct)
+
+
+def plan_is_empty(path: str, acct: espkit.Account) -> bool:
+    from espkit import fleet as fleet_file
+    from espkit.plan import plan
+
+    return plan(fleet_file.load(path), {"sandbox": acct}).empty
