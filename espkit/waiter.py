@@ -721,7 +721,12 @@ class _FleetRun:
         self.lock = threading.Lock()
         self.waiters: dict[str, _Waiter] = {}
         self.read: dict[str, tuple[int, int]] = {}  # connection -> (requests, throttled)
-        self.latest: dict[str, WaitProgress] = {}
+        # until a connection reports, its domains count as pending in round 0
+        self.latest: dict[str, WaitProgress] = {
+            c: WaitProgress(total=len(ds), verified=0, pending=len(ds), failed=0, round=0,
+                            checking=False, checked=0, to_check=0, next_check_in=None,
+                            elapsed=0.0)
+            for c, ds in by_connection.items()}
         self.errors: dict[str, BaseException] = {}
         self.interrupted = False
 
