@@ -130,19 +130,26 @@ class _Bars:
 @click.option("--force", is_flag=True,
               help="Apply even when the plan deletes or moves more than the safety share.")
 @DELETE_UNKNOWN
+@click.option("--checksum", help="Apply only if the plan is still the one with this checksum "
+                                 "(from `espkit plan`), e.g. the one reviewed in a pull request.")
 @click.option("--max-concurrency", type=click.IntRange(1, 1024), default=256,
               show_default=True, help="Cap on requests in flight.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 @pass_ctx
 @handled
 def apply_command(ctx: Ctx, fleet_path: str, yes: bool, force: bool, delete_unknown: bool,
-                  max_concurrency: int, no_progress: bool) -> None:
+                  checksum: str | None, max_concurrency: int, no_progress: bool) -> None:
     """Make the accounts match FLEET: plan, confirm, apply. Run it again to resume."""
     fleet = fleet_file.load(fleet_path)
     with _accounts(ctx, fleet) as accounts:
         p = _read_plan(ctx, accounts, fleet, delete_unknown)
         if ctx.output != "json":
             _show_plan(ctx, p)
+        if checksum is not None and checksum != p.checksum:
+            err.print(f"[bold red]refused:[/] the plan changed since it was reviewed: its "
+                      f"checksum is now {p.checksum}, not {_escape(checksum)}; plan again and "
+                      "review it", highlight=False)
+            sys.exit(EXIT_CONFIG)
         if p.empty:
             if ctx.output == "json":
                 click.echo(ApplyReport(p).to_json(indent=2))

@@ -20,6 +20,7 @@ Only the main account and the subaccounts the file declares are read.
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -196,11 +197,24 @@ class Plan:
                      "(not declared, not owned)")
         if self.conflicts:
             text += f"; {len(self.conflicts)} conflict(s) applying cannot resolve"
-        return text + "."
+        text += "."
+        if not self.empty:
+            text += f" Checksum {self.checksum}."
+        return text
+
+    @property
+    def checksum(self) -> str:
+        """A digest of the changes (not of when or where the plan was made): pass it to
+        ``apply --checksum`` so that what is applied is exactly the plan that was reviewed,
+        as octoDNS's ``--checksum`` does."""
+        body = json.dumps([c.to_dict() for c in self.changes], sort_keys=True,
+                          separators=(",", ":"))
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
+            "checksum": self.checksum,
             "counts": self.counts(),
             "existing": {name: dict(counts) for name, counts in self.existing.items()},
             "safe": self.safe(),

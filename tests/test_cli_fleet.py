@@ -184,3 +184,24 @@ def plan_is_empty(path: str, acct: espkit.Account) -> bool:
     from espkit.plan import plan
 
     return plan(fleet_file.load(path), {"sandbox": acct}).empty
+
+
+def test_apply_checksum_applies_only_the_reviewed_plan(
+        run, tmp_path: Path, sandbox_db: str) -> None:
+    fleet = write(tmp_path, fleet_yaml(range(3)))
+    reviewed = json.loads(run("-o", "json", "plan", fleet).stdout)["checksum"]
+    assert f"Checksum {reviewed}." in flat(run("plan", fleet).stdout)
+
+    # the account changed after the review: the plan is different, so apply refuses
+    with espkit.connect("sandbox", path=sandbox_db) as acct:
+        acct.domains.create("news.cust0.example.com")
+    refused = run("apply", fleet, "--yes", "--checksum", reviewed)
+    assert refused.exit_code == 2
+    assert "the plan changed since it was reviewed" in flat(refused.stderr)
+    assert domains_on(sandbox_db) == {"news.cust0.example.com"}
+
+    current = json.loads(run("-o", "json", "plan", fleet).stdout)["checksum"]
+    assert current != reviewed
+    applied = run("apply", fleet, "--yes", "--checksum", current)
+    assert applied.exit_code == 0, applied.output
+    assert len(domains_on(sandbox_db)) == 6
