@@ -42,7 +42,7 @@ from .models import (
     Subaccount,
 )
 from .transport import RetryPolicy
-from .waiter import VerificationReport, VerificationResult, wait_until_verified
+from .waiter import VerificationReport, VerificationResult, wait_for_fleet, wait_until_verified
 
 __version__ = "0.1.0"
 
@@ -83,5 +83,6 @@ __all__ = [
     "VerificationTimeout",
     "__version__",
     "connect",
+    "wait_for_fleet",
     "wait_until_verified",
 ]

@@ -74,6 +74,6 @@ def test_onboard_fleet(monkeypatch, tmp_path, capsys) -> None:
     assert "Applied 65 change(s): 65 created." in out
     assert "no changes; the accounts match the fleet" in out
     assert (tmp_path / "work" / "records.zone").read_text().count("IN\tMX") == 120
-    assert "all 54 domain(s) verified" in out
+    assert "all 60 domain(s) verified" in out  # the whole fleet, subaccounts included
     run_example("onboard_fleet.py", monkeypatch, tmp_path, "30", str(tmp_path / "work"))
     assert "no changes" in capsys.readouterr().out.splitlines()[0]
