@@ -46,10 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("espkit")
 T = TypeVar("T")
 
-_DKIM_SIZES = (1024, 2048)
-_SPAM_ACTIONS = ("disabled", "block", "tag")
-_WEB_SCHEMES = ("http", "https")
-
 
 class VerificationTimeout(EspkitError, TimeoutError):
     """``wait_until_verified`` ran out of time. ``domain`` is the last state seen."""
@@ -196,28 +192,7 @@ class Domains(Manager):
 
     def check_spec(self, spec: DomainSpec) -> DomainSpec:
         """Validate a spec against espkit's rules and this provider's options."""
-        name = validate.domain_name(spec.name)
-        if spec.dkim_key_size is not None:
-            validate.choice(spec.dkim_key_size, "dkim_key_size", _DKIM_SIZES)
-        if spec.spam_action is not None:
-            validate.choice(spec.spam_action, "spam_action", _SPAM_ACTIONS)
-        if spec.web_scheme is not None:
-            validate.choice(spec.web_scheme, "web_scheme", _WEB_SCHEMES)
-        if spec.wildcard is not None and not isinstance(spec.wildcard, bool):
-            raise ValidationError("wildcard", spec.wildcard, "must be true or false")
-        if spec.dkim_selector is not None:
-            validate.resource_name(spec.dkim_selector, "dkim_selector")
-        if spec.web_prefix is not None:
-            validate.resource_name(spec.web_prefix, "web_prefix")
-        ips = validate.ip_addresses(spec.ips)
-        pool = validate.pool_name(spec.pool) if spec.pool is not None else None
-        if ips and pool:
-            raise ValidationError("pool", pool, "give ips or pool, not both")
-        checked = DomainSpec(
-            name=name, dkim_key_size=spec.dkim_key_size, dkim_selector=spec.dkim_selector,
-            spam_action=spec.spam_action, wildcard=spec.wildcard, web_scheme=spec.web_scheme,
-            web_prefix=spec.web_prefix, ips=ips, pool=pool,
-        )
+        checked = validate.domain_spec(spec)
         for option in ("dkim_key_size", "dkim_selector", "spam_action", "wildcard",
                        "web_scheme", "web_prefix", "ips", "pool"):
             value = getattr(checked, option)

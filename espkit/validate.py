@@ -10,13 +10,26 @@ import ipaddress
 import re
 import urllib.parse
 from collections.abc import Iterable
+from typing import Any
 
 from .errors import ValidationError
+from .models import DomainSpec
 
 # fullmatch, not ``$``: ``$`` also matches before a trailing newline
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _FORBIDDEN = re.compile(r"[/\\%@:?#\s\x00-\x1f\x7f]")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+#: the values espkit accepts for the DomainSpec options of the same names (whatever the
+#: provider: which options a provider honours is its ``DOMAIN_OPTIONS``)
+DKIM_KEY_SIZES = (1024, 2048)
+SPAM_ACTIONS = ("disabled", "block", "tag")
+WEB_SCHEMES = ("http", "https")
+#: the DomainSpec creation options ``domain_option`` checks (all but name, ips and pool),
+#: in the order ``domain_spec`` checks them
+DOMAIN_OPTIONS = (
+    "dkim_key_size", "spam_action", "web_scheme", "wildcard", "dkim_selector", "web_prefix",
+)
 
 
 def domain_name(value: object, field: str = "domain") -> str:
@@ -112,14 +125,62 @@ def choice(value: object, field: str, allowed: Iterable[object]) -> None:
         raise ValidationError(field, value, f"must be one of {', '.join(map(repr, allowed))}")
 
 
+def domain_option(key: str, value: Any) -> Any:
+    """Check one DomainSpec creation option other than name, ips and pool (one of
+    ``DOMAIN_OPTIONS``) and return its value, normalised (``dkim_key_size`` as an int)."""
+    if key == "dkim_key_size":
+        choice(value, key, DKIM_KEY_SIZES)
+        return int(value)  # 1024.0 is 1024
+    if key == "spam_action":
+        choice(value, key, SPAM_ACTIONS)
+        return value
+    if key == "web_scheme":
+        choice(value, key, WEB_SCHEMES)
+        return value
+    if key == "wildcard":
+        if not isinstance(value, bool):
+            raise ValidationError(key, value, "must be true or false")
+        return value
+    if key in ("dkim_selector", "web_prefix"):
+        return resource_name(value, key)
+    raise ValidationError(
+        "domain option", key, f"is not one of {', '.join(map(repr, DOMAIN_OPTIONS))}"
+    )
+
+
+def domain_spec(spec: DomainSpec) -> DomainSpec:
+    """Check a spec against espkit's own rules, whatever the provider, and return it
+    normalised: the canonical name and IPs, ``dkim_key_size`` an int.
+
+    Whether the provider honours each option is the account's check
+    (``Domains.check_spec``)."""
+    name = domain_name(spec.name)
+    options = {
+        key: domain_option(key, getattr(spec, key))
+        for key in DOMAIN_OPTIONS
+        if getattr(spec, key) is not None
+    }
+    ips = ip_addresses(spec.ips)
+    pool = pool_name(spec.pool) if spec.pool is not None else None
+    if ips and pool:
+        raise ValidationError("pool", pool, "give ips or pool, not both")
+    return DomainSpec(name=name, ips=ips, pool=pool, **options)
+
+
 def segment(value: str) -> str:
     """Percent-encode one URL path segment (nothing is left unquoted, not even ``/``)."""
     return urllib.parse.quote(value, safe="")
 
 
 __all__ = [
+    "DKIM_KEY_SIZES",
+    "DOMAIN_OPTIONS",
+    "SPAM_ACTIONS",
+    "WEB_SCHEMES",
     "choice",
     "domain_name",
+    "domain_option",
+    "domain_spec",
     "identifier",
     "ip_address",
     "ip_addresses",

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
+import attrs
 import pytest
 
 from espkit import validate
 from espkit.errors import ConfigError, ValidationError
+from espkit.models import DomainSpec
 
 # -- domain names ----------------------------------------------------------------------------
 
@@ -219,6 +223,100 @@ def test_choice() -> None:
         validate.choice("drop", "spam_action", ("disabled", "block", "tag"))
     assert info.value.field == "spam_action"
     assert "'disabled', 'block', 'tag'" in str(info.value)
+
+
+# -- domain creation options and specs ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "checked"),
+    [
+        ("dkim_key_size", 1024, 1024),
+        ("dkim_key_size", 2048.0, 2048),  # YAML's 2048.0: an int from here on
+        ("spam_action", "tag", "tag"),
+        ("web_scheme", "https", "https"),
+        ("wildcard", False, False),
+        ("dkim_selector", "s1", "s1"),
+        ("web_prefix", "click", "click"),
+    ],
+)
+def test_domain_option_accepts_and_normalises(key: str, value: object, checked: object) -> None:
+    result = validate.domain_option(key, value)
+    assert result == checked
+    assert type(result) is type(checked)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("dkim_key_size", 512, "invalid dkim_key_size 512: must be one of 1024, 2048"),
+        ("dkim_key_size", "1024", "invalid dkim_key_size '1024': must be one of 1024, 2048"),
+        ("dkim_key_size", True, "invalid dkim_key_size True: must be one of 1024, 2048"),
+        ("spam_action", "drop",
+         "invalid spam_action 'drop': must be one of 'disabled', 'block', 'tag'"),
+        ("web_scheme", "ftp", "invalid web_scheme 'ftp': must be one of 'http', 'https'"),
+        ("wildcard", "yes", "invalid wildcard 'yes': must be true or false"),
+        ("dkim_selector", "a b", "invalid dkim_selector 'a b': must be 1-64 letters"),
+        ("web_prefix", None, "invalid web_prefix None: must be a string"),
+        ("dkim_size", 1024, "invalid domain option 'dkim_size': is not one of 'dkim_key_size'"),
+        ("pool", "mkt", "invalid domain option 'pool': is not one of"),
+    ],
+)
+def test_domain_option_rejects(key: str, value: object, message: str) -> None:
+    with pytest.raises(ValidationError, match="^" + re.escape(message)):
+        validate.domain_option(key, value)
+
+
+def test_domain_options_are_the_spec_fields_but_name_ips_and_pool() -> None:
+    fields = {f.name for f in attrs.fields(DomainSpec)}
+    assert set(validate.DOMAIN_OPTIONS) == fields - {"name", "ips", "pool"}
+
+
+def test_domain_spec_returns_the_spec_normalised() -> None:
+    spec = DomainSpec(
+        "Bücher.Example.com.", dkim_key_size=2048.0, dkim_selector="s1",  # type: ignore[arg-type]
+        spam_action="tag", wildcard=True, web_scheme="https", web_prefix="click",
+        ips=("192.0.2.1", "192.0.2.1", "2001:DB8::1"),
+    )
+    checked = validate.domain_spec(spec)
+    assert checked == DomainSpec(
+        "xn--bcher-kva.example.com", dkim_key_size=2048, dkim_selector="s1", spam_action="tag",
+        wildcard=True, web_scheme="https", web_prefix="click",
+        ips=("192.0.2.1", "2001:db8::1"),
+    )
+    assert type(checked.dkim_key_size) is int
+    assert validate.domain_spec(DomainSpec("a.example.com", pool="mkt")) == DomainSpec(
+        "a.example.com", pool="mkt"
+    )
+    bare = DomainSpec("a.example.com")
+    assert validate.domain_spec(bare) == bare
+
+
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        (DomainSpec("bad"), "domain"),
+        # the first problem is reported, in the order name, options, ips, pool
+        (DomainSpec("bad", dkim_key_size=512), "domain"),
+        (DomainSpec("a.example.com", dkim_key_size=512, spam_action="drop"), "dkim_key_size"),
+        (DomainSpec("a.example.com", wildcard="yes", dkim_selector="a b"),  # type: ignore[arg-type]
+         "wildcard"),
+        (DomainSpec("a.example.com", web_prefix="-x", ips=("bad",)), "web_prefix"),
+        (DomainSpec("a.example.com", ips=("bad",), pool="a b"), "ips"),
+        (DomainSpec("a.example.com", pool="a b"), "pool"),
+        (DomainSpec("a.example.com", ips="192.0.2.1"), "ips"),  # type: ignore[arg-type]
+    ],
+)
+def test_domain_spec_rejects(spec: DomainSpec, field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        validate.domain_spec(spec)
+    assert info.value.field == field
+
+
+def test_domain_spec_refuses_ips_and_pool_together() -> None:
+    with pytest.raises(ValidationError, match="give ips or pool, not both") as info:
+        validate.domain_spec(DomainSpec("a.example.com", ips=("192.0.2.1",), pool="mkt"))
+    assert info.value.field == "pool"
 
 
 # -- URL path segments -----------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import textwrap
 from collections.abc import Iterator
 from importlib import resources
@@ -14,7 +16,7 @@ import pytest
 import yaml
 from keyring.backend import KeyringBackend
 
-from espkit import account, fleet
+from espkit import fleet, validate
 from espkit.errors import ConfigError, MissingCredentials, ValidationError
 from espkit.fleet import (
     Connection,
@@ -737,9 +739,10 @@ def test_schema_ships_in_the_package_and_describes_the_samples() -> None:
 
 def test_schema_options_match_what_the_account_checks() -> None:
     options = fleet.schema()["$defs"]["domainOptions"]["properties"]
-    assert tuple(options["dkim_key_size"]["enum"]) == account._DKIM_SIZES
-    assert tuple(options["spam_action"]["enum"]) == account._SPAM_ACTIONS
-    assert tuple(options["web_scheme"]["enum"]) == account._WEB_SCHEMES
+    assert sorted(options) == sorted(validate.DOMAIN_OPTIONS)
+    assert tuple(options["dkim_key_size"]["enum"]) == validate.DKIM_KEY_SIZES
+    assert tuple(options["spam_action"]["enum"]) == validate.SPAM_ACTIONS
+    assert tuple(options["web_scheme"]["enum"]) == validate.WEB_SCHEMES
 
 
 def test_the_documented_example_declares_what_the_docs_say() -> None:
@@ -751,3 +754,22 @@ def test_the_documented_example_declares_what_the_docs_say() -> None:
         ("news.globex.com", "mkt", "globex", 2048), ("mail.globex.com", "txn", "globex", 1024),
         ("tx.initech.com", "txn2", "initech-prod", 1024),
     ]
+
+
+def test_espkit_imports_without_the_fleet_extra() -> None:
+    """PyYAML and jsonschema are needed to read a fleet file, not to import espkit: the
+    loader modules (which import them) are imported by ``loads`` only."""
+    code = (
+        "import sys; sys.modules['yaml'] = sys.modules['jsonschema'] = None\n"
+        "import espkit, espkit.fleet, espkit.plan, espkit.apply\n"
+        "assert espkit.fleet.schema()['$defs']\n"
+        "assert not [m for m in sys.modules if m.startswith('espkit.fleet_')]\n"
+        "try:\n"
+        "    espkit.fleet.loads('version: 1')\n"
+        "except espkit.ConfigError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "reading fleet files needs jsonschema: pip install 'espkit[fleet]'"
