@@ -537,7 +537,8 @@ def test_items_in_subaccounts_are_verified_in_their_scope_in_the_same_rounds() -
     for sub_id, domains in inside.items():
         assert Bulk(sb.acct.on_behalf_of(sub_id)).create_domains(domains).ok
     items: list[Any] = [main[0], {"name": inside[subs[0].id][0], "subaccount": subs[0].id}]
-    items += list(sb.acct.on_behalf_of(subs[1].id).domains.list())  # Domains carry their scope
+    listed = list(sb.acct.on_behalf_of(subs[1].id).domains.list())  # Domains carry their scope
+    items += listed
     items += [{"domain": inside[subs[0].id][1], "subaccount": subs[0].id}, *main[1:]]
     rounds: list[int] = []
     report = sb.wait(items, on_progress=lambda p: rounds.append(p.round))
@@ -545,7 +546,7 @@ def test_items_in_subaccounts_are_verified_in_their_scope_in_the_same_rounds() -
     assert report.ok
     assert report.rounds == 3  # all seven in each round: one bulk job a round
     expected = [(main[0], None), (inside[subs[0].id][0], subs[0].id),
-                *((n, subs[1].id) for n in inside[subs[1].id]),
+                *((d.name, subs[1].id) for d in listed),
                 (inside[subs[0].id][1], subs[0].id), *((n, None) for n in main[1:])]
     assert [(r.domain, r.subaccount) for r in report.results] == expected
     assert sb.verifies() == report.requests == 3 * 7
