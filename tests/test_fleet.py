@@ -43,6 +43,14 @@ streams:
   transactional: {pool: txn, domain: "mail.{domain}"}
 """  # 9 lines: what follows starts on line 10
 
+TWO_CONNECTIONS = """\
+version: 1
+connections:
+  a: {provider: sandbox}
+  b: {provider: sandbox}
+default_connection: a
+"""  # 5 lines: what follows starts on line 6
+
 
 def problems(text: str, **kw: object) -> list[Problem]:
     with pytest.raises(FleetFileError) as info:
@@ -284,7 +292,7 @@ def test_csv_domain_override_for_an_unused_stream(tmp_path: Path) -> None:
     assert "'marketing' is not one of this customer's streams" in p.message
 
 
-# -- validation: one test per rule, each with its line ---------------------------------------
+# -- validation: every rule, each problem with its line --------------------------------------
 
 
 def test_unknown_key_names_the_key_and_suggests() -> None:
@@ -295,36 +303,121 @@ def test_unknown_key_names_the_key_and_suggests() -> None:
     assert str(p) == "line 13: customers[1]: unknown key 'domian' (did you mean 'domain'?)"
 
 
-def test_undefined_pool() -> None:
-    p = one(HEAD + "  bounces: {pool: bounce}\n")
-    assert (p.line, p.path) == (10, "streams.bounces.pool")
-    assert "unknown pool 'bounce'" in p.message
+# One rule broken once: the fleet text, then the problem's line and path, and what its message
+# contains (a fragment, or a tuple of fragments that must all be in it).
+@pytest.mark.parametrize(("text", "line", "path", "fragments"), [
+    pytest.param(HEAD + "  bounces: {pool: bounce}\n",
+                 10, "streams.bounces.pool", "unknown pool 'bounce'",
+                 id="undefined-pool"),
+    pytest.param(HEAD + "customers:\n  - name: acme\n    domain: acme.com\n"
+                        "    overrides: {marketing: {pool: mkt2}}\n",
+                 13, "customers[0].overrides.marketing.pool",
+                 "unknown pool 'mkt2' (did you mean 'mkt'?)",
+                 id="undefined-pool-in-a-customer-override"),
+    pytest.param(HEAD + "customers:\n  - {name: acme, domain: acme.com, streams: [marketting]}\n",
+                 11, "customers[0].streams[0]",
+                 "unknown stream 'marketting' (did you mean 'marketing'?)",
+                 id="undefined-stream"),
+    pytest.param(HEAD + "templates: {std: {}}\ncustomers:\n"
+                        "  - {name: acme, domain: acme.com, template: sdt}\n",
+                 12, "customers[0].template", "unknown template 'sdt'",
+                 id="undefined-template"),
+    pytest.param(HEAD + "customers:\n  - {name: acme, domain: acme.com, connection: eu}\n",
+                 11, "customers[0].connection", "unknown connection 'eu'; defined: main",
+                 id="undefined-connection"),
+    pytest.param(HEAD + "  bounces: {ips: [192.0.2.1, 192.0.2.256]}\n",
+                 10, "streams.bounces.ips[1]", "'192.0.2.256'",
+                 id="invalid-ip"),
+    pytest.param(HEAD + "customers:\n  - {name: acme, domain: acme_corp.com}\n",
+                 11, "customers[0].domain", "invalid domain 'acme_corp.com'",
+                 id="invalid-domain-name"),
+    pytest.param(HEAD.replace('"news.{domain}"', '"news.{customer}.{domain}"')
+                 + "customers:\n  - {name: Acme Corp, domain: acme.com}\n",
+                 11, "customers[0]", ("'news.Acme Corp.acme.com'", "'news.{customer}.{domain}'"),
+                 id="invalid-domain-produced-by-a-template-names-the-template"),
+    pytest.param(HEAD.replace('provider: sandbox, path: ":memory:"', "provider: postmark")
+                 + "defaults: {dkim_key_size: 2048}\ncustomers:\n"
+                   "  - {name: a, domain: a.com}\n  - {name: b, domain: b.com}\n",
+                 10, "defaults.dkim_key_size",
+                 "postmark does not support the domain option 'dkim_key_size'",
+                 id="option-the-provider-does-not-support-is-reported-once-where-set"),
+    pytest.param(HEAD + "customers:\n  - {name: acme, domain: acme.com}\n"
+                        "  - name: other\n    domain: other.com\n"
+                        "    domains: {transactional: Mail.Acme.com}\n",
+                 14, "customers[1].domains.transactional",
+                 ("'mail.acme.com' is produced twice", "(line 11)"),
+                 id="domain-produced-twice-via-an-explicit-domain"),
+    pytest.param(HEAD + "  bounces:\n    pool: txn\n    ips: [192.0.2.30]\n",
+                 12, "streams.bounces", "both pool and ips",
+                 id="stream-with-both-pool-and-ips"),
+    pytest.param(HEAD + "templates:\n  ent: {subaccount: '{customer}'}\ncustomers:\n"
+                        "  - {name: Acme Corp, domain: acme.com, template: ent}\n",
+                 13, "customers[0]", ("invalid subaccount 'Acme Corp'", "(from template 'ent')"),
+                 id="invalid-subaccount-from-a-template-names-the-template"),
+    pytest.param(HEAD + "customers:\n  - name: acme\n    domain: acme.com\n    overrides:\n"
+                        "      marketing: {pool: txn,\n                  ips: [192.0.2.9]}\n",
+                 15, "customers[0].overrides.marketing", "both pool and ips",
+                 id="override-with-both-pool-and-ips"),
+    pytest.param("version: 1\nconnections: &c {main: *c}\n",
+                 2, "connections.main", "alias",
+                 id="recursive-alias"),
+    pytest.param(TWO_CONNECTIONS
+                 + "pools:\n  pa: {ips: [192.0.2.1]}\nstreams:\n  mail: {pool: pa}\n"
+                 + "customers:\n  - {name: acme, domain: acme.com, connection: b}\n",
+                 11, "customers[0]", "pool 'pa', which is on connection 'a', not 'b'",
+                 id="pool-of-another-connection"),
+    pytest.param("version: 1\nconnections:\n  a: {provider: sandbox}\n  b: {provider: sandbox}\n",
+                 2, "connections", "default_connection",
+                 id="several-connections-need-a-default"),
+    pytest.param(HEAD + "customers:\n  - {name: 0123, domain: acme.com}\n",
+                 11, "customers[0].name", 'YAML reads 0123 as a number: quote it, "0123"',
+                 id="yaml-number-where-a-name-belongs-says-to-quote-it"),
+    pytest.param("version: 1\nconnections:\n  main: {provider: mailgnu}\n",
+                 3, "connections.main.provider",
+                 "unknown provider 'mailgnu' (did you mean 'mailgun'?)",
+                 id="unknown-provider"),
+    pytest.param(HEAD.replace("version: 1", "version: 2"),
+                 1, "version", ("must be 1", "got 2"),
+                 id="wrong-version"),
+])
+def test_one_problem_with_its_line_path_and_message(
+    text: str, line: int, path: str, fragments: str | tuple[str, ...],
+) -> None:
+    p = one(text)
+    assert (p.line, p.path) == (line, path)
+    for fragment in (fragments,) if isinstance(fragments, str) else fragments:
+        assert fragment in p.message
 
 
-def test_undefined_pool_in_a_customer_override() -> None:
-    p = one(HEAD + "customers:\n  - name: acme\n    domain: acme.com\n"
-                   "    overrides: {marketing: {pool: mkt2}}\n")
-    assert (p.line, p.path) == (13, "customers[0].overrides.marketing.pool")
-    assert "unknown pool 'mkt2' (did you mean 'mkt'?)" in p.message
-
-
-def test_undefined_stream() -> None:
-    p = one(HEAD + "customers:\n  - {name: acme, domain: acme.com, streams: [marketting]}\n")
-    assert (p.line, p.path) == (11, "customers[0].streams[0]")
-    assert "unknown stream 'marketting' (did you mean 'marketing'?)" in p.message
-
-
-def test_undefined_template() -> None:
-    p = one(HEAD + "templates: {std: {}}\ncustomers:\n"
-                   "  - {name: acme, domain: acme.com, template: sdt}\n")
-    assert (p.line, p.path) == (12, "customers[0].template")
-    assert "unknown template 'sdt'" in p.message
-
-
-def test_undefined_connection() -> None:
-    p = one(HEAD + "customers:\n  - {name: acme, domain: acme.com, connection: eu}\n")
-    assert (p.line, p.path) == (11, "customers[0].connection")
-    assert "unknown connection 'eu'; defined: main" in p.message
+# The same, where the whole message is pinned down.
+@pytest.mark.parametrize(("text", "line", "path", "message"), [
+    pytest.param(HEAD + "customers:\n  - {name: acme, domain: acme.com, streams: [marketing]}\n"
+                        "  - {name: acme-eu, domain: acme.com, streams: [marketing]}\n",
+                 12, "customers[1]",
+                 "domain 'news.acme.com' is produced twice: by customer 'acme' stream 'marketing' "
+                 "(line 11) and by customer 'acme-eu' stream 'marketing'",
+                 id="domain-produced-twice-names-both-lines"),
+    pytest.param(TWO_CONNECTIONS
+                 + "streams:\n  mail: {}\ncustomers:\n"
+                 + "  - {name: acme, domain: acme.com, subaccount: shared}\n"
+                 + "  - {name: globex, domain: globex.com, subaccount: shared, connection: b}\n",
+                 10, "customers[1]",
+                 "subaccount 'shared' is on connection 'b' here, but on 'a' for customer 'acme' "
+                 "(line 9)",
+                 id="subaccount-on-two-connections"),
+    pytest.param(HEAD + "  bounces: {ips: [2001:db8::1, '2001:DB8:0::1']}\n",
+                 10, "streams.bounces.ips[1]", "IP 2001:db8::1 is listed twice (also on line 10)",
+                 id="an-ip-twice-in-one-list"),
+    pytest.param(HEAD + "  marketing: {pool: txn}\n",
+                 10, "streams", "duplicate key 'marketing': first on line 8, again on line 10",
+                 id="duplicate-keys-name-both-lines"),
+])
+def test_one_problem_with_its_line_path_and_exact_message(
+    text: str, line: int, path: str, message: str,
+) -> None:
+    p = one(text)
+    assert (p.line, p.path) == (line, path)
+    assert p.message == message
 
 
 def test_ip_in_two_pools_of_one_connection() -> None:
@@ -351,26 +444,6 @@ def test_the_same_ip_in_pools_of_different_connections_is_fine() -> None:
     assert [(p.name, p.connection) for p in f.pools] == [("p1", "a"), ("p2", "b")]
 
 
-def test_invalid_ip() -> None:
-    p = one(HEAD + "  bounces: {ips: [192.0.2.1, 192.0.2.256]}\n")
-    assert (p.line, p.path) == (10, "streams.bounces.ips[1]")
-    assert "'192.0.2.256'" in p.message
-
-
-def test_invalid_domain_name() -> None:
-    p = one(HEAD + "customers:\n  - {name: acme, domain: acme_corp.com}\n")
-    assert (p.line, p.path) == (11, "customers[0].domain")
-    assert "invalid domain 'acme_corp.com'" in p.message
-
-
-def test_invalid_domain_produced_by_a_template_names_the_template() -> None:
-    p = one(HEAD.replace('"news.{domain}"', '"news.{customer}.{domain}"')
-            + "customers:\n  - {name: Acme Corp, domain: acme.com}\n")
-    assert (p.line, p.path) == (11, "customers[0]")
-    assert "'news.Acme Corp.acme.com'" in p.message
-    assert "'news.{customer}.{domain}'" in p.message
-
-
 def test_invalid_option_values() -> None:
     found = problems(HEAD + "defaults: {dkim_key_size: 4096, spam_action: blok}\n")
     assert [(p.line, p.path) for p in found] == [
@@ -379,54 +452,6 @@ def test_invalid_option_values() -> None:
     assert "4096 is not one of 1024, 2048" in found[0].message
     assert "'blok' is not one of" in found[1].message
     assert "did you mean 'block'?" in found[1].message
-
-
-def test_option_the_provider_does_not_support_is_reported_once_where_set() -> None:
-    text = HEAD.replace("provider: sandbox, path: \":memory:\"", "provider: postmark") + (
-        "defaults: {dkim_key_size: 2048}\ncustomers:\n"
-        "  - {name: a, domain: a.com}\n  - {name: b, domain: b.com}\n"
-    )
-    p = one(text)
-    assert (p.line, p.path) == (10, "defaults.dkim_key_size")
-    assert "postmark does not support the domain option 'dkim_key_size'" in p.message
-
-
-def test_domain_produced_twice_names_both_lines() -> None:
-    p = one(HEAD + "customers:\n  - {name: acme, domain: acme.com, streams: [marketing]}\n"
-                   "  - {name: acme-eu, domain: acme.com, streams: [marketing]}\n")
-    assert (p.line, p.path) == (12, "customers[1]")
-    assert p.message == (
-        "domain 'news.acme.com' is produced twice: by customer 'acme' stream 'marketing' "
-        "(line 11) and by customer 'acme-eu' stream 'marketing'"
-    )
-
-
-def test_domain_produced_twice_via_an_explicit_domain() -> None:
-    p = one(HEAD + "customers:\n  - {name: acme, domain: acme.com}\n"
-                   "  - name: other\n    domain: other.com\n"
-                   "    domains: {transactional: Mail.Acme.com}\n")
-    assert (p.line, p.path) == (14, "customers[1].domains.transactional")
-    assert "'mail.acme.com' is produced twice" in p.message
-    assert "(line 11)" in p.message
-
-
-def test_subaccount_on_two_connections() -> None:
-    p = one(textwrap.dedent("""\
-        version: 1
-        connections:
-          a: {provider: sandbox}
-          b: {provider: sandbox}
-        default_connection: a
-        streams:
-          mail: {}
-        customers:
-          - {name: acme, domain: acme.com, subaccount: shared}
-          - {name: globex, domain: globex.com, subaccount: shared, connection: b}
-    """))
-    assert (p.line, p.path) == (10, "customers[1]")
-    assert p.message == (
-        "subaccount 'shared' is on connection 'b' here, but on 'a' for customer 'acme' (line 9)"
-    )
 
 
 def test_unknown_placeholder() -> None:
@@ -438,12 +463,6 @@ def test_unknown_placeholder() -> None:
     assert "unknown placeholder {domian} in 'news.{domian}'" in found[0].message
     assert "unknown placeholder {stream}" in found[1].message
     assert "{customer}, {domain}" in found[1].message
-
-
-def test_stream_with_both_pool_and_ips() -> None:
-    p = one(HEAD + "  bounces:\n    pool: txn\n    ips: [192.0.2.30]\n")
-    assert (p.line, p.path) == (12, "streams.bounces")
-    assert "both pool and ips" in p.message
 
 
 def test_customer_without_domain_but_templates_need_one() -> None:
@@ -459,73 +478,10 @@ def test_customer_without_domain_but_templates_need_one() -> None:
     assert [d.name for d in f.domains()] == ["news.acme.com", "acme.mail.example.net"]
 
 
-def test_invalid_subaccount_from_a_template_names_the_template() -> None:
-    p = one(HEAD + "templates:\n  ent: {subaccount: '{customer}'}\ncustomers:\n"
-                   "  - {name: Acme Corp, domain: acme.com, template: ent}\n")
-    assert (p.line, p.path) == (13, "customers[0]")
-    assert "invalid subaccount 'Acme Corp'" in p.message
-    assert "(from template 'ent')" in p.message
-
-
-def test_override_with_both_pool_and_ips() -> None:
-    p = one(HEAD + "customers:\n  - name: acme\n    domain: acme.com\n    overrides:\n"
-                   "      marketing: {pool: txn,\n                  ips: [192.0.2.9]}\n")
-    assert (p.line, p.path) == (15, "customers[0].overrides.marketing")
-    assert "both pool and ips" in p.message
-
-
-def test_an_ip_twice_in_one_list() -> None:
-    p = one(HEAD + "  bounces: {ips: [2001:db8::1, '2001:DB8:0::1']}\n")
-    assert (p.line, p.path) == (10, "streams.bounces.ips[1]")
-    assert p.message == "IP 2001:db8::1 is listed twice (also on line 10)"
-
-
 def test_control_character_is_a_syntax_error_with_its_line() -> None:
     p = one(HEAD + "customers:\n  - {name: \"a\x07\", domain: acme.com}\n")
     assert p.line == 11
     assert "control characters are not allowed" in p.message
-
-
-def test_recursive_alias() -> None:
-    p = one("version: 1\nconnections: &c {main: *c}\n")
-    assert (p.line, p.path) == (2, "connections.main")
-    assert "alias" in p.message
-
-
-def test_pool_of_another_connection() -> None:
-    p = one(textwrap.dedent("""\
-        version: 1
-        connections:
-          a: {provider: sandbox}
-          b: {provider: sandbox}
-        default_connection: a
-        pools:
-          pa: {ips: [192.0.2.1]}
-        streams:
-          mail: {pool: pa}
-        customers:
-          - {name: acme, domain: acme.com, connection: b}
-    """))
-    assert (p.line, p.path) == (11, "customers[0]")
-    assert "pool 'pa', which is on connection 'a', not 'b'" in p.message
-
-
-def test_several_connections_need_a_default() -> None:
-    p = one("version: 1\nconnections:\n  a: {provider: sandbox}\n  b: {provider: sandbox}\n")
-    assert (p.line, p.path) == (2, "connections")
-    assert "default_connection" in p.message
-
-
-def test_duplicate_keys_name_both_lines() -> None:
-    p = one(HEAD + "  marketing: {pool: txn}\n")
-    assert (p.line, p.path) == (10, "streams")
-    assert p.message == "duplicate key 'marketing': first on line 8, again on line 10"
-
-
-def test_yaml_number_where_a_name_belongs_says_to_quote_it() -> None:
-    p = one(HEAD + "customers:\n  - {name: 0123, domain: acme.com}\n")
-    assert (p.line, p.path) == (11, "customers[0].name")
-    assert 'YAML reads 0123 as a number: quote it, "0123"' in p.message
 
 
 def test_unknown_connect_option_and_region() -> None:
@@ -544,19 +500,6 @@ def test_unknown_connect_option_and_region() -> None:
                                                  (8, "connections.eu.region")]
     assert "unknown option 'regoin' for mailgun (did you mean 'region'?)" in found[0].message
     assert "unknown region 'asia' for sparkpost" in found[1].message
-
-
-def test_unknown_provider() -> None:
-    p = one("version: 1\nconnections:\n  main: {provider: mailgnu}\n")
-    assert (p.line, p.path) == (3, "connections.main.provider")
-    assert "unknown provider 'mailgnu' (did you mean 'mailgun'?)" in p.message
-
-
-def test_wrong_version() -> None:
-    p = one(HEAD.replace("version: 1", "version: 2"))
-    assert (p.line, p.path) == (1, "version")
-    assert "must be 1" in p.message
-    assert "got 2" in p.message
 
 
 def test_several_errors_are_reported_together_in_file_order() -> None:
