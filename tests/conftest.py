@@ -54,7 +54,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 @pytest.fixture
 def sandbox_db(tmp_path: Path) -> str:
     """A sandbox state file of the test's own."""
-    return str(tmp_path / "sandbox.db")
+    return str(tmp_path / "cli-sandbox.db")
 
 
 @pytest.fixture
@@ -62,6 +62,7 @@ def run(sandbox_db: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Resul
     """``run("domains", "list")``: the espkit command line on the test's sandbox file, as a
     user runs it from a shell; ``columns`` is the terminal width rich lays tables out in."""
     monkeypatch.delenv("ESPKIT_PROVIDER", raising=False)
+    monkeypatch.delenv("ESPKIT_SANDBOX_DB", raising=False)
     runner = CliRunner()
 
     def invoke(*args: str, input: str | None = None, columns: int = 80) -> Result:

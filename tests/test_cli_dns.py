@@ -23,7 +23,7 @@ dns_server = dnsserver.dns_server  # the fixture
 FLEET = """\
 version: 1
 connections:
-  default: {provider: sandbox, path: sandbox.db}
+  default: {provider: sandbox, path: cli-sandbox.db}
 pools:
   mkt: {ips: [192.0.2.10]}
 streams:
@@ -200,7 +200,7 @@ def test_check_problems_exit_1_and_only_problems(run, published: LocalDns,
     published.replace(dkim.host, "TXT", "k=rsa; p=OLDKEY")
     published.remove("email.mail.acme.example")
     result = run("-o", "json", "dns", "check", "news.acme.example", "mail.acme.example",
-                 "--nameserver", published.nameserver, "--only-problems")
+                 "--nameserver", published.nameserver, "--only-problems", "--timeout", "10")
     assert result.exit_code == 1, result.output
     rows = json.loads(result.stdout)
     assert [(r["domain"], r["record"]["purpose"], r["status"]) for r in rows] == [
@@ -210,7 +210,7 @@ def test_check_problems_exit_1_and_only_problems(run, published: LocalDns,
     assert "8 present, 1 missing, 1 wrong, 0 error" in result.stderr  # stdout stays JSON
 
     table = run("dns", "check", "--all", "--nameserver", published.nameserver,
-                "--only-problems", columns=160)
+                "--only-problems", "--timeout", "10", columns=160)
     assert table.exit_code == 1
     assert "wrong" in table.stdout
     assert "missing" in table.stdout

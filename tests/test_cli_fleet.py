@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from clitext import flat, write
+
 import espkit
 
 
@@ -29,18 +31,6 @@ def fleet_yaml(customers: range, *, sub_every: int = 0) -> str:
         extra = ", template: own-subaccount" if sub_every and n % sub_every == 0 else ""
         lines.append(f"  - {{name: cust{n}, domain: cust{n}.example.com{extra}}}")
     return "\n".join(lines) + "\n"
-
-
-
-def flat(text: str) -> str:
-    """Output with rich's line wrapping undone."""
-    return " ".join(text.split())
-
-
-def write(tmp_path: Path, text: str, name: str = "fleet.yaml") -> str:
-    path = tmp_path / name
-    path.write_text(text)
-    return str(path)
 
 
 def domains_on(sandbox_db: str) -> set[str]:

@@ -13,13 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
+from clitext import flat, write
 
 import espkit
 from espkit import fleet as fleet_file
 from espkit.account import Account
 from espkit.apply import apply
-from espkit.cli import cli
 from espkit.plan import plan
 from espkit.sandbox import FakeClock
 from espkit.testing import emulator
@@ -352,29 +351,6 @@ def test_bad_credentials_on_one_connection_raise_and_stop_the_other(
 
 
 # -- the command line -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.delenv("ESPKIT_PROVIDER", raising=False)
-    monkeypatch.delenv("ESPKIT_SANDBOX_DB", raising=False)
-    runner = CliRunner()
-    db = str(tmp_path / "cli.db")
-
-    def invoke(*args: str) -> Result:
-        return runner.invoke(cli, ["--sandbox-db", db, *args])
-
-    return invoke
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
-
-
-def write(tmp_path: Path, text: str, name: str = "fleet.yaml") -> str:
-    path = tmp_path / name
-    path.write_text(text)
-    return str(path)
 
 
 def test_cli_waits_for_the_fleet_on_the_global_sandbox_db(run, tmp_path: Path,
