@@ -42,7 +42,8 @@ from .models import (
     Subaccount,
 )
 from .transport import RetryPolicy
-from .waiter import VerificationReport, VerificationResult, wait_for_fleet, wait_until_verified
+from .verification import VerificationReport, VerificationResult
+from .waiter import wait_for_fleet, wait_until_verified
 
 __version__ = "0.1.0"
 

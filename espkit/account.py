@@ -41,7 +41,7 @@ from .providers.base import Provider
 from .transport import RetryRunner
 
 if TYPE_CHECKING:
-    from .waiter import VerificationReport, WaitProgress
+    from .verification import VerificationReport, WaitProgress
 
 log = logging.getLogger("espkit")
 T = TypeVar("T")

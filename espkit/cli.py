@@ -32,14 +32,13 @@ from . import providers as registry
 from .account import Account, connect
 from .errors import ConfigError, EspError, EspkitError
 from .models import Capability, Domain
-from .waiter import (
+from .verification import (
     VerificationInterrupted,
     VerificationReport,
     WaitProgress,
     describe_records,
-    verify_once,
-    wait_until_verified,
 )
+from .waiter import verify_once, wait_until_verified
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -312,7 +311,7 @@ def _verify_fleet(ctx: Ctx, fleet_path: str, names: Sequence[str], wait: bool,
     them (the global --sandbox-db for sandbox connections without a path of their own)."""
     from . import fleet as fleet_file
     from .cli_fleet import _accounts
-    from .waiter import _for_fleet
+    from .verify_fleet import for_fleet as _for_fleet
 
     if ctx.subaccount:
         raise ConfigError("--subaccount does not apply with --fleet: the fleet file says "
