@@ -7,7 +7,8 @@
 The accounts come from the fleet file's ``connections``. A sandbox connection without its
 own ``path`` uses the global ``--sandbox-db`` when given. Exit codes: 0 done (or nothing to
 do), 1 some changes failed or conflicts remain, 2 bad file or an unsafe plan without
-``--force``, 130 interrupted.
+``--force``, 130 interrupted; ``plan --exit-code`` exits 3 when the accounts differ from
+the file.
 """
 
 from __future__ import annotations
@@ -94,17 +95,26 @@ def _show_plan(ctx: Ctx, p: Plan) -> None:
             err.print(f"[bold red]unsafe:[/] {_escape(str(exc))}", highlight=False)
 
 
+#: ``plan --exit-code``: the accounts differ from the fleet (drift, or work not yet applied)
+EXIT_CHANGES = 3
+
+
 @cli.command("plan")
 @FLEET
 @DELETE_UNKNOWN
+@click.option("--exit-code", "exit_code", is_flag=True,
+              help=f"Exit {EXIT_CHANGES} when there is anything to change or a conflict, 0 "
+                   "when the accounts match the file (for a scheduled drift check).")
 @pass_ctx
 @handled
-def plan_command(ctx: Ctx, fleet_path: str, delete_unknown: bool) -> None:
+def plan_command(ctx: Ctx, fleet_path: str, delete_unknown: bool, exit_code: bool) -> None:
     """Show what applying FLEET would change. Changes nothing."""
     fleet = fleet_file.load(fleet_path)
     with _accounts(ctx, fleet) as accounts:
         p = _read_plan(ctx, accounts, fleet, delete_unknown)
     _show_plan(ctx, p)
+    if exit_code and (p.changes or p.conflicts):
+        sys.exit(EXIT_CHANGES)
 
 
 class _Bars:

@@ -195,3 +195,17 @@ def test_apply_checksum_applies_only_the_reviewed_plan(
     applied = run("apply", fleet, "--yes", "--checksum", current)
     assert applied.exit_code == 0, applied.output
     assert len(domains_on(sandbox_db)) == 6
+
+
+def test_plan_exit_code_detects_drift(run, tmp_path: Path, sandbox_db: str) -> None:
+    fleet = write(tmp_path, fleet_yaml(range(2)))
+    assert run("plan", fleet).exit_code == 0  # without the flag, changes are not a failure
+    assert run("plan", fleet, "--exit-code").exit_code == 3
+    assert run("apply", fleet, "--yes").exit_code == 0
+    assert run("plan", fleet, "--exit-code").exit_code == 0
+    # someone moves a domain to another pool by hand: the nightly check notices
+    with espkit.connect("sandbox", path=sandbox_db) as acct:
+        acct.domains.assign("news.cust1.example.com", pool="txn")
+    drift = run("plan", fleet, "--exit-code")
+    assert drift.exit_code == 3
+    assert "news.cust1.example.com" in drift.stdout
