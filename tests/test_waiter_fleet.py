@@ -314,7 +314,9 @@ def test_two_connections_share_one_deadline(two: tuple[fleet_file.Fleet,
     took = time.monotonic() - started
     assert report.counts() == {"verified": 0, "pending": 16, "failed": 0}
     assert all(r.failing for r in report.pending)
-    assert report.rounds >= 5
+    # polls every 0.2 s for 1 s: about 5 rounds, fewer on a loaded machine (a round itself
+    # takes time); what matters is that it kept re-checking until the shared deadline
+    assert report.rounds >= 3
     assert 1.0 <= report.elapsed <= took
     assert took < 1.9, f"{took:.2f} s: one after the other would take 2 s"
 
