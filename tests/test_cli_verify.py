@@ -147,8 +147,8 @@ def test_wait_polls_until_all_are_verified(run, sandbox_db: str) -> None:
 def test_wait_reports_what_is_still_pending_at_the_deadline(run, sandbox_db: str) -> None:
     create(sandbox_db, *GOOD)
     create(sandbox_db, STUCK, dns_in=NEVER)
-    result = run("-o", "json", "domains", "verify", "--wait", "--poll", "0.02",
-                 "--timeout", "0.1", *GOOD, STUCK)
+    result = run("-o", "json", "domains", "verify", "--wait", "--poll", "0.1",
+                 "--timeout", "0.5", *GOOD, STUCK)
     assert result.exit_code == 1
     data = report_of(result)
     assert data["counts"] == {"verified": 3, "pending": 1, "failed": 0}
@@ -156,7 +156,7 @@ def test_wait_reports_what_is_still_pending_at_the_deadline(run, sandbox_db: str
     stuck = next(r for r in data["results"] if r["domain"] == STUCK)
     assert stuck["checks"] == data["rounds"]
     assert len(stuck["failing"]) == 5
-    assert 0.1 <= data["elapsed_s"] < 5
+    assert 0.5 <= data["elapsed_s"] < 10
 
 
 def test_wait_shows_progress_on_stderr_and_the_table_on_stdout(run, sandbox_db: str) -> None:
