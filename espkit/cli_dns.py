@@ -55,6 +55,8 @@ class _Selection:
         self.items: list[tuple[Domain, str | None]] = []
         self.not_found: list[str] = []
         self.named_not_found = False
+        #: a fleet's sending domain -> its customer's own domain (the default DNS zone)
+        self.zones: dict[str, str] = {}
 
     def report_not_found(self, what: str) -> None:
         if self.not_found:
@@ -81,7 +83,7 @@ def _select(ctx: Ctx, names: Sequence[str], all_: bool, fleet_path: str | None) 
         raise ConfigError("give domain names, --all or --fleet FILE: only one of them")
     selection = _Selection()
     if fleet_path is not None:
-        _from_fleet(fleet_path, selection)
+        _from_fleet(ctx, fleet_path, selection)
         return selection
     account = ctx.account
     wanted: list[str | Domain] = [*dict.fromkeys(names)] if names else [*account.domains.list()]
@@ -112,14 +114,17 @@ def _with_records(account: Account, wanted: Sequence[str | Domain]) -> list[Doma
         return list(pool.map(fetch, wanted))
 
 
-def _from_fleet(path: str, selection: _Selection) -> None:
+def _from_fleet(ctx: Ctx, path: str, selection: _Selection) -> None:
     from . import fleet
+    from .cli_fleet import open_connection
 
     try:
         declared = fleet.load(path)
     except NotImplementedError:  # pragma: no cover - until the fleet loader lands
         raise ConfigError("this espkit cannot read fleet files yet") from None
     wanted = list(declared.domains())
+    for customer in declared.customers:
+        selection.zones.update(customer.zones())
     found: dict[int, Domain] = {}
     # one account per connection, one scoped handle per subaccount; domains in file order
     scopes: dict[tuple[str, str | None], list[int]] = {}
@@ -131,7 +136,7 @@ def _from_fleet(path: str, selection: _Selection) -> None:
             if connection not in declared.connections:
                 raise ConfigError(f"{path}: no connection named {connection!r}")
             if connection not in accounts:
-                accounts[connection] = declared.connections[connection].connect()
+                accounts[connection] = open_connection(ctx, declared.connections[connection])
             account: Account | None = accounts[connection]
             if subaccount is not None:
                 account = _subaccount(accounts[connection], subaccount)
@@ -182,7 +187,8 @@ def _zones(pairs: Sequence[str]) -> dict[str, str]:
               help="octodns: write one <zone>.yaml per zone into this directory.")
 @click.option("--zone", "zone_pairs", multiple=True, metavar="KEY=ZONE",
               help="octodns: put the records of a customer (or of a domain) into this zone, "
-                   "e.g. acme=acme.com (repeatable). Default: each domain is its own zone.")
+                   "e.g. acme=acme.com (repeatable). Default: with --fleet, the customer's "
+                   "domain; otherwise each sending domain is its own zone.")
 @click.option("--ttl", type=click.IntRange(0, 2**31 - 1), default=records.DEFAULT_TTL,
               show_default=True, help="TTL of the bind and octodns records.")
 @pass_ctx
@@ -198,6 +204,12 @@ def dns_export(ctx: Ctx, names: Sequence[str], all_: bool, fleet_path: str | Non
         raise ConfigError("--out-dir writes octoDNS zone files: use it with --format octodns")
     zones = _zones(zone_pairs)
     selection = _select(ctx, names, all_, fleet_path)
+    # a fleet customer's own domain is the default zone of its sending domains, unless
+    # --zone says otherwise for the domain or the customer
+    for domain, customer in selection.items:
+        fleet_zone = selection.zones.get(domain.name)
+        if fleet_zone and domain.name not in zones and customer not in zones:
+            zones[domain.name] = fleet_zone
     if out_dir:
         documents = records.to_octodns(selection.items, zones=zones, ttl=ttl)
         directory = Path(out_dir)

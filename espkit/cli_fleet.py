@@ -38,15 +38,21 @@ DELETE_UNKNOWN = click.option(
     help="Also delete domains and pools the file neither declares nor owns.")
 
 
+def open_connection(ctx: Ctx, conn: fleet_file.Connection) -> Account:
+    """A fleet connection's account; a sandbox one without its own ``path`` uses the global
+    ``--sandbox-db`` when given (every fleet command follows this rule)."""
+    if (conn.provider == "sandbox" and "path" not in conn.options
+            and ctx.provider == "sandbox" and "path" in ctx.options):
+        conn = attrs.evolve(conn, options={**conn.options, "path": ctx.options["path"]})
+    return conn.connect()
+
+
 @contextlib.contextmanager
 def _accounts(ctx: Ctx, fleet: fleet_file.Fleet) -> Iterator[dict[str, Account]]:
     opened: dict[str, Account] = {}
     try:
         for name, conn in fleet.connections.items():
-            if (conn.provider == "sandbox" and "path" not in conn.options
-                    and ctx.provider == "sandbox" and "path" in ctx.options):
-                conn = attrs.evolve(conn, options={**conn.options, "path": ctx.options["path"]})
-            opened[name] = conn.connect()
+            opened[name] = open_connection(ctx, conn)
         yield opened
     finally:
         for acct in opened.values():

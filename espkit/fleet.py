@@ -204,6 +204,16 @@ class CustomerSpec:
     domains: tuple[DesiredDomain, ...] = ()
     subaccount: str | None = None
     line: int | None = attrs.field(default=None, eq=False)
+    #: the customer's own domain (``acme.com``), when the file gives one: the DNS zone its
+    #: sending domains' records go into
+    domain: str | None = None
+
+    def zones(self) -> dict[str, str]:
+        """Sending domain -> the customer's zone, for the domains inside that zone."""
+        if self.domain is None:
+            return {}
+        return {d.name: self.domain for d in self.domains
+                if d.name == self.domain or d.name.endswith("." + self.domain)}
 
 
 @attrs.frozen

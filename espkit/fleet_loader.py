@@ -716,7 +716,7 @@ class Loader(Reader):
             if needs_domain and not quiet:
                 self.error(path, f"customer {name!r} has no domain, but {{domain}} is used by "
                                  + ", ".join(needs_domain))
-            out.append(CustomerSpec(name, tuple(domains), subaccount, line))
+            out.append(CustomerSpec(name, tuple(domains), subaccount, line, domain=domain))
         return tuple(out)
 
     def check_supported(self, connection: str, options: Mapping[str, tuple[Any, KeyPath]],

@@ -158,6 +158,39 @@ def test_export_fleet_octodns_zones_by_customer(run, fleet_file: str, tmp_path: 
     assert {"news", "mail", "email.news", "email.mail"} <= set(acme)
 
 
+def test_export_fleet_octodns_zones_default_to_the_customers_domain(
+        run, fleet_file: str, tmp_path: Path) -> None:
+    """Without --zone, a fleet customer's own domain is the zone of its sending domains
+    (one octoDNS file per customer), and --zone still overrides it per customer."""
+    out_dir = tmp_path / "zones"
+    result = run("dns", "export", "--fleet", fleet_file, "--format", "octodns",
+                 "--out-dir", str(out_dir))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out_dir.iterdir()) == ["acme.example.yaml",
+                                                         "globex.example.yaml"]
+    acme = yaml.safe_load((out_dir / "acme.example.yaml").read_text())
+    assert {"news", "mail", "email.news", "email.mail"} <= set(acme)
+
+    other = tmp_path / "other"
+    result = run("dns", "export", "--fleet", fleet_file, "--format", "octodns",
+                 "--out-dir", str(other), "--zone", "globex=example")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in other.iterdir()) == ["acme.example.yaml", "example.yaml"]
+    assert "news.globex" in yaml.safe_load((other / "example.yaml").read_text())
+
+
+def test_dns_fleet_commands_follow_the_global_sandbox_db(run, domains: list[Domain],
+                                                         tmp_path: Path) -> None:
+    """A sandbox connection without its own path reads the --sandbox-db file, as plan and
+    apply do."""
+    path = tmp_path / "nopath.yaml"
+    path.write_text(FLEET.replace("{provider: sandbox, path: cli-sandbox.db}",
+                                  "{provider: sandbox}"))
+    result = run("dns", "export", "--fleet", str(path), "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert "news.acme.example" in result.stdout
+
+
 def test_export_fleet_built_in_code(run, domains: list[Domain], sandbox_db: str,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The fleet model as the CLI reads it, whatever file format produced it."""

@@ -716,3 +716,12 @@ def test_espkit_imports_without_the_fleet_extra() -> None:
                          check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "reading fleet files needs jsonschema: pip install 'espkit[fleet]'"
+
+
+def test_customers_keep_their_own_domain_as_their_dns_zone() -> None:
+    f = fleet.load(FLEETS / "full.yaml")
+    by_name = {c.name: c for c in f.customers}
+    assert by_name["acme"].domain == "acme.com"
+    assert by_name["umbrella"].domain == "umbrella.example"  # normalised like every name
+    assert by_name["initech"].zones() == {"tx.initech.com": "initech.com"}
+    assert set(by_name["acme"].zones()) == {d.name for d in by_name["acme"].domains}
