@@ -5,6 +5,7 @@ concurrently against one deadline, Ctrl-C and fatal errors across them, and
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -358,9 +359,7 @@ def test_bad_credentials_on_one_connection_raise_and_stop_the_other(
 def test_cli_waits_for_the_fleet_on_the_global_sandbox_db(run, tmp_path: Path,
                                                           monkeypatch: pytest.MonkeyPatch
                                                           ) -> None:
-    from espkit import cli as cli_module
-
-    monkeypatch.setattr(cli_module.out, "width", 200)
+    run = functools.partial(run, columns=200)  # a wide terminal: no folded cells
     fleet = write(tmp_path, fleet_text({"sandbox": ""}, 6))  # no path: --sandbox-db
     assert run("apply", fleet, "--yes", "--no-progress").exit_code == 0
 
@@ -393,9 +392,7 @@ def test_cli_waits_for_the_fleet_on_the_global_sandbox_db(run, tmp_path: Path,
 def test_cli_exit_codes_for_a_fleet_not_applied_stuck_or_misused(run, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch
                                                                   ) -> None:
-    from espkit import cli as cli_module
-
-    monkeypatch.setattr(cli_module.out, "width", 200)
+    run = functools.partial(run, columns=200)  # a wide terminal: no folded cells
     small = write(tmp_path, fleet_text({"sandbox": ""}, 3, options=", verify_delay: 1000000"))
     assert run("apply", small, "--yes", "--no-progress").exit_code == 0
     bigger = write(tmp_path, fleet_text({"sandbox": ""}, 4), "bigger.yaml")
