@@ -48,7 +48,7 @@ from ..models import (
 )
 from ..transport import NO_RETRY, ErrorDetail, Transport, default_error_parser
 from .base import HttpProvider
-from .payload import canonical_ip, is_ip, obj, str_or_none
+from .payload import canonical_ip, is_ip, obj, offset_pages, str_or_none
 
 Json = dict[str, Any]
 Form = list[tuple[str, str]]
@@ -201,17 +201,11 @@ class MailgunProvider(HttpProvider):
             ) from None
 
     def _pages(self, path: str, key: str, page_size: int | None) -> Iterator[Json]:
-        """skip/limit paging, one page at a time, until a short or empty page."""
-        limit = min(page_size or _MAX_PAGE, _MAX_PAGE)
-        skip = 0
-        while True:
-            body = self._call("GET", path, params=[("limit", limit), ("skip", skip)])
-            items = [i for i in body.get(key) or [] if isinstance(i, dict)]
-            yield from items
-            skip += len(items)
-            total = body.get("total_count", body.get("total"))
-            if len(items) < limit or (isinstance(total, int) and skip >= total):
-                return
+        """skip/limit paging, one page at a time, until a short page or the total."""
+        return offset_pages(
+            lambda limit, skip: self._call("GET", path, params=[("limit", limit),
+                                                                ("skip", skip)]),
+            key, min(page_size or _MAX_PAGE, _MAX_PAGE), ("total_count", "total"))
 
     # -- domains ------------------------------------------------------------------------
 

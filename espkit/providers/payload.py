@@ -7,6 +7,7 @@ IPs written in several forms); these turn it into what the models expect without
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 Json = dict[str, Any]
@@ -38,4 +39,20 @@ def canonical_ip(value: str) -> str:
         return value
 
 
-__all__ = ["Json", "canonical_ip", "is_ip", "obj", "str_or_none"]
+def offset_pages(fetch: Callable[[int, int], Json], key: str, limit: int,
+                 total_keys: Sequence[str]) -> Iterator[Json]:
+    """Offset paging (Mailgun's skip/limit, Postmark's count/offset): ``fetch(limit,
+    offset)`` returns one page, whose ``key`` holds the items and whose first present
+    ``total_keys`` entry (if any) the total; stops at a short page or at the total."""
+    offset = 0
+    while True:
+        body = fetch(limit, offset)
+        items = [i for i in body.get(key) or [] if isinstance(i, dict)]
+        yield from items
+        offset += len(items)
+        total = next((body[k] for k in total_keys if k in body), None)
+        if len(items) < limit or (isinstance(total, int) and offset >= total):
+            return
+
+
+__all__ = ["Json", "canonical_ip", "is_ip", "obj", "offset_pages", "str_or_none"]

@@ -53,6 +53,7 @@ from ..transport import (
     default_error_parser,
 )
 from .base import HttpProvider
+from .payload import offset_pages
 
 log = logging.getLogger("espkit")
 Json = dict[str, Any]
@@ -212,16 +213,10 @@ class PostmarkProvider(HttpProvider):
 
     def _pages(self, path: str, key: str, page_size: int | None) -> Iterator[Json]:
         """count/offset paging, one page at a time, until a short page or TotalCount."""
-        count = min(page_size or _MAX_PAGE, _MAX_PAGE)
-        offset = 0
-        while True:
-            body = self._call("GET", path, params=[("count", count), ("offset", offset)])
-            items = [i for i in body.get(key) or [] if isinstance(i, dict)]
-            yield from items
-            offset += len(items)
-            total = body.get("TotalCount")
-            if len(items) < count or (isinstance(total, int) and offset >= total):
-                return
+        return offset_pages(
+            lambda count, offset: self._call("GET", path, params=[("count", count),
+                                                                  ("offset", offset)]),
+            key, min(page_size or _MAX_PAGE, _MAX_PAGE), ("TotalCount",))
 
     # -- domains ----------------------------------------------------------------------------
 
