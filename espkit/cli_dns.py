@@ -131,17 +131,21 @@ def _from_fleet(ctx: Ctx, path: str, selection: _Selection) -> None:
     for index, desired in enumerate(wanted):
         scopes.setdefault((desired.connection, desired.subaccount), []).append(index)
     accounts: dict[str, Account] = {}
+    sub_ids: dict[str, dict[str, str]] = {}  # connection -> subaccount name -> id
     try:
         for (connection, subaccount), indexes in scopes.items():
             if connection not in declared.connections:
                 raise ConfigError(f"{path}: no connection named {connection!r}")
             if connection not in accounts:
                 accounts[connection] = open_connection(ctx, declared.connections[connection])
-            account: Account | None = accounts[connection]
+            account = accounts[connection]
             if subaccount is not None:
-                account = _subaccount(accounts[connection], subaccount)
-            if account is None:  # the subaccount does not exist yet: nor do its domains
-                continue
+                if connection not in sub_ids:  # one listing per connection, not per scope
+                    sub_ids[connection] = {s.name: s.id for s in account.subaccounts.list()}
+                sub_id = sub_ids[connection].get(subaccount)
+                if sub_id is None:  # the subaccount does not exist yet: nor do its domains
+                    continue
+                account = account.on_behalf_of(sub_id)
             names = [wanted[i].name for i in indexes]
             for index, domain in zip(indexes, _with_records(account, names), strict=True):
                 if domain is not None:
@@ -154,13 +158,6 @@ def _from_fleet(ctx: Ctx, path: str, selection: _Selection) -> None:
             selection.items.append((found[index], desired.customer))
         else:
             selection.not_found.append(desired.name)
-
-
-def _subaccount(account: Account, name: str) -> Account | None:
-    for sub in account.subaccounts.list():
-        if sub.name == name:
-            return account.on_behalf_of(sub.id)
-    return None
 
 
 # -- export -----------------------------------------------------------------------------------
