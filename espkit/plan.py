@@ -242,10 +242,6 @@ class Live:
     assignments: dict[str, frozenset[tuple[str, str]]] = attrs.field(factory=dict)
 
 
-def _scoped(acct: Account, sub_id: str | None) -> Account:
-    return acct.on_behalf_of(sub_id) if sub_id else acct
-
-
 def read_live(fleet: Fleet, connection: str, acct: Account, *,
               workers: int = READ_WORKERS) -> Live:
     """Read what the plan needs from one account: pools, IPs, the domains of the main
@@ -264,11 +260,13 @@ def read_live(fleet: Fleet, connection: str, acct: Account, *,
         if Capability.SUBACCOUNTS not in caps:
             raise acct.provider.unsupported(Capability.SUBACCOUNTS)
         live.subaccounts = {s.name: s.id for s in acct.subaccounts.list()}
-    scopes: list[str | None] = [None, *sorted(live.subaccounts)]
+    # one handle per scope, made once: the reads below run per domain
+    scoped: dict[str | None, Account] = {None: acct}
+    scoped.update((name, acct.on_behalf_of(sub_id))
+                  for name, sub_id in sorted(live.subaccounts.items()))
 
     def domains_in(scope: str | None) -> list[tuple[str | None, Domain]]:
-        scoped = _scoped(acct, live.subaccounts[scope] if scope else None)
-        return [(scope, d) for d in scoped.domains.list()]
+        return [(scope, d) for d in scoped[scope].domains.list()]
 
     # where the ESP can say which domains each pool serves in a few requests, a domain
     # already on its declared pool needs no read of its own (main account only: pools are
@@ -279,12 +277,11 @@ def read_live(fleet: Fleet, connection: str, acct: Account, *,
         scope = live.domains[d.name][0]
         if links is not None and scope is None and d.pool and links.get(d.name) == d.pool:
             return d.name, frozenset({(AssignmentKind.POOL.value, d.pool)})
-        scoped = _scoped(acct, live.subaccounts[scope] if scope else None)
-        found = scoped.domains.assignments(d.name)
+        found = scoped[scope].domains.assignments(d.name)
         return d.name, frozenset((a.kind.value, a.target) for a in found)
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        for found in pool.map(domains_in, scopes):
+        for found in pool.map(domains_in, list(scoped)):
             for scope, domain in found:
                 live.domains.setdefault(domain.name, (scope, domain))
         to_read = [d for d in wanted if d.name in live.domains and (d.pool or d.ips)]
