@@ -437,6 +437,12 @@ class Subaccounts(Manager):
         self._require(Capability.SUBACCOUNTS)
         return self._provider.list_subaccounts()
 
+    def ids_by_name(self) -> dict[str, str]:
+        """Subaccount name -> id, from one listing: what fleets (which know customers'
+        subaccounts by name) need. Where an ESP lets two share a name, the later listed
+        wins."""
+        return {s.name: s.id for s in self.list()}
+
     def get(self, subaccount: str | Subaccount) -> Subaccount:
         self._require(Capability.SUBACCOUNTS)
         return self._provider.get_subaccount(_sub_id(subaccount))

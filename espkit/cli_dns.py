@@ -141,7 +141,7 @@ def _from_fleet(ctx: Ctx, path: str, selection: _Selection) -> None:
             account = accounts[connection]
             if subaccount is not None:
                 if connection not in sub_ids:  # one listing per connection, not per scope
-                    sub_ids[connection] = {s.name: s.id for s in account.subaccounts.list()}
+                    sub_ids[connection] = account.subaccounts.ids_by_name()
                 sub_id = sub_ids[connection].get(subaccount)
                 if sub_id is None:  # the subaccount does not exist yet: nor do its domains
                     continue

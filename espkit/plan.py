@@ -259,7 +259,7 @@ def read_live(fleet: Fleet, connection: str, acct: Account, *,
     if declared_subs:
         if Capability.SUBACCOUNTS not in caps:
             raise acct.provider.unsupported(Capability.SUBACCOUNTS)
-        live.subaccounts = {s.name: s.id for s in acct.subaccounts.list()}
+        live.subaccounts = acct.subaccounts.ids_by_name()
     # one handle per scope, made once: the reads below run per domain
     scoped: dict[str | None, Account] = {None: acct}
     scoped.update((name, acct.on_behalf_of(sub_id))

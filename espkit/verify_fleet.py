@@ -178,7 +178,7 @@ class _FleetRun:
         if declared_subs:
             if Capability.SUBACCOUNTS not in acct.capabilities:
                 raise acct.provider.unsupported(Capability.SUBACCOUNTS)
-            sub_ids = {s.name: s.id for s in acct.subaccounts.list()}
+            sub_ids = acct.subaccounts.ids_by_name()
         scopes: list[str | None] = []
         if any(not d.subaccount for d in domains):
             scopes.append(None)

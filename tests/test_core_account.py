@@ -711,6 +711,14 @@ def test_subaccounts(acct: Account) -> None:
         b'{"enabled": false}', b'{"enabled": true}']
 
 
+@responses.activate
+def test_subaccount_ids_by_name_from_one_listing(acct: Account) -> None:
+    responses.get(f"{BASE}/subaccounts", json={"items": [
+        {"id": "s1", "name": "acme"}, {"id": "s2", "name": "globex"}]})
+    assert acct.subaccounts.ids_by_name() == {"acme": "s1", "globex": "s2"}
+    assert len(responses.calls) == 1
+
+
 # -- on_behalf_of ----------------------------------------------------------------------------
 
 
