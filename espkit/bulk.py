@@ -81,10 +81,10 @@ THROTTLED_ROUNDS = 10
 #: passes over the items that failed on the ESP's side after the main pass
 EXTRA_PASSES = 2
 #: errors that would fail every item the same way: stop instead of failing 50,000 items
-_FATAL = (AuthError, RegionMismatch, Unsupported, ConfigError)
-_UNHEALTHY = (ServerError, TransportError, RateLimited)
+FATAL = (AuthError, RegionMismatch, Unsupported, ConfigError)
+UNHEALTHY = (ServerError, TransportError, RateLimited)
 #: how many bad input rows a ValidationError lists before summarising the rest
-_SHOW_BAD_ROWS = 10
+SHOW_BAD_ROWS = 10
 
 
 class Outcome(str, enum.Enum):
@@ -522,13 +522,13 @@ class Bulk:
                     key, payload = op.prepare(self.account, item)
                 except (ValidationError, Unsupported) as exc:
                     bad_count += 1
-                    if len(bad) < _SHOW_BAD_ROWS:
+                    if len(bad) < SHOW_BAD_ROWS:
                         bad.append(f"item {number}: {exc}")
                     continue
                 if key in seen:
                     if seen[key] != payload:
                         bad_count += 1
-                        if len(bad) < _SHOW_BAD_ROWS:
+                        if len(bad) < SHOW_BAD_ROWS:
                             bad.append(f"item {number}: {key} appears twice with different "
                                        "settings")
                     continue
@@ -651,7 +651,7 @@ class _Run:
                                 and exc.retry_after > self.runner.retry.max_retry_after)
                     if too_long or throttled == THROTTLED_ROUNDS - 1 or self.stop.is_set():
                         raise
-        except _FATAL as exc:
+        except FATAL as exc:
             # nothing was applied (the ESP refused the caller, not the item): unsend it
             self.journal.release(entry.key)
             self.halt(f"{type(exc).__name__}: {exc}")
@@ -659,7 +659,7 @@ class _Run:
         except EspkitError as exc:
             self.journal.fail(entry.key, exc)
             self.record(ItemResult(entry.key, Outcome.FAILED, error=exc), False,
-                        unhealthy=isinstance(exc, _UNHEALTHY))
+                        unhealthy=isinstance(exc, UNHEALTHY))
             return
         except Exception as exc:  # a bug or an unmapped library error: keep it per item
             log.exception("%s %s: unexpected error", self.op.name, entry.key)
@@ -725,7 +725,7 @@ class _Run:
                 # throttling) get another pass once the rest is done and the ESP has had
                 # time to recover; items it rejected would only be rejected again.
                 with self.lock:
-                    again = [k for k, r in self.failed.items() if isinstance(r.error, _UNHEALTHY)]
+                    again = [k for k, r in self.failed.items() if isinstance(r.error, UNHEALTHY)]
                 if not again or self.stop.is_set():
                     break
                 log.info("%s: pass %d over %d item(s) that failed on the ESP's side",

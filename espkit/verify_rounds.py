@@ -19,29 +19,27 @@ from typing import Any
 import attrs
 
 from .account import Account
-from .bulk import Bulk, BulkInterrupted, ItemResult, Operation, Outcome, Progress
-from .errors import (
-    AuthError,
-    ConfigError,
-    RateLimited,
-    RegionMismatch,
-    ServerError,
-    TransportError,
-    Unsupported,
-    ValidationError,
+from .bulk import (
+    FATAL,
+    SHOW_BAD_ROWS,
+    UNHEALTHY,
+    Bulk,
+    BulkInterrupted,
+    ItemResult,
+    Operation,
+    Outcome,
+    Progress,
 )
+from .errors import ValidationError
 from .models import Capability, DnsRecord, Domain
 from .verification import VerificationOutcome, VerificationReport, VerificationResult, WaitProgress
 
 log = logging.getLogger("espkit.waiter")
 
-#: errors that would fail every domain the same way: raised, not reported per domain
-FATAL = (AuthError, RegionMismatch, Unsupported, ConfigError)
-#: per-domain errors worth asking again in the next round (the ESP struggling, not refusing)
-TRANSIENT = (ServerError, TransportError, RateLimited)
-#: how many stuck domains, and records per domain, ``summary()`` names before counting
-#: how many bad input rows a ValidationError lists
-SHOW_BAD_ROWS = 10
+#: per-domain errors worth asking again in the next round (the ESP struggling, not
+#: refusing): the bulk engine's UNHEALTHY kinds. Its FATAL ones (failing every domain the
+#: same way) are raised, not reported per domain.
+TRANSIENT = UNHEALTHY
 
 
 @attrs.frozen
