@@ -28,7 +28,7 @@ from typing import Any
 import esp_server
 
 import espkit
-import espkit.ratelimit
+import espkit.transport.ratelimit
 from espkit.bulk import Bulk
 
 TIME_TARGET = 1.3
@@ -37,7 +37,7 @@ SETTINGS = {"rate": (100.0, 0.025), "latency": (1000.0, 0.100)}
 
 def run(n: int, limit: float, latency: float, faults: float, seed: int,
         key: str) -> dict[str, Any]:
-    espkit.ratelimit.reset_shared()
+    espkit.transport.ratelimit.reset_shared()
     server = esp_server.start(rate=limit, latency=latency, faults=faults, seed=seed,
                               process=True)
     try:

@@ -26,7 +26,7 @@ from typing import Any
 import esp_server
 
 import espkit
-import espkit.ratelimit
+import espkit.transport.ratelimit
 from espkit.bulk import Bulk
 
 TIME_TARGET = 1.05
@@ -34,7 +34,7 @@ THROTTLE_TARGET = 0.01
 
 
 def run(n: int, limit: float, latency: float, client_limit: float, key: str) -> dict[str, Any]:
-    espkit.ratelimit.reset_shared()
+    espkit.transport.ratelimit.reset_shared()
     server = esp_server.start(rate=limit, latency=latency, process=True)
     try:
         names = [f"d{i:05d}.{key}.rate.example" for i in range(n)]

@@ -30,7 +30,7 @@ import esp_server
 from mailgun.client import Client
 
 import espkit
-import espkit.ratelimit
+import espkit.transport.ratelimit
 from espkit.bulk import Bulk
 
 LIMIT = 1000.0
@@ -56,7 +56,7 @@ def main() -> None:
     try:
         runs = []
         for i in range(1, args.espkit_runs + 1):
-            espkit.ratelimit.reset_shared()
+            espkit.transport.ratelimit.reset_shared()
             server.reset()
             names = [f"d{j:05d}.espkit{i}.sdk.example" for j in range(n)]
             acct = espkit.connect("mailgun", api_key="key-bench", base_url=server.url,

@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 
 from espkit import fleet as fleet_file
-from espkit.apply import apply
-from espkit.plan import plan
+from espkit.fleet import apply, plan
 
 STREAMS = ("news", "mail", "notify")
 

@@ -7,8 +7,8 @@
 
 from __future__ import annotations
 
-from .account import Account, VerificationTimeout, connect
-from .errors import (
+from espkit.account import Account, VerificationTimeout, connect
+from espkit.errors import (
     AlreadyExists,
     AuthError,
     ConfigError,
@@ -25,7 +25,7 @@ from .errors import (
     Unsupported,
     ValidationError,
 )
-from .models import (
+from espkit.models import (
     Assignment,
     AssignmentKind,
     Capability,
@@ -41,9 +41,13 @@ from .models import (
     StreamKind,
     Subaccount,
 )
-from .transport import RetryPolicy
-from .verification import VerificationReport, VerificationResult
-from .waiter import wait_for_fleet, wait_until_verified
+from espkit.transport import RetryPolicy
+from espkit.verify import (
+    VerificationReport,
+    VerificationResult,
+    wait_for_fleet,
+    wait_until_verified,
+)
 
 __version__ = "0.1.0"
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import attrs
 
-from . import providers
-from .errors import ConfigError
-from .models import Capability
+from espkit import providers
+from espkit.errors import ConfigError
+from espkit.models import Capability
 
 DESCRIPTIONS = {
     Capability.DOMAINS: "create, read, list and delete sending domains",

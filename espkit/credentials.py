@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import requests
 
-from .errors import MissingCredentials, ValidationError
+from espkit.errors import MissingCredentials, ValidationError
 
 KEYRING_SERVICE = "espkit"
 

@@ -11,7 +11,13 @@ Two families, kept apart on purpose:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the values some errors carry; never imported at run time
+    from espkit.bulk import Report
+    from espkit.fleet import Problem
+    from espkit.models import Domain
+    from espkit.verify import VerificationReport
 
 
 class EspkitError(Exception):
@@ -195,13 +201,80 @@ class TooMuchChange(UnsafePlan):
         )
 
 
+class VerificationTimeout(EspkitError, TimeoutError):
+    """``wait_until_verified`` ran out of time. ``domain`` is the last state seen."""
+
+    def __init__(self, domain: Domain, waited: float) -> None:
+        self.domain = domain
+        self.waited = waited
+        pending = [f"{r.purpose} {r.type} {r.host}" for r in domain.dns_records if not r.valid]
+        super().__init__(
+            f"{domain.name} not verified after {waited:.0f} s (state {domain.state}); "
+            f"records not yet valid: {', '.join(pending) or 'none reported'}"
+        )
+
+
+class VerificationInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped the wait; ``report`` holds what was known (``interrupted`` set).
+
+    A ``KeyboardInterrupt`` so that code catching ``Exception`` does not swallow it."""
+
+    def __init__(self, report: VerificationReport) -> None:
+        self.report = report
+        counts = report.counts()
+        super().__init__(
+            f"stopped by Ctrl-C in round {report.rounds}: {counts['verified']} of "
+            f"{len(report.results)} domain(s) verified, {counts['pending']} pending, "
+            f"{counts['failed']} failed"
+        )
+
+
+class LimiterUnavailable(ConfigError):
+    """The Redis server behind a shared limiter could not be used (down, unreachable, wrong
+    password). Not retried: the limiter's own configuration has to be fixed."""
+
+
+class BulkInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a bulk run. ``report`` says what was done; the journal allows a resume.
+
+    A ``KeyboardInterrupt`` so that code catching ``Exception`` does not swallow it."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        how = (f"run it again with the same journal ({report.journal}) to resume"
+               if report.journal else "no journal was kept: pass one to make runs resumable")
+        done = report.total - report.remaining
+        super().__init__(f"stopped by Ctrl-C after {done} of {report.total} items; "
+                         f"nothing done is lost: {how}")
+
+
+class DnsExportError(ConfigError, ValueError):
+    """The records cannot be written in the asked format (a host outside its zone, two
+    CNAMEs for one name ...)."""
+
+
+class FleetFileError(ConfigError):
+    """The fleet file is not valid. ``problems`` lists every one found, in file order."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = problems
+        shown = "\n  ".join(str(p) for p in problems[:50])
+        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
+        super().__init__(f"{source}: {len(problems)} problem(s):\n  {shown}{more}")
+
+
 __all__ = [
     "AlreadyExists",
     "AuthError",
+    "BulkInterrupted",
     "ConfigError",
     "ConflictingState",
+    "DnsExportError",
     "EspError",
     "EspkitError",
+    "FleetFileError",
+    "LimiterUnavailable",
     "MissingCredentials",
     "NotFound",
     "RateLimited",
@@ -213,4 +286,6 @@ __all__ = [
     "UnsafePlan",
     "Unsupported",
     "ValidationError",
+    "VerificationInterrupted",
+    "VerificationTimeout",
 ]

@@ -24,9 +24,9 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .account import Account
-    from .sandbox import Clock, Emulator
-    from .transport import RetryPolicy
+    from espkit.account import Account
+    from espkit.sandbox import Clock, Emulator
+    from espkit.transport import RetryPolicy
 
 
 class SandboxFactory:
@@ -49,7 +49,7 @@ class SandboxFactory:
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
     ) -> Account:
-        from . import connect
+        from espkit import connect
 
         acct = connect(
             "sandbox", path=path, latency=latency, rate_limit=rate_limit, faults=faults,
@@ -65,7 +65,7 @@ class SandboxFactory:
 
 def emulator(account: Account) -> Emulator:
     """The simulated ESP behind a sandbox account."""
-    from .providers.sandbox import SandboxProvider
+    from espkit.providers.sandbox import SandboxProvider
 
     provider = account.provider
     if not isinstance(provider, SandboxProvider):

@@ -12,8 +12,8 @@ import urllib.parse
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import ValidationError
-from .models import DomainSpec
+from espkit.errors import ValidationError
+from espkit.models import DomainSpec
 
 # fullmatch, not ``$``: ``$`` also matches before a trailing newline
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")

@@ -14,7 +14,9 @@ import tempfile
 from pathlib import Path
 
 import espkit
-from espkit import apply, dns, fleet, plan
+from espkit import dns, fleet
+from espkit.fleet import applier as apply
+from espkit.fleet import planner as plan
 
 FLEET = """\
 version: 1

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from espkit import providers, ratelimit
+from espkit import providers
 from espkit.cli import cli
+from espkit.transport import ratelimit
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SPECS = SHARED / "specs"
@@ -28,14 +29,12 @@ def _fresh_limiters(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _restore_registry() -> Iterator[None]:
     """Providers registered by a test module do not leak into other tests (or the CLI)."""
-    saved = dict(providers._registered)
-    yield
-    providers._registered.clear()
-    providers._registered.update(saved)
+    with providers.registry_snapshot():
+        yield
 
 
 @pytest.fixture
-def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
     """Record instead of performing every sleep espkit asks for (retries, limiter waits)."""
     recorded: list[float] = []
     skipped = [0.0]
@@ -47,8 +46,9 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
     # the limiters' clock moves on by every skipped sleep, so a wait they ask for is over
     monkeypatch.setattr(time, "sleep", fake_sleep)
-    monkeypatch.setattr(ratelimit, "_monotonic", lambda: real_monotonic() + skipped[0])
-    return recorded
+    ratelimit.set_default_clock(lambda: real_monotonic() + skipped[0])
+    yield recorded
+    ratelimit.set_default_clock(None)
 
 
 @pytest.fixture

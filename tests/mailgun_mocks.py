@@ -13,7 +13,7 @@ from typing import Any
 import responses
 
 import espkit
-from espkit.ratelimit import RateLimiter
+from espkit.transport.ratelimit import RateLimiter
 
 US = "https://api.mailgun.net"
 EU = "https://api.eu.mailgun.net"

@@ -11,10 +11,18 @@ import attrs
 import pytest
 
 import espkit
-from espkit.apply import apply, apply_fleet
 from espkit.bulk import Outcome
-from espkit.fleet import Connection, CustomerSpec, DesiredDomain, Fleet, Ownership, PoolSpec
-from espkit.plan import plan
+from espkit.fleet import (
+    Connection,
+    CustomerSpec,
+    DesiredDomain,
+    Fleet,
+    Ownership,
+    PoolSpec,
+    apply,
+    apply_fleet,
+    plan,
+)
 
 CONN = {"default": Connection("default", "sandbox", {"path": ":memory:"})}
 

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 import espkit
-from espkit.bulk import Bulk, BulkInterrupted, Progress
-from espkit.journal import Journal
+from espkit.bulk import Bulk, BulkInterrupted, Journal, Progress
 from espkit.sandbox import Emulator, FakeClock
 from espkit.testing import emulator
 

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 import espkit
-from espkit.bulk import Bulk
-from espkit.journal import Journal
+from espkit.bulk import Bulk, Journal
 from espkit.testing import emulator
 
 N = 1500

@@ -102,7 +102,7 @@ def test_resume_needs_a_journal_and_finishes_the_recorded_job(run, sandbox_db: s
     journal = tmp_path / "run.db"
     with espkit.connect("sandbox", path=sandbox_db) as acct:
         # a job recorded but never run (as after a kill before the first request)
-        from espkit.journal import Journal
+        from espkit.bulk import Journal
 
         with Journal(str(journal)) as j:
             j.bind({"operation": "create", "provider": "sandbox"})

@@ -171,7 +171,7 @@ def test_ctrl_c_mid_apply_then_the_same_apply_finishes(tmp_path: Path, sandbox_d
 
 def plan_is_empty(path: str, acct: espkit.Account) -> bool:
     from espkit import fleet as fleet_file
-    from espkit.plan import plan
+    from espkit.fleet import plan
 
     return plan(fleet_file.load(path), {"sandbox": acct}).empty
 

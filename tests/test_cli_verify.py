@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import espkit
-from espkit import cli as cli_module
+from espkit.cli import app as cli_module
 from espkit.cli import cli
 from espkit.sandbox import FakeClock
 from espkit.testing import emulator

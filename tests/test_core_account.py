@@ -41,7 +41,7 @@ from espkit.models import (
 )
 from espkit.providers import register
 from espkit.providers.base import HttpProvider, Provider
-from espkit.ratelimit import RetryBudget
+from espkit.transport.ratelimit import RetryBudget
 
 BASE = "https://api.acct-esp.test/v1"
 KEY = "acct-key-0123456789-SECRET"

@@ -8,8 +8,8 @@ import time
 import pytest
 from stepclock import StepClock
 
-from espkit import ratelimit
-from espkit.ratelimit import BETA, RateLimiter, RetryBudget, shared_budget, shared_limiter
+from espkit.transport import ratelimit
+from espkit.transport.ratelimit import BETA, RateLimiter, RetryBudget, shared_budget, shared_limiter
 
 
 def limiter(rate: float | None, clock: StepClock, **kw: float) -> RateLimiter:

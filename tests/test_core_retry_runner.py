@@ -12,8 +12,8 @@ import pytest
 import responses
 
 from espkit.errors import NotFound, RateLimited, Rejected, ServerError, TransportError
-from espkit.ratelimit import RateLimiter, RetryBudget
 from espkit.transport import RetryPolicy, RetryRunner, Transport
+from espkit.transport.ratelimit import RateLimiter, RetryBudget
 
 
 def make_runner(**kw: object) -> tuple[RetryRunner, list[float]]:

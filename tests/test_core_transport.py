@@ -40,7 +40,6 @@ from espkit.errors import (
 from espkit.models import Capability, Domain, DomainSpec
 from espkit.providers import register
 from espkit.providers.base import HttpProvider
-from espkit.ratelimit import RateLimiter, RetryBudget
 from espkit.transport import (
     NO_RETRY,
     ErrorDetail,
@@ -50,6 +49,7 @@ from espkit.transport import (
     parse_retry_after,
     safe_url,
 )
+from espkit.transport.ratelimit import RateLimiter, RetryBudget
 
 BASE = "https://api.transport-esp.test/v1"
 KEY = "tk-live-0123456789abcdef-SECRET"

@@ -666,7 +666,7 @@ def test_connection_passes_the_resolved_key(monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_schema_ships_in_the_package_and_describes_the_samples() -> None:
-    text = resources.files("espkit").joinpath("fleet.schema.json").read_text(encoding="utf-8")
+    text = resources.files("espkit.fleet").joinpath("fleet.schema.json").read_text(encoding="utf-8")
     schema = json.loads(text)
     assert schema == fleet.schema()
     jsonschema.Draft202012Validator.check_schema(schema)
@@ -704,9 +704,10 @@ def test_espkit_imports_without_the_fleet_extra() -> None:
     loader modules (which import them) are imported by ``loads`` only."""
     code = (
         "import sys; sys.modules['yaml'] = sys.modules['jsonschema'] = None\n"
-        "import espkit, espkit.fleet, espkit.plan, espkit.apply\n"
+        "import espkit, espkit.fleet, espkit.fleet.planner, espkit.fleet.applier\n"
         "assert espkit.fleet.schema()['$defs']\n"
-        "assert not [m for m in sys.modules if m.startswith('espkit.fleet_')]\n"
+        "assert 'espkit.fleet.loader' not in sys.modules\n"
+        "assert 'espkit.fleet.reader' not in sys.modules\n"
         "try:\n"
         "    espkit.fleet.loads('version: 1')\n"
         "except espkit.ConfigError as exc:\n"

@@ -19,7 +19,7 @@ from hypothesis.stateful import (
 )
 
 import espkit
-from espkit.journal import DONE, FAILED, INFLIGHT, PENDING, Journal
+from espkit.bulk import DONE, FAILED, INFLIGHT, PENDING, Journal
 
 KEYS = st.sampled_from([f"d{i}.example.com" for i in range(12)])
 

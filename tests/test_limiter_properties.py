@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from espkit.ratelimit import RateLimiter
+from espkit.transport.ratelimit import RateLimiter
 
 #: float slack for sums of fake-clock steps (the limiter's own slack is 1e-9 per grant)
 TOLERANCE = 1e-6

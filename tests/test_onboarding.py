@@ -18,9 +18,8 @@ from dnsserver import LocalDns
 
 from espkit import dns as espdns
 from espkit import fleet as fleet_file
-from espkit.apply import apply
-from espkit.plan import plan
-from espkit.waiter import wait_until_verified
+from espkit.fleet import apply, plan
+from espkit.verify import wait_until_verified
 
 
 def fleet_text(db: str, nameserver: str, customers: int) -> str:

@@ -12,18 +12,20 @@ import pytest
 from fakes import all_fakes
 
 import espkit
-from espkit.apply import apply
 from espkit.errors import TooMuchChange, Unsupported
 from espkit.fleet import (
+    Action,
     Connection,
     CustomerSpec,
     DesiredDomain,
     Fleet,
+    Kind,
     Ownership,
     PoolSpec,
     Safety,
+    apply,
+    plan,
 )
-from espkit.plan import Action, Kind, plan
 
 CONN = {"default": Connection("default", "sandbox", {"path": ":memory:"})}
 

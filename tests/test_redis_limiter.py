@@ -26,17 +26,21 @@ import redis
 import responses
 
 import espkit
-from espkit import ratelimit
 from espkit.credentials import Secret
 from espkit.errors import ConfigError
-from espkit.ratelimit import BETA, SCALE, Limiter, RateLimiter, shared_limiter
-from espkit.redis_limiter import (
+from espkit.transport import ratelimit
+from espkit.transport.ratelimit import (
+    BETA,
     KEY_PREFIX,
+    SCALE,
+    Limiter,
     LimiterUnavailable,
+    RateLimiter,
     RedisLimiter,
     display_url,
     redis_key,
     scrub,
+    shared_limiter,
 )
 
 MAILGUN = "https://api.mailgun.net"
@@ -413,7 +417,7 @@ def test_display_url_and_scrub_mask_credentials() -> None:
 
 def test_missing_redis_client_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "redis", None)  # type: ignore[arg-type]
-    monkeypatch.delitem(sys.modules, "espkit.redis_limiter")
+    monkeypatch.delitem(sys.modules, "espkit.transport.ratelimit.redis")
     with pytest.raises(ConfigError, match=r"pip install 'espkit\[redis\]'"):
         shared_limiter(key(), 5.0, "redis://127.0.0.1:6379/0")
 

@@ -19,11 +19,10 @@ from clitext import flat, write
 import espkit
 from espkit import fleet as fleet_file
 from espkit.account import Account
-from espkit.apply import apply
-from espkit.plan import plan
+from espkit.fleet import apply, plan
 from espkit.sandbox import FakeClock
 from espkit.testing import emulator
-from espkit.waiter import (
+from espkit.verify import (
     NOT_APPLIED,
     VerificationInterrupted,
     VerificationReport,

@@ -7,11 +7,13 @@ the ``espkit.providers`` entry-point group or ``register()``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
 from importlib.metadata import entry_points
 
-from ..errors import ConfigError
-from .base import HttpProvider, Provider
+from espkit.errors import ConfigError
+from espkit.providers.base import HttpProvider, Provider
 
 _BUILTIN = {
     "sandbox": "espkit.providers.sandbox:SandboxProvider",
@@ -61,4 +63,16 @@ def get(name: str) -> type[Provider]:
     return cls
 
 
-__all__ = ["HttpProvider", "Provider", "get", "names", "register"]
+@contextlib.contextmanager
+def registry_snapshot() -> Iterator[None]:
+    """Undo every ``register()`` made inside the block (tests, and tools that try a provider
+    class without leaving it behind)."""
+    saved = dict(_registered)
+    try:
+        yield
+    finally:
+        _registered.clear()
+        _registered.update(saved)
+
+
+__all__ = ["HttpProvider", "Provider", "get", "names", "register", "registry_snapshot"]

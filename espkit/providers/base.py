@@ -26,10 +26,10 @@ from typing import Any, ClassVar
 
 import requests
 
-from .. import credentials, validate
-from ..credentials import Secret
-from ..errors import ConfigError, Unsupported
-from ..models import (
+from espkit import credentials, validate
+from espkit.credentials import Secret
+from espkit.errors import ConfigError, Unsupported
+from espkit.models import (
     Assignment,
     AssignmentKind,
     Capability,
@@ -41,14 +41,14 @@ from ..models import (
     StreamKind,
     Subaccount,
 )
-from ..ratelimit import resolve_limiter_url, shared_budget, shared_limiter
-from ..transport import (
+from espkit.transport import (
     DEFAULT_TIMEOUT,
     ErrorDetail,
     RetryPolicy,
     Transport,
     default_error_parser,
 )
+from espkit.transport.ratelimit import resolve_limiter_url, shared_budget, shared_limiter
 
 
 class Provider:

@@ -21,8 +21,8 @@ from typing import Any, ClassVar
 
 import requests
 
-from ..credentials import BasicAuth, Secret
-from ..errors import (
+from espkit.credentials import BasicAuth, Secret
+from espkit.errors import (
     AlreadyExists,
     AuthError,
     ConflictingState,
@@ -32,7 +32,7 @@ from ..errors import (
     Rejected,
     ValidationError,
 )
-from ..models import (
+from espkit.models import (
     Assignment,
     AssignmentKind,
     Capability,
@@ -46,9 +46,9 @@ from ..models import (
     RecordStatus,
     Subaccount,
 )
-from ..transport import NO_RETRY, ErrorDetail, Transport, default_error_parser
-from .base import HttpProvider
-from .payload import canonical_ip, is_ip, obj, offset_pages, str_or_none
+from espkit.providers.base import HttpProvider
+from espkit.providers.payload import canonical_ip, is_ip, obj, offset_pages, str_or_none
+from espkit.transport import NO_RETRY, ErrorDetail, Transport, default_error_parser
 
 Json = dict[str, Any]
 Form = list[tuple[str, str]]

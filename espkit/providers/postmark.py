@@ -25,9 +25,9 @@ from typing import Any, ClassVar, TypeVar
 
 import requests
 
-from .. import validate
-from ..credentials import HeaderAuth, Secret
-from ..errors import (
+from espkit import validate
+from espkit.credentials import HeaderAuth, Secret
+from espkit.errors import (
     AlreadyExists,
     AuthError,
     ConfigError,
@@ -35,7 +35,7 @@ from ..errors import (
     NotFound,
     ServerError,
 )
-from ..models import (
+from espkit.models import (
     Capability,
     DnsRecord,
     Domain,
@@ -47,13 +47,13 @@ from ..models import (
     StreamKind,
     Subaccount,
 )
-from ..transport import (
+from espkit.providers.base import HttpProvider
+from espkit.providers.payload import offset_pages
+from espkit.transport import (
     ErrorDetail,
     Transport,
     default_error_parser,
 )
-from .base import HttpProvider
-from .payload import offset_pages
 
 log = logging.getLogger("espkit")
 Json = dict[str, Any]

@@ -20,9 +20,9 @@ import attrs
 import platformdirs
 import requests
 
-from ..credentials import HeaderAuth, Secret
-from ..errors import ConfigError, ConflictingState
-from ..models import (
+from espkit.credentials import HeaderAuth, Secret
+from espkit.errors import ConfigError, ConflictingState
+from espkit.models import (
     Assignment,
     AssignmentKind,
     Capability,
@@ -36,10 +36,22 @@ from ..models import (
     RecordStatus,
     Subaccount,
 )
-from ..ratelimit import Limiter, RateLimiter, RetryBudget, resolve_limiter_url, shared_limiter
-from ..sandbox import BASE_URL, MAX_PAGE, SCOPE_HEADER, Clock, Emulator, SandboxAdapter
-from ..transport import DEFAULT_TIMEOUT, ErrorDetail, RetryPolicy, Transport, default_error_parser
-from .base import HttpProvider
+from espkit.providers.base import HttpProvider
+from espkit.sandbox import BASE_URL, MAX_PAGE, SCOPE_HEADER, Clock, Emulator, SandboxAdapter
+from espkit.transport import (
+    DEFAULT_TIMEOUT,
+    ErrorDetail,
+    RetryPolicy,
+    Transport,
+    default_error_parser,
+)
+from espkit.transport.ratelimit import (
+    Limiter,
+    RateLimiter,
+    RetryBudget,
+    resolve_limiter_url,
+    shared_limiter,
+)
 
 ENV_DB = "ESPKIT_SANDBOX_DB"
 DEFAULT_API_KEY = "sandbox"

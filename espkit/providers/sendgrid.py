@@ -35,16 +35,16 @@ from typing import Any, ClassVar
 
 import requests
 
-from .. import validate
-from ..credentials import HeaderAuth, Secret
-from ..errors import (
+from espkit import validate
+from espkit.credentials import HeaderAuth, Secret
+from espkit.errors import (
     AlreadyExists,
     ConflictingState,
     NotFound,
     Unsupported,
     ValidationError,
 )
-from ..models import (
+from espkit.models import (
     Assignment,
     AssignmentKind,
     Capability,
@@ -58,9 +58,9 @@ from ..models import (
     RecordStatus,
     Subaccount,
 )
-from ..transport import ErrorDetail, Transport, default_error_parser
-from .base import HttpProvider
-from .payload import canonical_ip, obj, str_or_none
+from espkit.providers.base import HttpProvider
+from espkit.providers.payload import canonical_ip, obj, str_or_none
+from espkit.transport import ErrorDetail, Transport, default_error_parser
 
 Json = dict[str, Any]
 Params = list[tuple[str, Any]]

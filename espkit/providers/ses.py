@@ -34,7 +34,7 @@ import botocore.config
 import botocore.exceptions
 from botocore import xform_name
 
-from ..errors import (
+from espkit.errors import (
     AlreadyExists,
     AuthError,
     ConfigError,
@@ -48,7 +48,7 @@ from ..errors import (
     Unsupported,
     ValidationError,
 )
-from ..models import (
+from espkit.models import (
     Assignment,
     AssignmentKind,
     Capability,
@@ -61,16 +61,16 @@ from ..models import (
     RecordPurpose,
     RecordStatus,
 )
-from ..ratelimit import resolve_limiter_url, shared_budget, shared_limiter
-from ..transport import (
+from espkit.providers.base import Provider
+from espkit.providers.payload import canonical_ip, is_ip, obj, str_or_none
+from espkit.transport import (
     DEFAULT_TIMEOUT,
     RetryPolicy,
     RetryRunner,
     parse_retry_after,
     status_class,
 )
-from .base import Provider
-from .payload import canonical_ip, is_ip, obj, str_or_none
+from espkit.transport.ratelimit import resolve_limiter_url, shared_budget, shared_limiter
 
 log = logging.getLogger("espkit.ses")
 

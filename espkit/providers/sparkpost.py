@@ -30,15 +30,15 @@ from typing import Any, ClassVar
 
 import requests
 
-from .. import validate
-from ..credentials import HeaderAuth, Secret
-from ..errors import (
+from espkit import validate
+from espkit.credentials import HeaderAuth, Secret
+from espkit.errors import (
     AlreadyExists,
     NotFound,
     Unsupported,
     ValidationError,
 )
-from ..models import (
+from espkit.models import (
     Assignment,
     AssignmentKind,
     Capability,
@@ -52,14 +52,14 @@ from ..models import (
     RecordStatus,
     Subaccount,
 )
-from ..transport import (
+from espkit.providers.base import HttpProvider
+from espkit.providers.payload import canonical_ip, is_ip, obj, str_or_none
+from espkit.transport import (
     ErrorDetail,
     RetryPolicy,
     Transport,
     default_error_parser,
 )
-from .base import HttpProvider
-from .payload import canonical_ip, is_ip, obj, str_or_none
 
 Json = dict[str, Any]
 

@@ -8,11 +8,11 @@ DNS records it asks for (``records``) and its clock (``clock``).
 
 from __future__ import annotations
 
-from .adapter import SandboxAdapter
-from .app import MAX_PAGE, SCOPE_HEADER, App, Reply
-from .clock import Clock, FakeClock, SystemClock
-from .emulator import FAULT_KINDS, Emulator, NetworkFault
-from .store import ApiError, Store
+from espkit.sandbox.adapter import SandboxAdapter
+from espkit.sandbox.app import MAX_PAGE, SCOPE_HEADER, App, Reply
+from espkit.sandbox.clock import Clock, FakeClock, SystemClock
+from espkit.sandbox.emulator import FAULT_KINDS, Emulator, NetworkFault
+from espkit.sandbox.store import ApiError, Store
 
 BASE_URL = "https://sandbox.espkit.invalid"
 

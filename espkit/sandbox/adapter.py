@@ -17,8 +17,8 @@ import requests
 import urllib3
 from requests.structures import CaseInsensitiveDict
 
-from .app import Reply
-from .emulator import Emulator, NetworkFault
+from espkit.sandbox.app import Reply
+from espkit.sandbox.emulator import Emulator, NetworkFault
 
 
 class SandboxAdapter(requests.adapters.BaseAdapter):

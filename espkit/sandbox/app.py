@@ -39,10 +39,10 @@ from typing import Any
 
 import attrs
 
-from .. import validate
-from ..errors import ValidationError
-from .clock import Clock
-from .store import ApiError, Store, not_found
+from espkit import validate
+from espkit.errors import ValidationError
+from espkit.sandbox.clock import Clock
+from espkit.sandbox.store import ApiError, Store, not_found
 
 SCOPE_HEADER = "X-On-Behalf-Of"
 MAX_PAGE = 100
@@ -263,8 +263,8 @@ class App:
     def _verify_in_dns(self, account: str, name: str) -> dict[str, Any]:
         """Look the records up at ``verify_dns``, as a real ESP looks them up in public
         DNS, outside the store's transaction (a lookup can take seconds)."""
-        from .. import dns
-        from ..models import DnsRecord, Domain, RecordPurpose
+        from espkit import dns
+        from espkit.models import DnsRecord, Domain, RecordPurpose
 
         current = self.store.get_domain(account, name)
         if current["state"] == "verified":

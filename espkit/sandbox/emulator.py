@@ -33,10 +33,10 @@ from collections.abc import Mapping
 
 import attrs
 
-from ..errors import ConfigError
-from .app import App, Reply, TokenBucket
-from .clock import Clock, SystemClock
-from .store import Store
+from espkit.errors import ConfigError
+from espkit.sandbox.app import App, Reply, TokenBucket
+from espkit.sandbox.clock import Clock, SystemClock
+from espkit.sandbox.store import Store
 
 FAULT_KINDS = frozenset({
     "503", "429", "refused", "reset", "timeout", "timeout_after_commit", "reset_after_commit",

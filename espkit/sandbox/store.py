@@ -23,8 +23,8 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from ..errors import ConfigError
-from . import records
+from espkit.errors import ConfigError
+from espkit.sandbox import records
 
 SCHEMA_VERSION = 1
 #: the account's dedicated IPs (documentation ranges, RFC 5737 / RFC 3849)

@@ -19,9 +19,9 @@ from typing import Any
 import attrs
 import jsonschema
 
-from . import providers, validate
-from .errors import ConfigError, ValidationError
-from .fleet import (
+from espkit import providers, validate
+from espkit.errors import ConfigError, ValidationError
+from espkit.fleet.model import (
     DEFAULT_CONNECTION,
     DEFAULT_DOMAIN_TEMPLATE,
     DEFAULT_TEMPLATE,
@@ -38,8 +38,8 @@ from .fleet import (
     StreamSpec,
     schema,
 )
-from .fleet_reader import KeyPath, Reader, did_you_mean
-from .providers.base import Provider
+from espkit.fleet.reader import KeyPath, Reader, did_you_mean
+from espkit.providers.base import Provider
 
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 _DOMAIN_FIELDS = ("customer", "domain", "stream")

@@ -21,14 +21,13 @@ import attrs
 import click
 from rich.table import Table
 
-from . import fleet as fleet_file
-from .account import Account
-from .apply import ApplyReport, apply
-from .bulk import BulkInterrupted, Progress
-from .cli import EXIT_CONFIG, EXIT_ESP, Ctx, _escape, cli, err, handled, out, pass_ctx
-from .cli_bulk import _ProgressBar
-from .errors import ConfigError, TooMuchChange
-from .plan import Action, Plan, plan
+from espkit import fleet as fleet_file
+from espkit.account import Account
+from espkit.bulk import BulkInterrupted, Progress
+from espkit.cli.app import EXIT_CONFIG, EXIT_ESP, Ctx, cli, err, escape, handled, out, pass_ctx
+from espkit.cli.bulk import ProgressBar
+from espkit.errors import ConfigError, TooMuchChange
+from espkit.fleet import Action, ApplyReport, Plan, apply, plan
 
 _COLOURS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.ASSIGN: "cyan",
             Action.DELETE: "red"}
@@ -48,7 +47,7 @@ def open_connection(ctx: Ctx, conn: fleet_file.Connection) -> Account:
 
 
 @contextlib.contextmanager
-def _accounts(ctx: Ctx, fleet: fleet_file.Fleet) -> Iterator[dict[str, Account]]:
+def open_accounts(ctx: Ctx, fleet: fleet_file.Fleet) -> Iterator[dict[str, Account]]:
     opened: dict[str, Account] = {}
     try:
         for name, conn in fleet.connections.items():
@@ -76,7 +75,7 @@ def _plan_table(p: Plan) -> Table:
     for c in p.changes:
         colour = _COLOURS[c.action]
         t.add_row(f"[{colour}]{c.action}[/]", str(c.kind), c.name, c.subaccount or "",
-                  _escape(c.detail), _escape(c.reason))
+                  escape(c.detail), escape(c.reason))
     return t
 
 
@@ -89,16 +88,16 @@ def _show_plan(ctx: Ctx, p: Plan) -> None:
     if p.unknown:
         shown = ", ".join(u.name for u in p.unknown[:10])
         more = f" and {len(p.unknown) - 10} more" if len(p.unknown) > 10 else ""
-        err.print(f"[yellow]unknown, left alone:[/] {_escape(shown)}{more} (declare them, "
+        err.print(f"[yellow]unknown, left alone:[/] {escape(shown)}{more} (declare them, "
                   "add an ownership pattern, or pass --delete-unknown)", highlight=False)
     for conflict in p.conflicts:
-        err.print(f"[red]conflict:[/] {_escape(conflict)}", highlight=False)
-    out.print(_escape(p.summary()), highlight=False)
+        err.print(f"[red]conflict:[/] {escape(conflict)}", highlight=False)
+    out.print(escape(p.summary()), highlight=False)
     if not p.safe():
         try:
             p.check()
         except TooMuchChange as exc:
-            err.print(f"[bold red]unsafe:[/] {_escape(str(exc))}", highlight=False)
+            err.print(f"[bold red]unsafe:[/] {escape(str(exc))}", highlight=False)
 
 
 #: ``plan --exit-code``: the accounts differ from the fleet (drift, or work not yet applied)
@@ -116,7 +115,7 @@ EXIT_CHANGES = 3
 def plan_command(ctx: Ctx, fleet_path: str, delete_unknown: bool, exit_code: bool) -> None:
     """Show what applying FLEET would change. Changes nothing."""
     fleet = fleet_file.load(fleet_path)
-    with _accounts(ctx, fleet) as accounts:
+    with open_accounts(ctx, fleet) as accounts:
         p = _read_plan(ctx, accounts, fleet, delete_unknown)
     _show_plan(ctx, p)
     if exit_code and (p.changes or p.conflicts):
@@ -127,12 +126,12 @@ class _Bars:
     """One progress bar per connection's domain changes."""
 
     def __init__(self) -> None:
-        self.bars: dict[str, _ProgressBar] = {}
+        self.bars: dict[str, ProgressBar] = {}
 
     def update(self, connection: str, p: Progress) -> None:
         bar = self.bars.get(connection)
         if bar is None:
-            bar = self.bars[connection] = _ProgressBar().__enter__()
+            bar = self.bars[connection] = ProgressBar().__enter__()
         bar.update(attrs.evolve(p, operation=f"apply {connection}"))
 
     def close(self) -> None:
@@ -157,13 +156,13 @@ def apply_command(ctx: Ctx, fleet_path: str, yes: bool, force: bool, delete_unkn
                   checksum: str | None, max_concurrency: int, no_progress: bool) -> None:
     """Make the accounts match FLEET: plan, confirm, apply. Run it again to resume."""
     fleet = fleet_file.load(fleet_path)
-    with _accounts(ctx, fleet) as accounts:
+    with open_accounts(ctx, fleet) as accounts:
         p = _read_plan(ctx, accounts, fleet, delete_unknown)
         if ctx.output != "json":
             _show_plan(ctx, p)
         if checksum is not None and checksum != p.checksum:
             err.print(f"[bold red]refused:[/] the plan changed since it was reviewed: its "
-                      f"checksum is now {p.checksum}, not {_escape(checksum)}; plan again and "
+                      f"checksum is now {p.checksum}, not {escape(checksum)}; plan again and "
                       "review it", highlight=False)
             sys.exit(EXIT_CONFIG)
         if p.empty:
@@ -175,7 +174,7 @@ def apply_command(ctx: Ctx, fleet_path: str, yes: bool, force: bool, delete_unkn
         except TooMuchChange as exc:
             if ctx.output == "json":
                 click.echo(p.to_json(indent=2))
-            err.print(f"[bold red]refused:[/] {_escape(str(exc))}", highlight=False)
+            err.print(f"[bold red]refused:[/] {escape(str(exc))}", highlight=False)
             sys.exit(EXIT_CONFIG)
         if not yes:
             if not sys.stdin.isatty():
@@ -212,13 +211,13 @@ def _show_report(ctx: Ctx, report: ApplyReport) -> None:
     for outcome, n in sorted(report.counts().items()):
         t.add_row(outcome, str(n))
     out.print(t)
-    out.print(_escape(report.summary()), highlight=False)
+    out.print(escape(report.summary()), highlight=False)
     failed = report.failed
     if failed:
         f = Table("change", "error", title="failed")
         f.add_column("message", overflow="fold")
         for item in failed[:20]:
-            f.add_row(item.key, type(item.error).__name__, _escape(str(item.error)))
+            f.add_row(item.key, type(item.error).__name__, escape(str(item.error)))
         out.print(f)
         if len(failed) > 20:
             out.print(f"... and {len(failed) - 20} more (run apply again to retry them)")

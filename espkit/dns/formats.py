@@ -1,6 +1,6 @@
 """The DNS records customers must publish: exported for them, and checked in live DNS.
 
-    from espkit import dns
+    from espkit.dns import formats as dns
 
     text = dns.export(domains, "bind")                      # or "csv", "json", "octodns"
     text = dns.export([(d, "acme") for d in domains], "csv")  # labelled by customer
@@ -27,8 +27,8 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import attrs
 
-from .errors import ConfigError
-from .models import DnsRecord, Domain, RecordPurpose
+from espkit.errors import ConfigError, DnsExportError
+from espkit.models import DnsRecord, Domain, RecordPurpose
 
 if TYPE_CHECKING:  # pragma: no cover
     import dns.resolver
@@ -43,11 +43,6 @@ DomainItem: TypeAlias = "Domain | tuple[Domain, str | None]"
 
 _FLEET_EXTRA = "pip install 'espkit[fleet]'"
 _TXT_CHUNK = 255  # RFC 1035 3.3: a character-string is at most 255 octets
-
-
-class DnsExportError(ConfigError, ValueError):
-    """The records cannot be written in the asked format (a host outside its zone, two
-    CNAMEs for one name ...)."""
 
 
 # -- input ------------------------------------------------------------------------------------

@@ -73,8 +73,8 @@ import redis
 from redis.commands.core import Script
 from redis.typing import EncodableT
 
-from .errors import ConfigError
-from .ratelimit import BETA, MEASURE_WINDOW, SCALE, Sleep
+from espkit.errors import ConfigError, LimiterUnavailable
+from espkit.transport.ratelimit.memory import BETA, MEASURE_WINDOW, SCALE, Sleep
 
 log = logging.getLogger("espkit.ratelimit")
 
@@ -94,11 +94,6 @@ SENT_KEPT = 64
 #: average, and no two grants are ever closer than 3/4 of the spacing.
 TOLERANCE = 0.005
 _SECRET_PARAMS = ("pass", "secret", "token", "key", "auth")
-
-
-class LimiterUnavailable(ConfigError):
-    """The Redis server behind a shared limiter could not be used (down, unreachable, wrong
-    password). Not retried: the limiter's own configuration has to be fixed."""
 
 
 # Shared by every script: Redis's clock in microseconds, and numbers written with all their

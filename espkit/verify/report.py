@@ -1,7 +1,7 @@
 """What a verification wait reports: each domain's outcome, the whole report, the progress
 snapshots given to ``on_progress``, and the Ctrl-C exception carrying the report so far.
 
-The waits themselves are in ``espkit.waiter``; these values are re-exported there.
+The waits themselves are in ``espkit.verify.wait``; ``espkit.verify`` re-exports them.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from typing import Any
 
 import attrs
 
-from . import validate
-from .models import DnsRecord
+from espkit import validate
+from espkit.errors import VerificationInterrupted
+from espkit.models import DnsRecord
 
 #: how many stuck domains, and records per domain, ``summary()`` names before counting
 SUMMARY_DOMAINS = 10
@@ -219,21 +220,6 @@ class WaitProgress:
     to_check: int
     next_check_in: float | None
     elapsed: float
-
-
-class VerificationInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped the wait; ``report`` holds what was known (``interrupted`` set).
-
-    A ``KeyboardInterrupt`` so that code catching ``Exception`` does not swallow it."""
-
-    def __init__(self, report: VerificationReport) -> None:
-        self.report = report
-        counts = report.counts()
-        super().__init__(
-            f"stopped by Ctrl-C in round {report.rounds}: {counts['verified']} of "
-            f"{len(report.results)} domain(s) verified, {counts['pending']} pending, "
-            f"{counts['failed']} failed"
-        )
 
 
 __all__ = [

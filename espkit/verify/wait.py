@@ -1,6 +1,6 @@
 """Wait until a fleet of domains is verified: trigger, poll with backoff, report per domain.
 
-    from espkit.waiter import wait_until_verified
+    from espkit.verify.wait import wait_until_verified
     report = wait_until_verified(acct, ["a.acme.com", "b.acme.com", ...], timeout=1800)
     print(report.summary())
     for r in report.pending:
@@ -32,8 +32,8 @@ How it runs:
 * **Ctrl-C** stops at once (between rounds) or after the requests in flight (during one),
   and raises ``VerificationInterrupted`` carrying the report of what is known.
 
-Where it lives: the report values in ``espkit.verification``, the rounds in
-``espkit.verify_rounds``, the whole-fleet wait in ``espkit.verify_fleet``; this module has
+Where it lives: the report values in ``espkit.verify.report``, the rounds in
+``espkit.verify.rounds``, the whole-fleet wait in ``espkit.verify.fleet``; this module has
 the entry points and re-exports their public names.
 """
 
@@ -43,11 +43,12 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from . import validate
-from .account import Account
-from .errors import ValidationError
-from .models import Domain, DomainSpec
-from .verification import (
+from espkit import validate
+from espkit.account import Account
+from espkit.errors import ValidationError
+from espkit.models import Domain, DomainSpec
+from espkit.verify.fleet import NOT_APPLIED, READ_WORKERS, wait_for_fleet
+from espkit.verify.report import (
     SUMMARY_DOMAINS,
     SUMMARY_RECORDS,
     VerificationInterrupted,
@@ -57,8 +58,7 @@ from .verification import (
     WaitProgress,
     describe_records,
 )
-from .verify_fleet import NOT_APPLIED, READ_WORKERS, wait_for_fleet
-from .verify_rounds import (
+from espkit.verify.rounds import (
     FATAL,
     SHOW_BAD_ROWS,
     TRANSIENT,

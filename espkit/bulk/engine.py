@@ -1,6 +1,6 @@
 """Bulk operations at fleet scale: create, delete, verify or assign tens of thousands of domains.
 
-    from espkit.bulk import Bulk
+    from espkit.bulk.engine import Bulk
     report = Bulk(acct, journal="run.db").create_domains(["a.example.com", ...])
     print(report.summary())
 
@@ -45,11 +45,13 @@ from typing import Any, TextIO
 
 import attrs
 
-from . import validate
-from .account import Account, runner_of
-from .errors import (
+from espkit import validate
+from espkit.account import Account, runner_of
+from espkit.bulk.journal import DONE, FAILED, INFLIGHT, PENDING, Entry, Journal
+from espkit.errors import (
     AlreadyExists,
     AuthError,
+    BulkInterrupted,
     ConfigError,
     EspkitError,
     NotFound,
@@ -60,8 +62,7 @@ from .errors import (
     Unsupported,
     ValidationError,
 )
-from .journal import DONE, FAILED, INFLIGHT, PENDING, Entry, Journal
-from .models import Capability, DomainSpec
+from espkit.models import Capability, DomainSpec
 
 log = logging.getLogger("espkit.bulk")
 
@@ -212,20 +213,6 @@ class Report:
                 f": run again with the same journal ({self.journal}) to finish"
                 if self.journal else "")
         return line
-
-
-class BulkInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped a bulk run. ``report`` says what was done; the journal allows a resume.
-
-    A ``KeyboardInterrupt`` so that code catching ``Exception`` does not swallow it."""
-
-    def __init__(self, report: Report) -> None:
-        self.report = report
-        how = (f"run it again with the same journal ({report.journal}) to resume"
-               if report.journal else "no journal was kept: pass one to make runs resumable")
-        done = report.total - report.remaining
-        super().__init__(f"stopped by Ctrl-C after {done} of {report.total} items; "
-                         f"nothing done is lost: {how}")
 
 
 # -- the operations ------------------------------------------------------------------------
@@ -479,7 +466,7 @@ class Bulk:
 
     def run(self, op: Operation, items: Iterable[Any]) -> Report:
         """Run a custom ``Operation`` over ``items`` with the engine's guarantees (what
-        ``espkit.apply`` uses to apply a plan's domain changes)."""
+        ``espkit.fleet.applier`` uses to apply a plan's domain changes)."""
         return self._run(op, items)
 
     def resume(self) -> Report:

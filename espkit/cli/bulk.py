@@ -31,11 +31,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from . import bulk as engine
-from .bulk import REPORT_COLUMNS, Bulk, BulkInterrupted, Report
-from .cli import EXIT_ESP, Ctx, _escape, cli, err, handled, out, pass_ctx
-from .errors import ConfigError
-from .journal import FAILED, Journal
+from espkit import bulk as engine
+from espkit.bulk import FAILED, REPORT_COLUMNS, Bulk, BulkInterrupted, Journal, Report
+from espkit.cli.app import EXIT_ESP, Ctx, cli, err, escape, handled, out, pass_ctx
+from espkit.errors import ConfigError
 
 
 @cli.group()
@@ -172,7 +171,7 @@ def bulk_status(ctx: Ctx) -> None:
 
 def _run(ctx: Ctx, start: Callable[[Bulk], Report]) -> None:
     options = _options()
-    progress = _ProgressBar() if options.progress and ctx.output != "json" else None
+    progress = ProgressBar() if options.progress and ctx.output != "json" else None
     runner = Bulk(ctx.account, journal=options.journal,
                   max_concurrency=options.max_concurrency,
                   on_progress=progress.update if progress else None)
@@ -182,7 +181,7 @@ def _run(ctx: Ctx, start: Callable[[Bulk], Report]) -> None:
                 report = start(runner)
         except BulkInterrupted as stop:
             _finish(ctx, runner.journal, options, stop.report)
-            err.print(f"[yellow]{_escape(str(stop))}[/]", highlight=False)
+            err.print(f"[yellow]{escape(str(stop))}[/]", highlight=False)
             sys.exit(130)
         _finish(ctx, runner.journal, options, report)
     if not report.ok:
@@ -197,7 +196,7 @@ def _finish(ctx: Ctx, journal: Journal, options: _Options, report: Report) -> No
                   "feed the file back to the same command", highlight=False)
 
 
-class _ProgressBar:
+class ProgressBar:
     """rich progress on stderr, so stdout stays the report."""
 
     def __init__(self) -> None:
@@ -209,7 +208,7 @@ class _ProgressBar:
         )
         self.task: TaskID | None = None
 
-    def __enter__(self) -> _ProgressBar:
+    def __enter__(self) -> ProgressBar:
         self.bar.start()
         return self
 
@@ -237,7 +236,7 @@ def _show(ctx: Ctx, report: Report) -> None:
     if report.remaining:
         t.add_row("not done yet", str(report.remaining))
     out.print(t)
-    out.print(_escape(report.summary()), highlight=False)
+    out.print(escape(report.summary()), highlight=False)
     if report.failed:
         f = Table("domain", "error", title="failed")
         f.add_column("message", overflow="fold")

@@ -1,6 +1,7 @@
 """Plan: what it takes to make the live accounts match a fleet file.
 
-    from espkit import fleet, plan
+    from espkit.fleet import model as fleet
+    from espkit.fleet import planner as plan
     wanted = fleet.load("fleet.yaml")
     p = plan.plan(wanted)          # reads the accounts; changes nothing
     print(p.summary())
@@ -29,10 +30,10 @@ from typing import Any
 
 import attrs
 
-from .account import Account
-from .errors import ConfigError, TooMuchChange, Unsupported
-from .fleet import DesiredDomain, Fleet, Safety
-from .models import AssignmentKind, Capability, Domain, DomainSpec, IpPool
+from espkit.account import Account
+from espkit.errors import ConfigError, TooMuchChange, Unsupported
+from espkit.fleet.model import DesiredDomain, Fleet, Safety
+from espkit.models import AssignmentKind, Capability, Domain, DomainSpec, IpPool
 
 log = logging.getLogger("espkit.plan")
 

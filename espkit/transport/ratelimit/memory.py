@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Protocol, runtime_checkable
 
-from .errors import ConfigError
+from espkit.errors import ConfigError
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
@@ -238,9 +238,20 @@ class RetryBudget:
             self._available = min(self.capacity, self._available + amount)
 
 
+_default_clock: Clock = time.monotonic
+
+
 def _monotonic() -> float:
-    # looked up per call so a test can move the limiters' time along with its fake sleeps
-    return time.monotonic()
+    # read per call, so a replaced default clock reaches limiters made before the change
+    return _default_clock()
+
+
+def set_default_clock(clock: Clock | None) -> None:
+    """Replace the clock that limiters made without a ``clock`` of their own read (``None``
+    restores ``time.monotonic``). For tests that fake ``time.sleep``: move this clock on by
+    every skipped sleep and a limiter's waits end as they would in real time."""
+    global _default_clock
+    _default_clock = clock or time.monotonic
 
 
 _limiters: dict[tuple[Hashable, str], Limiter] = {}
@@ -282,7 +293,7 @@ def _redis_limiter(key: Hashable, rate: float | None, url: str) -> Limiter:
             " URL"
         )
     try:
-        from .redis_limiter import RedisLimiter
+        from espkit.transport.ratelimit.redis import RedisLimiter
     except ModuleNotFoundError as exc:
         if exc.name not in ("redis", "pyrate_limiter"):
             raise
@@ -315,6 +326,7 @@ __all__ = [
     "RetryBudget",
     "reset_shared",
     "resolve_limiter_url",
+    "set_default_clock",
     "shared_budget",
     "shared_limiter",
 ]

@@ -23,11 +23,11 @@ import click
 from rich.table import Table
 from rich.text import Text
 
-from . import dns as records
-from .account import Account
-from .cli import EXIT_ESP, Ctx, cli, emit, err, handled, out, pass_ctx, to_plain
-from .errors import ConfigError, NotFound
-from .models import Domain
+from espkit import dns as records
+from espkit.account import Account
+from espkit.cli.app import EXIT_ESP, Ctx, cli, emit, err, handled, out, pass_ctx, to_plain
+from espkit.errors import ConfigError, NotFound
+from espkit.models import Domain
 
 #: domains fetched at once when the list call leaves the records out (Mailgun's does)
 FETCH_THREADS = 8
@@ -115,8 +115,8 @@ def _with_records(account: Account, wanted: Sequence[str | Domain]) -> list[Doma
 
 
 def _from_fleet(ctx: Ctx, path: str, selection: _Selection) -> None:
-    from . import fleet
-    from .cli_fleet import open_connection
+    from espkit import fleet
+    from espkit.cli.fleet import open_connection
 
     try:
         declared = fleet.load(path)

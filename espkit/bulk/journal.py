@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from .errors import ConfigError
+from espkit.errors import ConfigError
 
 PENDING = "pending"
 INFLIGHT = "inflight"

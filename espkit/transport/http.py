@@ -30,7 +30,7 @@ import requests
 import tenacity
 import urllib3.exceptions
 
-from .errors import (
+from espkit.errors import (
     AlreadyExists,
     AuthError,
     EspError,
@@ -40,7 +40,7 @@ from .errors import (
     ServerError,
     TransportError,
 )
-from .ratelimit import Limiter, RateLimiter, RetryBudget
+from espkit.transport.ratelimit import Limiter, RateLimiter, RetryBudget
 
 log = logging.getLogger("espkit.http")
 T = TypeVar("T")

@@ -1,10 +1,10 @@
-"""The rounds behind ``espkit.waiter``: one account's domains (in any of its scopes) verified
+"""The rounds behind ``espkit.verify.wait``: one account's domains (in any of its scopes) verified
 round after round through the bulk engine, with backoff up to a deadline.
 
 ``Waiter`` holds each domain's state and runs one round; ``rounds`` runs them on the backoff
 schedule; ``Stop`` lets the calling thread stop waits running in other threads;
 ``check_options`` checks ``timeout``, ``poll``, ``max_poll`` and ``backoff``. Used by
-``espkit.waiter`` (one account) and ``espkit.verify_fleet`` (a whole fleet).
+``espkit.verify.wait`` (one account) and ``espkit.verify.fleet`` (a whole fleet).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import Any
 
 import attrs
 
-from .account import Account
-from .bulk import (
+from espkit.account import Account
+from espkit.bulk import (
     FATAL,
     SHOW_BAD_ROWS,
     UNHEALTHY,
@@ -30,9 +30,14 @@ from .bulk import (
     Outcome,
     Progress,
 )
-from .errors import ValidationError
-from .models import Capability, DnsRecord, Domain
-from .verification import VerificationOutcome, VerificationReport, VerificationResult, WaitProgress
+from espkit.errors import ValidationError
+from espkit.models import Capability, DnsRecord, Domain
+from espkit.verify.report import (
+    VerificationOutcome,
+    VerificationReport,
+    VerificationResult,
+    WaitProgress,
+)
 
 log = logging.getLogger("espkit.waiter")
 

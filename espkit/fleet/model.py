@@ -34,10 +34,10 @@ from typing import Any
 
 import attrs
 
-from . import credentials
-from .account import Account, connect
-from .errors import ConfigError, MissingCredentials, ValidationError
-from .models import DomainSpec
+from espkit import credentials
+from espkit.account import Account, connect
+from espkit.errors import FleetFileError, MissingCredentials, ValidationError
+from espkit.models import DomainSpec
 
 SCHEMA_PATH = Path(__file__).with_name("fleet.schema.json")
 DEFAULT_CONNECTION = "default"
@@ -65,17 +65,6 @@ class Problem:
             where = f"{self.file} {where}" if where else f"{self.file}: "
         at = f"{self.path}: " if self.path else ""
         return f"{where}{at}{self.message}"
-
-
-class FleetFileError(ConfigError):
-    """The fleet file is not valid. ``problems`` lists every one found, in file order."""
-
-    def __init__(self, source: str, problems: list[Problem]) -> None:
-        self.source = source
-        self.problems = problems
-        shown = "\n  ".join(str(p) for p in problems[:50])
-        more = f"\n  ... and {len(problems) - 50} more" if len(problems) > 50 else ""
-        super().__init__(f"{source}: {len(problems)} problem(s):\n  {shown}{more}")
 
 
 @attrs.frozen
@@ -272,40 +261,6 @@ def schema() -> dict[str, Any]:
     return result
 
 
-def load(path: str | Path) -> Fleet:
-    """Read and check a fleet file (YAML; customers may come from a CSV it names).
-
-    A file that cannot be read is a ``ConfigError``; an invalid one a ``FleetFileError``
-    listing every problem with its line."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"fleet file {str(file)!r} not found") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"fleet file {str(file)!r} is not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read fleet file {str(file)!r}: {exc.strerror or type(exc).__name__}"
-        ) from None
-    return loads(text, source=str(file), base_dir=file.parent)
-
-
-def loads(text: str, *, source: str = "<string>", base_dir: str | Path | None = None) -> Fleet:
-    """Like ``load`` for YAML text; ``base_dir`` resolves relative paths (CSV customers, the
-    sandbox's ``path``); default: the current directory."""
-    try:
-        import jsonschema  # noqa: F401
-        import yaml  # noqa: F401
-    except ImportError as exc:
-        raise ConfigError(
-            f"reading fleet files needs {exc.name}: pip install 'espkit[fleet]'"
-        ) from None
-    from . import fleet_loader  # it imports this module (and PyYAML, jsonschema)
-
-    return fleet_loader.load_text(text, source, Path(base_dir) if base_dir is not None else Path())
-
-
 __all__ = [
     "Connection",
     "CredentialRef",
@@ -318,7 +273,5 @@ __all__ = [
     "Problem",
     "Safety",
     "StreamSpec",
-    "load",
-    "loads",
     "schema",
 ]

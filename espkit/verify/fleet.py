@@ -1,7 +1,7 @@
 """Wait for a whole fleet: every domain a fleet file declares, in its subaccounts and
 connections (one thread per connection, one deadline), merged into one report in fleet
-order. ``wait_for_fleet`` is re-exported by ``espkit.waiter``; the rounds themselves are
-``espkit.verify_rounds``.
+order. ``wait_for_fleet`` is re-exported by ``espkit.verify``; the rounds themselves are
+``espkit.verify.rounds``.
 """
 
 from __future__ import annotations
@@ -12,20 +12,20 @@ from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from . import validate
-from .account import Account, runner_of
-from .errors import ConfigError, NotFound, ValidationError
-from .models import Capability
-from .verification import (
+from espkit import validate
+from espkit.account import Account, runner_of
+from espkit.errors import ConfigError, NotFound, ValidationError
+from espkit.models import Capability
+from espkit.verify.report import (
     VerificationInterrupted,
     VerificationReport,
     VerificationResult,
     WaitProgress,
 )
-from .verify_rounds import SHOW_BAD_ROWS, Stop, Target, Waiter, check_options, rounds
+from espkit.verify.rounds import SHOW_BAD_ROWS, Stop, Target, Waiter, check_options, rounds
 
 if TYPE_CHECKING:
-    from .fleet import DesiredDomain, Fleet
+    from espkit.fleet import DesiredDomain, Fleet
 
 #: how many scopes (main account, subaccounts) ``wait_for_fleet`` lists at a time
 READ_WORKERS = 16

@@ -11,21 +11,21 @@ import builtins
 import inspect
 import logging
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
-from . import providers, validate
-from .errors import (
+from espkit import providers, validate
+from espkit.errors import (
     AlreadyExists,
     ConfigError,
     ConflictingState,
     EspError,
-    EspkitError,
     NotFound,
     Unsupported,
     ValidationError,
+    VerificationTimeout,
 )
-from .models import (
+from espkit.models import (
     Assignment,
     AssignmentKind,
     Capability,
@@ -37,27 +37,11 @@ from .models import (
     StreamKind,
     Subaccount,
 )
-from .providers.base import Provider
-from .transport import RetryRunner
-
-if TYPE_CHECKING:
-    from .verification import VerificationReport, WaitProgress
+from espkit.providers.base import Provider
+from espkit.transport import RetryRunner
 
 log = logging.getLogger("espkit")
 T = TypeVar("T")
-
-
-class VerificationTimeout(EspkitError, TimeoutError):
-    """``wait_until_verified`` ran out of time. ``domain`` is the last state seen."""
-
-    def __init__(self, domain: Domain, waited: float) -> None:
-        self.domain = domain
-        self.waited = waited
-        pending = [f"{r.purpose} {r.type} {r.host}" for r in domain.dns_records if not r.valid]
-        super().__init__(
-            f"{domain.name} not verified after {waited:.0f} s (state {domain.state}); "
-            f"records not yet valid: {', '.join(pending) or 'none reported'}"
-        )
 
 
 def create_safely(
@@ -221,9 +205,7 @@ class Domains(Manager):
         self._require(Capability.DOMAIN_VERIFY)
         return self._provider.verify_domain(validate.domain_name(name))
 
-    # a str is also an Iterable[str]: the first overload wins for one name, as at run time
-    @overload
-    def wait_until_verified(  # type: ignore[overload-overlap]
+    def wait_until_verified(
         self,
         name: str,
         *,
@@ -232,67 +214,28 @@ class Domains(Manager):
         interval: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
-    ) -> Domain: ...
+    ) -> Domain:
+        """Re-verify one domain every ``poll`` seconds (default 15) until it is verified;
+        returns the ``Domain``, or raises ``VerificationTimeout`` when the next check would
+        come after ``timeout``. ``interval`` is the former name of ``poll``.
 
-    @overload
-    def wait_until_verified(
-        self,
-        name: Iterable[str | Domain | DomainSpec | Mapping[str, Any]],
-        *,
-        timeout: float = 600.0,
-        poll: float | None = None,
-        interval: float | None = None,
-        max_poll: float | None = None,
-        backoff: float | None = None,
-        on_progress: Callable[[WaitProgress], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> VerificationReport: ...
-
-    def wait_until_verified(
-        self,
-        name: str | Iterable[str | Domain | DomainSpec | Mapping[str, Any]],
-        *,
-        timeout: float = 600.0,
-        poll: float | None = None,
-        interval: float | None = None,
-        max_poll: float | None = None,
-        backoff: float | None = None,
-        on_progress: Callable[[WaitProgress], None] | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> Domain | VerificationReport:
-        """Re-verify until verified.
-
-        One name: every ``poll`` seconds (default 15) until verified; returns the ``Domain``,
-        or raises ``VerificationTimeout`` when the next check would come after ``timeout``.
-
-        An iterable of names: ``espkit.waiter.wait_until_verified`` (rounds through the bulk
-        engine, backoff up to ``max_poll``, a round at the deadline) returning a
-        ``VerificationReport`` with every domain's outcome; never raises for domains that
-        are late. ``interval`` is the former name of ``poll``.
+        Many domains: ``espkit.wait_until_verified(account, names)`` checks them in rounds
+        through the bulk engine, with backoff, and reports every domain's outcome.
         """
+        if not isinstance(name, str):
+            # the many-domain wait sits above the account (it runs on the bulk engine)
+            raise ValidationError(
+                "name", type(name).__name__,
+                "is not one domain name; wait for many with "
+                "espkit.wait_until_verified(account, names)")
         if interval is not None:
             if poll is not None and poll != interval:
                 raise ValidationError("interval", interval,
                                       f"is the old name of poll; give one (poll={poll!r})")
             poll = interval
-        if not isinstance(name, str):
-            from . import waiter
-
-            return waiter.wait_until_verified(
-                self._account, name, timeout=timeout,
-                poll=15.0 if poll is None else poll,
-                max_poll=300.0 if max_poll is None else max_poll,
-                backoff=1.5 if backoff is None else backoff,
-                on_progress=on_progress, sleep=sleep, clock=clock,
-            )
-        for option, value in (("max_poll", max_poll), ("backoff", backoff),
-                              ("on_progress", on_progress)):
-            if value is not None:
-                raise ValidationError(option, value, "applies to a list of domains; one name "
-                                      "is polled every `poll` seconds")
         every = 15.0 if poll is None else poll
+        if not every > 0:
+            raise ValidationError("poll", every, "must be more than 0 seconds")
         name = validate.domain_name(name)
         start = clock()
         while True:

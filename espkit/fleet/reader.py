@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from .fleet import Problem
+from espkit.fleet.model import Problem
 
 #: where a value is in the file: ``("customers", 3, "domain")``
 KeyPath = tuple[str | int, ...]

@@ -1,7 +1,8 @@
 """Apply a plan: pools and subaccounts first, then every domain change through the bulk
 engine (rate-limited, concurrent, one typed result per item), then pool deletes.
 
-    from espkit import apply, fleet
+    from espkit.fleet import applier as apply
+    from espkit.fleet import model as fleet
     report = apply.apply_fleet(fleet.load("fleet.yaml"))   # plan, check, apply
     print(report.summary())
 
@@ -20,12 +21,12 @@ from typing import Any
 
 import attrs
 
-from .account import Account
-from .bulk import Bulk, ItemResult, Operation, Outcome, Progress, Report
-from .errors import AlreadyExists, ConfigError, EspError, NotFound
-from .fleet import Fleet
-from .models import AssignmentKind, Capability, DomainSpec
-from .plan import Action, Change, Kind, Plan, plan
+from espkit.account import Account
+from espkit.bulk import Bulk, ItemResult, Operation, Outcome, Progress, Report
+from espkit.errors import AlreadyExists, ConfigError, EspError, NotFound
+from espkit.fleet.model import Fleet
+from espkit.fleet.planner import Action, Change, Kind, Plan, plan
+from espkit.models import AssignmentKind, Capability, DomainSpec
 
 log = logging.getLogger("espkit.apply")
 

@@ -27,18 +27,19 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 
 import attrs
 
-from . import credentials
-from . import providers as registry
-from .account import Account, connect
-from .errors import ConfigError, EspError, EspkitError
-from .models import Capability, Domain
-from .verification import (
+from espkit import credentials
+from espkit import providers as registry
+from espkit.account import Account, connect
+from espkit.errors import ConfigError, EspError, EspkitError
+from espkit.models import Capability, Domain
+from espkit.verify import (
     VerificationInterrupted,
     VerificationReport,
     WaitProgress,
     describe_records,
+    verify_once,
+    wait_until_verified,
 )
-from .waiter import verify_once, wait_until_verified
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -107,7 +108,7 @@ def handled(fn: F) -> F:
         except EspkitError as exc:
             if ctx is not None and ctx.debug:
                 raise
-            fail(_escape(str(exc)), EXIT_ESP if isinstance(exc, EspError) else EXIT_CONFIG)
+            fail(escape(str(exc)), EXIT_ESP if isinstance(exc, EspError) else EXIT_CONFIG)
         except KeyboardInterrupt:
             fail("interrupted", 130)
 
@@ -116,7 +117,7 @@ def handled(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     return text.replace("[", r"\[")
 
 
@@ -263,7 +264,7 @@ def domains_verify(ctx: Ctx, names: Sequence[str], from_file: str | None,
     Exit code 0 when every domain is verified, 1 when some are pending or failed, 2 for bad
     input, 130 after Ctrl-C (the report so far is printed).
     """
-    from .bulk import read_items
+    from espkit.bulk import read_items
 
     if interval is not None:
         if poll is not None and poll != interval:
@@ -298,7 +299,7 @@ def domains_verify(ctx: Ctx, names: Sequence[str], from_file: str | None,
                 report = verify_once(ctx.account, items, on_progress=on_progress)
     except VerificationInterrupted as stop:
         _show_verification(ctx, stop.report)
-        err.print(f"[yellow]{_escape(str(stop))}[/]", highlight=False)
+        err.print(f"[yellow]{escape(str(stop))}[/]", highlight=False)
         sys.exit(130)
     _show_verification(ctx, report)
     if not report.ok:
@@ -309,9 +310,9 @@ def _verify_fleet(ctx: Ctx, fleet_path: str, names: Sequence[str], wait: bool,
                   timeout: float, poll: float, no_progress: bool) -> None:
     """``domains verify --fleet``: the fleet's accounts opened as ``espkit apply`` opens
     them (the global --sandbox-db for sandbox connections without a path of their own)."""
-    from . import fleet as fleet_file
-    from .cli_fleet import _accounts
-    from .verify_fleet import for_fleet as _for_fleet
+    from espkit import fleet as fleet_file
+    from espkit.cli.fleet import open_accounts
+    from espkit.verify import for_fleet as _for_fleet
 
     if ctx.subaccount:
         raise ConfigError("--subaccount does not apply with --fleet: the fleet file says "
@@ -319,14 +320,14 @@ def _verify_fleet(ctx: Ctx, fleet_path: str, names: Sequence[str], wait: bool,
     fleet = fleet_file.load(fleet_path)
     display = None if no_progress or ctx.output == "json" else _VerifyDisplay(wait)
     try:
-        with _accounts(ctx, fleet) as accounts, display or contextlib.nullcontext():
+        with open_accounts(ctx, fleet) as accounts, display or contextlib.nullcontext():
             report = _for_fleet(
                 fleet, accounts, timeout=timeout, poll=poll, max_poll=max(300.0, poll),
                 backoff=1.5, on_progress=display.update if display else None,
                 sleep=time.sleep, clock=time.monotonic, names=names or None, once=not wait)
     except VerificationInterrupted as stop:
         _show_verification(ctx, stop.report, fleet_path)
-        err.print(f"[yellow]{_escape(str(stop))}[/]", highlight=False)
+        err.print(f"[yellow]{escape(str(stop))}[/]", highlight=False)
         sys.exit(130)
     _show_verification(ctx, report, fleet_path)
     if not report.ok:
@@ -425,7 +426,7 @@ def _show_verification(ctx: Ctx, report: VerificationReport,
             else:
                 why = describe_records(r.failing).replace(", ", "\n")
             cells = [r.domain, *([r.scope or ""] if scoped else []), str(r.outcome),
-                     _escape(why)]
+                     escape(why)]
             t.add_row(*cells)
         out.print(t)
     counts = report.counts()
@@ -676,12 +677,12 @@ def subaccounts_disable(ctx: Ctx, subaccount_id: str) -> None:
 @handled
 def capabilities(ctx: Ctx) -> None:
     """What each provider supports natively."""
-    from .capabilities import matrix
+    from espkit.capabilities import matrix
 
     rows = matrix()
     for r in rows:
         if r.unavailable:
-            err.print(f"[yellow]{_escape(r.unavailable)}[/]")
+            err.print(f"[yellow]{escape(r.unavailable)}[/]")
     rows = [r for r in rows if not r.unavailable]
     data = {r.name: sorted(str(c) for c in r.supports) for r in rows}
 
@@ -725,19 +726,12 @@ def login(provider: str, profile: str | None, key_stdin: bool) -> None:
 @handled
 def demo(ctx: Ctx, customers: int) -> None:
     """Provision a small fleet on the sandbox and show it."""
-    from .demo import run_demo
+    from espkit.cli.demo import run_demo
 
     if ctx.provider != "sandbox":
         raise ConfigError("the demo runs on the sandbox only (use --provider sandbox)")
     run_demo(ctx.options.get("path"), customers, out, json_output=ctx.output == "json")
 
 
-# these command groups live in their own modules; importing them registers them on `cli`
-from . import cli_bulk, cli_dns, cli_fleet  # noqa: E402, F401
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    cli.main(args=list(argv) if argv is not None else None, prog_name="espkit")
-
-
-__all__ = ["cli", "main"]
+__all__ = ["EXIT_CONFIG", "EXIT_ESP", "Ctx", "cli", "emit", "err", "escape", "fail", "handled",
+           "out", "pass_ctx", "to_plain"]

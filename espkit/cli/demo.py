@@ -15,9 +15,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .account import Account, connect
-from .errors import AlreadyExists
-from .models import Domain, IpPool
+from espkit.account import Account, connect
+from espkit.errors import AlreadyExists
+from espkit.models import Domain, IpPool
 
 COMPANIES = (
     "acme", "globex", "initech", "umbrella", "hooli", "vandelay", "wonka", "stark",

@@ -1,0 +1,49 @@
+"""Reading fleet files: ``load`` a path, ``loads`` YAML text.
+
+The checker (``espkit.fleet.loader``) is imported on first use: it needs PyYAML and
+jsonschema from ``espkit[fleet]``, and this module names that extra when they are missing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from espkit.errors import ConfigError
+from espkit.fleet.model import Fleet
+
+
+def load(path: str | Path) -> Fleet:
+    """Read and check a fleet file (YAML; customers may come from a CSV it names).
+
+    A file that cannot be read is a ``ConfigError``; an invalid one a ``FleetFileError``
+    listing every problem with its line."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"fleet file {str(file)!r} not found") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"fleet file {str(file)!r} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read fleet file {str(file)!r}: {exc.strerror or type(exc).__name__}"
+        ) from None
+    return loads(text, source=str(file), base_dir=file.parent)
+
+
+def loads(text: str, *, source: str = "<string>", base_dir: str | Path | None = None) -> Fleet:
+    """Like ``load`` for YAML text; ``base_dir`` resolves relative paths (CSV customers, the
+    sandbox's ``path``); default: the current directory."""
+    try:
+        import jsonschema  # noqa: F401
+        import yaml  # noqa: F401
+    except ImportError as exc:
+        raise ConfigError(
+            f"reading fleet files needs {exc.name}: pip install 'espkit[fleet]'"
+        ) from None
+    from espkit.fleet import loader as fleet_loader  # PyYAML and jsonschema
+
+    return fleet_loader.load_text(text, source, Path(base_dir) if base_dir is not None else Path())
+
+
+__all__ = ["load", "loads"]
