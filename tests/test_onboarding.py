@@ -14,7 +14,7 @@ from pathlib import Path
 import dns.zone
 import pytest
 import yaml
-from dnsserver import LocalDns
+from support.dnsserver import LocalDns
 
 from espkit import dns as espdns
 from espkit import fleet as fleet_file

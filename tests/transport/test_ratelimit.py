@@ -6,7 +6,7 @@ import threading
 import time
 
 import pytest
-from stepclock import StepClock
+from support.stepclock import StepClock
 
 from espkit.transport import ratelimit
 from espkit.transport.ratelimit import BETA, RateLimiter, RetryBudget, shared_budget, shared_limiter

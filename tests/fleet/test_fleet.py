@@ -29,7 +29,7 @@ from espkit.fleet import (
     Safety,
 )
 
-FLEETS = Path(__file__).parent / "data" / "fleets"
+FLEETS = Path(__file__).parents[1] / "data" / "fleets"
 
 HEAD = """\
 version: 1
@@ -689,7 +689,7 @@ def test_schema_options_match_what_the_account_checks() -> None:
 
 
 def test_the_documented_example_declares_what_the_docs_say() -> None:
-    doc = (Path(__file__).parents[1] / "docs" / "fleet-file.md").read_text()
+    doc = (Path(__file__).parents[2] / "docs" / "fleet-file.md").read_text()
     example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
     f = fleet.loads(example)
     assert [(d.name, d.pool, d.subaccount, d.options["dkim_key_size"]) for d in f.domains()] == [

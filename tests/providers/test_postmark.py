@@ -1,7 +1,7 @@
 """The Postmark provider through the public API.
 
 Request-level tests mock the wire with ``responses``; stateful flows run against the fake in
-``tests/fakes/postmark.py``. Bodies follow Postmark's docs and ``ActiveCampaign/postmark.js``
+``tests/support/fakes/postmark.py``. Bodies follow Postmark's docs and ``ActiveCampaign/postmark.js``
 (``models/domains/DomainDetails.ts``, ``models/server/Server.ts``,
 ``models/streams/MessageStream.ts``); error codes come from
 https://postmarkapp.com/developer/api/overview#error-codes.
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import requests
 import responses
-from fakes.postmark import ACCOUNT_TOKEN, PostmarkFake
+from support.fakes.postmark import ACCOUNT_TOKEN, PostmarkFake
 
 import espkit
 from espkit import (

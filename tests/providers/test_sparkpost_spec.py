@@ -23,7 +23,7 @@ from typing import Any
 import attrs
 import pytest
 import responses
-from fakes.sparkpost import KEY, SparkPostFake
+from support.fakes.sparkpost import KEY, SparkPostFake
 
 import espkit
 from espkit import AssignmentKind, DomainState, RecordPurpose, RecordStatus

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import pytest
 import requests
 import responses
-from stepclock import StepClock
+from support.stepclock import StepClock
 
 import espkit
 from espkit.account import Account, VerificationTimeout, create_safely

@@ -1,5 +1,5 @@
 """The SparkPost provider through the public API: the network is mocked with ``responses``
-(blueprint-shaped bodies) or served by the stateful fake in ``tests/fakes/sparkpost.py``."""
+(blueprint-shaped bodies) or served by the stateful fake in ``tests/support/fakes/sparkpost.py``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import responses
-from fakes.sparkpost import KEY, SparkPostFake, public_key
+from support.fakes.sparkpost import KEY, SparkPostFake, public_key
 
 import espkit
 from espkit import (

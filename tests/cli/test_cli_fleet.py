@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from clitext import flat, write
+from support.clitext import flat, write
 
 import espkit
 

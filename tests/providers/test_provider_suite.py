@@ -1,4 +1,4 @@
-"""One suite, every provider: the same scenarios against each ESP's fake (tests/fakes/),
+"""One suite, every provider: the same scenarios against each ESP's fake (tests/support/fakes/),
 so behaviour cannot drift between providers. A provider that lacks a capability must say so
 with ``Unsupported`` (and a hint) before sending anything."""
 
@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from fakes import all_fakes
-from fakes.base import EspFake
+from support.fakes import all_fakes
+from support.fakes.base import EspFake
 
 import espkit
 from espkit import Capability

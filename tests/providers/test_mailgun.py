@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 import responses
-from mailgun_mocks import (
+from support.mailgun_mocks import (
     DOMAIN,
     DOMAIN_ID,
     EU,

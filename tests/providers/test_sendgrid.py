@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import responses
-from fakes.sendgrid import SendGridFake
+from support.fakes.sendgrid import SendGridFake
 
 import espkit
 from espkit import (

@@ -1,7 +1,7 @@
 """The SendGrid provider against Twilio's official OpenAPI files, offline.
 
 Every request the provider sends while a tour runs every operation (against the stateful fake
-in ``tests/fakes/sendgrid.py``, and on the EU host against ``responses``) is validated with
+in ``tests/support/fakes/sendgrid.py``, and on the EU host against ``responses``) is validated with
 openapi-core against the spec file that describes its path. The files reuse component names
 with different meanings, so each is loaded as its own spec. The specs' own example responses
 are then fed through the provider into espkit models.
@@ -21,10 +21,10 @@ import pytest
 import requests
 import responses
 import yaml
-from fakes.sendgrid import SendGridFake
 from openapi_core import OpenAPI
 from openapi_core.configurations import Config
 from openapi_core.datatypes import RequestParameters
+from support.fakes.sendgrid import SendGridFake
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 import espkit

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import attrs
 import pytest
-from fakes import all_fakes
+from support.fakes import all_fakes
 
 import espkit
 from espkit.errors import TooMuchChange, Unsupported

@@ -11,8 +11,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from fakes.ses import ACCESS_KEY, REGION, SECRET_KEY, SesFake
 from moto import mock_aws
+from support.fakes.ses import ACCESS_KEY, REGION, SECRET_KEY, SesFake
 
 import espkit
 from espkit.errors import (

@@ -10,7 +10,7 @@ import espkit
 from espkit.capabilities import DESCRIPTIONS, markdown, matrix
 from espkit.providers import Provider, register
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_every_capability_is_described() -> None:

@@ -1,5 +1,5 @@
 """A stateful fake of Mailgun's management API (US region; the EU host rejects the key),
-answering with the shapes of Mailgun's OpenAPI description as ``tests/mailgun_mocks.py`` does.
+answering with the shapes of Mailgun's OpenAPI description as ``tests/support/mailgun_mocks.py`` does.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Stateful fakes of each ESP's management API, one module per ESP, for the shared provider
-suite (``tests/test_provider_suite.py``).
+suite (``tests/providers/test_provider_suite.py``).
 
 Each module defines ``FAKE``: a class implementing ``EspFake`` (see ``base.py``). Modules are
 discovered, so adding an ESP to the suite is adding one file here.

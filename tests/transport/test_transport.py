@@ -22,7 +22,7 @@ import pytest
 import requests
 import responses
 import urllib3.exceptions
-from stepclock import StepClock
+from support.stepclock import StepClock
 
 import espkit
 from espkit import transport as tp

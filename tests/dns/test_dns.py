@@ -1,5 +1,5 @@
 """espkit.dns: exports checked by parsing them back, live checks against a real DNS server on
-127.0.0.1 (tests/dnsserver.py)."""
+127.0.0.1 (tests/support/dnsserver.py)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from collections.abc import Iterator
 import attrs
 import dns.rdatatype
 import dns.zone
-import dnsserver
 import pytest
 import yaml
-from dnsserver import LocalDns, closed_port
+from support import dnsserver
+from support.dnsserver import LocalDns, closed_port
 
 import espkit
 from espkit import dns as edns

@@ -10,10 +10,10 @@ import textwrap
 from pathlib import Path
 
 import dns.zone
-import dnsserver
 import pytest
 import yaml
-from dnsserver import LocalDns, closed_port
+from support import dnsserver
+from support.dnsserver import LocalDns, closed_port
 
 import espkit
 from espkit.models import Domain

@@ -20,11 +20,11 @@ import pytest
 import requests
 import responses
 import yaml
-from mailgun_mocks import EU, US, VirtualTime, connect, register_tour, tour
 from openapi_core import OpenAPI
 from openapi_core.configurations import Config
 from openapi_core.datatypes import RequestParameters
 from openapi_core.validation.request.exceptions import MissingRequiredParameter
+from support.mailgun_mocks import EU, US, VirtualTime, connect, register_tour, tour
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 import espkit

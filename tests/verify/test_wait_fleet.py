@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from clitext import flat, write
+from support.clitext import flat, write
 
 import espkit
 from espkit import fleet as fleet_file
