@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
-from espkit.account import Account, VerificationTimeout, connect
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from espkit.errors import (
     AlreadyExists,
     AuthError,
@@ -24,6 +26,7 @@ from espkit.errors import (
     TransportError,
     Unsupported,
     ValidationError,
+    VerificationTimeout,
 )
 from espkit.models import (
     Assignment,
@@ -41,13 +44,42 @@ from espkit.models import (
     StreamKind,
     Subaccount,
 )
-from espkit.transport import RetryPolicy
-from espkit.verify import (
-    VerificationReport,
-    VerificationResult,
-    wait_for_fleet,
-    wait_until_verified,
-)
+
+# Loaded on first use (PEP 562), so that `import espkit` costs less than `import requests`:
+# the account pulls in requests and the providers, the waits the bulk engine and SQLite.
+_LAZY = {
+    "Account": "espkit.account",
+    "connect": "espkit.account",
+    "RetryPolicy": "espkit.transport",
+    "VerificationReport": "espkit.verify",
+    "VerificationResult": "espkit.verify",
+    "wait_for_fleet": "espkit.verify",
+    "wait_until_verified": "espkit.verify",
+}
+
+if TYPE_CHECKING:
+    from espkit.account import Account, connect
+    from espkit.transport import RetryPolicy
+    from espkit.verify import (
+        VerificationReport,
+        VerificationResult,
+        wait_for_fleet,
+        wait_until_verified,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'espkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # the next lookup does not come back here
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 
