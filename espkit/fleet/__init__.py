@@ -1,4 +1,11 @@
-"""espkit.fleet."""
+"""espkit.fleet: a platform's sending side declared in one YAML file (``load``), diffed
+against the live accounts (``plan``) and made so (``apply``).
+
+Re-exports the public names of ``model``, ``files``, ``planner`` and ``applier``. Reading a
+file needs PyYAML and jsonschema (the ``fleet`` extra): ``files.loads`` imports the
+checker (``loader``, ``reader`` and the section modules they use) on first use, so
+importing this package never imports them.
+"""
 
 from espkit.fleet.applier import (
     ApplyReport,

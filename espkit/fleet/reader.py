@@ -5,7 +5,7 @@ The YAML is composed into a node tree and turned into plain values by hand, reco
 line of every key path on the way (``("customers", 3, "domain")`` -> 14), so that both the
 JSON Schema errors (``error.absolute_path``) and espkit's own checks can point at a line.
 
-Internal: ``fleet_loader.Loader`` is a ``Reader`` that also checks what it read;
+Internal: ``espkit.fleet.loader.Loader`` is a ``Reader`` that also checks what it read;
 ``fleet.loads`` imports it once PyYAML is known to be installed.
 """
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -504,6 +505,31 @@ def test_nameserver_forms_and_arguments() -> None:
     with pytest.raises(ConfigError):
         edns.check([], concurrency=0)
     assert edns.check([]) == []
+
+
+def test_espkit_dns_imports_without_dnspython_or_pyyaml() -> None:
+    """The exports that need neither work without them; octoDNS and ``check`` name the
+    extra. Neither is imported with the package (``formats`` and ``live`` import them late)."""
+    code = (
+        "import sys; sys.modules['dns'] = sys.modules['yaml'] = None\n"
+        "import espkit, espkit.dns, espkit.dns.formats, espkit.dns.live\n"
+        "from espkit.models import DnsRecord, Domain, RecordPurpose\n"
+        "d = Domain('news.acme.com', 'sandbox', dns_records=(\n"
+        "    DnsRecord(RecordPurpose.DKIM, 'TXT', 'k._domainkey.news.acme.com', 'v=DKIM1'),))\n"
+        "assert 'v=DKIM1' in espkit.dns.export([d], 'bind')\n"
+        "for call in (lambda: espkit.dns.to_octodns([d]), lambda: espkit.dns.check([d])):\n"
+        "    try:\n"
+        "        call()\n"
+        "    except espkit.ConfigError as exc:\n"
+        "        print(exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == [
+        "the octoDNS export needs PyYAML: pip install 'espkit[fleet]'",
+        "checking DNS needs dnspython: pip install 'espkit[fleet]'",
+    ]
 
 
 def test_check_without_dnspython_says_which_extra(monkeypatch: pytest.MonkeyPatch,
