@@ -1,11 +1,42 @@
-"""The ``espkit`` command line: ``app`` holds the group, its context and output helpers; each
-other module adds one command group to it (importing it registers the commands)."""
+"""The ``espkit`` command line: ``app`` holds the group ``cli``, its context, output helpers
+and error handling; ``accounts``, ``progress`` and ``tables`` hold what several commands
+share; each other module adds one command or command group to ``cli`` (importing it
+registers them, which this package does):
+
+=================  =====================================================================
+``domains``        ``domains list / create / show / delete``
+``verify``         ``domains verify`` (named domains, ``--from-file``, ``--fleet``)
+``assign``         ``assign``, ``unassign``, ``assignments``
+``ips``            ``ips list``
+``pools``          ``pools list / create / add-ip / remove-ip / delete``
+``subaccounts``    ``subaccounts list / create / show / enable / disable``
+``providers``      ``capabilities``, ``login``
+``demo``           ``demo``
+``dns``            ``dns export / check``
+``bulk``           ``bulk create / delete / verify / assign / resume / status``
+``fleet``          ``plan``, ``apply``
+=================  =====================================================================
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from espkit.cli import bulk, dns, fleet  # noqa: F401  (registers their commands on `cli`)
+# app first: it stops with a readable message when the cli extra (click, rich) is missing
+from espkit.cli import (  # noqa: F401  (importing a command module registers its commands)
+    app,
+    assign,
+    bulk,
+    demo,
+    dns,
+    domains,
+    fleet,
+    ips,
+    pools,
+    providers,
+    subaccounts,
+    verify,
+)
 from espkit.cli.app import cli
 
 

@@ -3,9 +3,10 @@
     espkit bulk create domains.csv --journal run.db
     espkit bulk resume --journal run.db          # after Ctrl-C, a crash or a kill
 
-A live progress bar on stderr (done/total, rate, ETA, 429s, failures); the report on stdout
-as a table or, with ``--output json``, as JSON. Exit code 0 when every item settled without
-failure, 1 when some failed or the run stopped early, 2 for bad input, 130 for Ctrl-C.
+A live progress bar on stderr (``espkit.cli.progress``: done/total, rate, ETA, 429s,
+failures); the report on stdout as a table or, with ``--output json``, as JSON. Exit code 0
+when every item settled without failure, 1 when some failed or the run stopped early, 2 for
+bad input, 130 for Ctrl-C.
 Failed items are written to a file in the input's own CSV form, so it can be fed back.
 """
 
@@ -20,20 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from espkit import bulk as engine
 from espkit.bulk import FAILED, REPORT_COLUMNS, Bulk, BulkInterrupted, Journal, Report
 from espkit.cli.app import EXIT_ESP, Ctx, cli, err, escape, handled, out, pass_ctx
+from espkit.cli.progress import ProgressBar
 from espkit.errors import ConfigError
 
 
@@ -196,36 +189,6 @@ def _finish(ctx: Ctx, journal: Journal, options: _Options, report: Report) -> No
                   "feed the file back to the same command", highlight=False)
 
 
-class ProgressBar:
-    """rich progress on stderr, so stdout stays the report."""
-
-    def __init__(self) -> None:
-        self.bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]:>8}"), TimeElapsedColumn(), TextColumn("ETA"),
-            TimeRemainingColumn(), TextColumn("{task.fields[extra]}"),
-            console=err, transient=False,
-        )
-        self.task: TaskID | None = None
-
-    def __enter__(self) -> ProgressBar:
-        self.bar.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.bar.stop()
-
-    def update(self, p: engine.Progress) -> None:
-        rate = f"{p.done / p.elapsed:.0f}/s" if p.elapsed > 0.5 else ""
-        extra = f"429s {p.throttled}  failed {p.failed}"
-        if self.task is None:
-            self.task = self.bar.add_task(p.operation, total=p.total, completed=p.done,
-                                          rate=rate, extra=extra)
-        else:
-            self.bar.update(self.task, total=p.total, completed=p.done, rate=rate,
-                            extra=extra)
-
-
 def _show(ctx: Ctx, report: Report) -> None:
     if ctx.output == "json":
         click.echo(report.to_json(indent=2))
@@ -270,3 +233,7 @@ def _failed_rows(journal: Journal) -> Iterable[dict[str, Any]]:
         row.update(outcome="failed", error_type=entry.error_type or "",
                    error=entry.error or "")
         yield row
+
+
+__all__ = ["bulk", "bulk_assign", "bulk_create", "bulk_delete", "bulk_resume", "bulk_status",
+           "bulk_verify"]

@@ -1,4 +1,5 @@
-"""``espkit demo``: provision a small multi-customer fleet on the sandbox.
+"""``espkit demo``: provision a small multi-customer fleet on the sandbox (the command, and
+``run_demo``, its body).
 
 Each customer gets a marketing and a transactional sending domain, each stream sends from its
 own pool. The run is idempotent (re-running adopts what exists) and one rate limit is
@@ -10,13 +11,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import click
 from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from espkit.account import Account, connect
-from espkit.errors import AlreadyExists
+from espkit.cli.app import Ctx, cli, handled, out, pass_ctx
+from espkit.errors import AlreadyExists, ConfigError
 from espkit.models import Domain, IpPool
 
 COMPANIES = (
@@ -113,3 +116,17 @@ def run_demo(path: str | None, customers: int, console: Console, json_output: bo
         console.print(f"  {rec.purpose:<9} {rec.type:<5} {rec.host} ->{prio} {rec.value[:60]}")
     acct.close()
     return report
+
+
+@cli.command("demo")
+@click.option("--customers", type=click.IntRange(1, 500), default=20, show_default=True)
+@pass_ctx
+@handled
+def demo(ctx: Ctx, customers: int) -> None:
+    """Provision a small fleet on the sandbox and show it."""
+    if ctx.provider != "sandbox":
+        raise ConfigError("the demo runs on the sandbox only (use --provider sandbox)")
+    run_demo(ctx.options.get("path"), customers, out, json_output=ctx.output == "json")
+
+
+__all__ = ["COMPANIES", "STREAMS", "customer_slug", "demo", "run_demo"]

@@ -116,7 +116,7 @@ def _with_records(account: Account, wanted: Sequence[str | Domain]) -> list[Doma
 
 def _from_fleet(ctx: Ctx, path: str, selection: _Selection) -> None:
     from espkit import fleet
-    from espkit.cli.fleet import open_connection
+    from espkit.cli.accounts import open_connection
 
     try:
         declared = fleet.load(path)
@@ -306,3 +306,6 @@ def dns_check(ctx: Ctx, names: Sequence[str], all_: bool, fleet_path: str | None
     selection.report_not_found("declared domain(s)" if fleet_path else "domain(s)")
     if selection.named_not_found or not all(c.ok for c in checks):
         sys.exit(EXIT_ESP)
+
+
+__all__ = ["dns", "dns_check", "dns_export"]

@@ -4,18 +4,17 @@
     espkit apply fleet.yaml                # shows the plan, asks, applies
     espkit apply fleet.yaml --yes          # for CI; --force for plans over the safety share
 
-The accounts come from the fleet file's ``connections``. A sandbox connection without its
-own ``path`` uses the global ``--sandbox-db`` when given. Exit codes: 0 done (or nothing to
-do), 1 some changes failed or conflicts remain, 2 bad file or an unsafe plan without
-``--force``, 130 interrupted; ``plan --exit-code`` exits 3 when the accounts differ from
-the file.
+The accounts come from the fleet file's ``connections``, opened by ``espkit.cli.accounts``:
+a sandbox connection without its own ``path`` uses the global ``--sandbox-db`` when given.
+Exit codes: 0 done (or nothing to do), 1 some changes failed or conflicts remain, 2 bad file
+or an unsafe plan without ``--force``, 130 interrupted; ``plan --exit-code`` exits 3 when the
+accounts differ from the file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Iterator
 
 import attrs
 import click
@@ -24,8 +23,9 @@ from rich.table import Table
 from espkit import fleet as fleet_file
 from espkit.account import Account
 from espkit.bulk import BulkInterrupted, Progress
+from espkit.cli.accounts import open_accounts
 from espkit.cli.app import EXIT_CONFIG, EXIT_ESP, Ctx, cli, err, escape, handled, out, pass_ctx
-from espkit.cli.bulk import ProgressBar
+from espkit.cli.progress import ProgressBar
 from espkit.errors import ConfigError, TooMuchChange
 from espkit.fleet import Action, ApplyReport, Plan, apply, plan
 
@@ -35,27 +35,6 @@ FLEET = click.argument("fleet_path", metavar="FLEET", type=click.Path(dir_okay=F
 DELETE_UNKNOWN = click.option(
     "--delete-unknown", is_flag=True,
     help="Also delete domains and pools the file neither declares nor owns.")
-
-
-def open_connection(ctx: Ctx, conn: fleet_file.Connection) -> Account:
-    """A fleet connection's account; a sandbox one without its own ``path`` uses the global
-    ``--sandbox-db`` when given (every fleet command follows this rule)."""
-    if (conn.provider == "sandbox" and "path" not in conn.options
-            and ctx.provider == "sandbox" and "path" in ctx.options):
-        conn = attrs.evolve(conn, options={**conn.options, "path": ctx.options["path"]})
-    return conn.connect()
-
-
-@contextlib.contextmanager
-def open_accounts(ctx: Ctx, fleet: fleet_file.Fleet) -> Iterator[dict[str, Account]]:
-    opened: dict[str, Account] = {}
-    try:
-        for name, conn in fleet.connections.items():
-            opened[name] = open_connection(ctx, conn)
-        yield opened
-    finally:
-        for acct in opened.values():
-            acct.close()
 
 
 def _read_plan(ctx: Ctx, accounts: dict[str, Account], fleet: fleet_file.Fleet,
@@ -221,3 +200,6 @@ def _show_report(ctx: Ctx, report: ApplyReport) -> None:
         out.print(f)
         if len(failed) > 20:
             out.print(f"... and {len(failed) - 20} more (run apply again to retry them)")
+
+
+__all__ = ["EXIT_CHANGES", "apply_command", "plan_command"]

@@ -12,8 +12,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 import espkit
-from espkit.cli import app as cli_module
+from espkit.cli import app as cli_app
 from espkit.cli import cli
+from espkit.cli import verify as cli_verify
 from espkit.sandbox import FakeClock
 from espkit.testing import emulator
 
@@ -240,14 +241,14 @@ def test_bad_names_are_all_named(run) -> None:
 def test_bad_credentials_are_one_line_and_exit_1(run, sandbox_db: str,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     create(sandbox_db, *GOOD)
-    real = cli_module.connect
+    real = cli_app.connect
 
     def revoked(provider: str, **options: Any) -> espkit.Account:
         acct = real(provider, **options)
         emulator(acct).revoke_key("sandbox")
         return acct
 
-    monkeypatch.setattr(cli_module, "connect", revoked)
+    monkeypatch.setattr(cli_app, "connect", revoked)
     result = run("domains", "verify", "--wait", *GOOD)
     assert result.exit_code == 1
     assert "authentication failed" in result.stderr
@@ -258,14 +259,14 @@ def test_ctrl_c_prints_what_is_known_and_exits_130(run, sandbox_db: str,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     create(sandbox_db, *GOOD)
     create(sandbox_db, STUCK, dns_in=NEVER)
-    real = cli_module.wait_until_verified
+    real = cli_verify.wait_until_verified
 
     def interrupted_in_the_first_wait(*args: Any, **kwargs: Any) -> Any:
         def ctrl_c(seconds: float) -> None:
             raise KeyboardInterrupt
         return real(*args, sleep=ctrl_c, **kwargs)
 
-    monkeypatch.setattr(cli_module, "wait_until_verified", interrupted_in_the_first_wait)
+    monkeypatch.setattr(cli_verify, "wait_until_verified", interrupted_in_the_first_wait)
     result = run("-o", "json", "domains", "verify", "--wait", *GOOD, STUCK)
     assert result.exit_code == 130
     data = report_of(result)
