@@ -17,8 +17,8 @@
 ``FleetFileError`` listing every problem with its line number. The values here are what
 ``plan`` diffs against the live account.
 
-This module is the model and the API. Reading a file is ``fleet_reader`` (YAML and CSV, with
-the line of every value) and checking it ``fleet_loader`` (the schema's errors reworded,
+This module is the model and the API. Reading a file is ``espkit.fleet.reader`` (YAML and CSV, with
+the line of every value) and checking it ``espkit.fleet.loader`` (the schema's errors reworded,
 espkit's own rules, templates expanded); ``loads`` imports them, so PyYAML and jsonschema
 (the ``fleet`` extra) are needed to read a fleet file, not to import espkit.
 """
