@@ -13,10 +13,13 @@ A provider translates the common account model to one ESP's API. It implements:
   ``raw``), raises errors from ``espkit.errors``, and paginates lazily in ``list_*``.
   Operations it does not override raise ``Unsupported``.
 * ``on_behalf_of(subaccount_id)``: a copy of itself scoped to a subaccount.
+* ``runner``: the ``RetryRunner`` its calls go through, or None. ``HttpProvider`` answers
+  with its transport's; a provider with its own client (SES) builds one and returns it.
 
 A provider never retries, rate-limits or logs requests itself: ``HttpProvider`` hands it a
-``Transport`` that does all of that. Creating safely (read back after an ambiguous failure)
-is done once, in the account layer, for every provider.
+``Transport`` that does all of that, through a ``RetryRunner`` (other providers run their
+calls through one directly). Creating safely (read back after an ambiguous failure) is done
+once, in the account layer, for every provider, under the provider's ``runner``.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from espkit.transport import (
     DEFAULT_TIMEOUT,
     ErrorDetail,
     RetryPolicy,
+    RetryRunner,
     Transport,
     default_error_parser,
 )
@@ -71,6 +75,20 @@ class Provider:
 
     def on_behalf_of(self, subaccount_id: str) -> Provider:
         raise self.unsupported(Capability.SUBACCOUNT_SCOPE)
+
+    @property
+    def runner(self) -> RetryRunner | None:
+        """The ``RetryRunner`` this provider's calls go through: its retry policy, retry
+        budget, rate limiter, counters (``stats``) and measured latency.
+
+        The layers above read it through ``espkit.account.runner_of``: the account layer
+        re-sends an ambiguous create under its policy and budget, bulk runs size their
+        worker pool from its limiter's rate and its latency, and fleet verification reports
+        the requests and throttles its counters saw. None (the default) means the provider
+        has none: creates then make up to 3 attempts without back-off, and bulk runs use a
+        fixed worker cap.
+        """
+        return None
 
     # -- domains ---------------------------------------------------------------------------
     def create_domain(self, spec: DomainSpec) -> Domain:
@@ -194,6 +212,12 @@ class HttpProvider(Provider):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(region={self.region!r}, transport={self.transport!r})"
+
+    @property
+    def runner(self) -> RetryRunner:
+        """The transport's runner, which this provider's requests go through (the copies
+        ``Transport.scoped`` makes for ``on_behalf_of`` share it)."""
+        return self.transport.runner
 
     @classmethod
     def make_auth(cls, secret: Secret) -> requests.auth.AuthBase:

@@ -168,7 +168,7 @@ class SesProvider(Provider):
         profile: str | None = None,
     ) -> None:
         self.client = client
-        self.runner = runner
+        self._runner = runner
         self.region = region
         self.prefix = configuration_set_prefix
         self.profile = profile
@@ -176,6 +176,12 @@ class SesProvider(Provider):
 
     def __repr__(self) -> str:
         return f"SesProvider(region={self.region!r}, profile={self.profile!r})"
+
+    @property
+    def runner(self) -> RetryRunner:
+        """The runner every SES call goes through (boto3 is told to make one attempt), built
+        by ``from_options`` with the limiter and budget shared per profile and region."""
+        return self._runner
 
     @classmethod
     def from_options(  # type: ignore[override]  # each provider takes its own options

@@ -1,0 +1,75 @@
+"""``acct.ips`` and ``acct.pools``: the account's dedicated IPs and the pools grouping them.
+
+IPs are only read (an ESP allocates them); a pool's lifecycle is create, read, list, add or
+remove an IP, delete. Binding a pool to a domain is ``acct.domains.assign``, to a subaccount
+``acct.subaccounts.assign``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from espkit import validate
+from espkit.account.manager import Manager, check_replacement, create_safely, or_none
+from espkit.errors import ValidationError
+from espkit.models import Capability, DedicatedIp, IpPool
+
+
+class Ips(Manager):
+    """``acct.ips``: the account's dedicated IPs."""
+
+    def list(self) -> Iterator[DedicatedIp]:
+        self._require(Capability.DEDICATED_IPS)
+        return self._provider.list_ips()
+
+    def get(self, address: str) -> DedicatedIp:
+        self._require(Capability.DEDICATED_IPS)
+        return self._provider.get_ip(validate.ip_address(address))
+
+
+class Pools(Manager):
+    """``acct.pools``: named groups of dedicated IPs."""
+
+    def create(
+        self, name: str, *, ips: Iterable[str] = (), description: str | None = None
+    ) -> IpPool:
+        self._require(Capability.IP_POOLS)
+        name = validate.pool_name(name)
+        addresses = validate.ip_addresses(ips)
+        if description is not None and (not isinstance(description, str)
+                                        or any(c in description for c in "\r\n\x00")):
+            raise ValidationError("description", description, "must be one line")
+        return create_safely(
+            f"create pool {name}",
+            lambda: self._provider.create_pool(name, addresses, description),
+            lambda: or_none(lambda: self._provider.get_pool(name)),
+            lambda p: p.name == name and set(addresses) <= set(p.ips),
+            runner=self._runner,
+        )
+
+    def list(self) -> Iterator[IpPool]:
+        self._require(Capability.IP_POOLS)
+        return self._provider.list_pools()
+
+    def get(self, name: str) -> IpPool:
+        self._require(Capability.IP_POOLS)
+        return self._provider.get_pool(validate.pool_name(name))
+
+    def add_ip(self, pool: str, ip: str) -> IpPool:
+        """Ensure ``ip`` is in ``pool``. On ESPs where an IP is in at most one pool this
+        moves it out of its current pool."""
+        self._require(Capability.IP_POOLS)
+        return self._provider.add_ip_to_pool(validate.pool_name(pool), validate.ip_address(ip))
+
+    def remove_ip(self, pool: str, ip: str) -> IpPool:
+        self._require(Capability.IP_POOLS)
+        return self._provider.remove_ip_from_pool(
+            validate.pool_name(pool), validate.ip_address(ip)
+        )
+
+    def delete(self, name: str, *, replacement: str | None = None) -> None:
+        self._require(Capability.IP_POOLS)
+        self._provider.delete_pool(validate.pool_name(name), check_replacement(replacement))
+
+
+__all__ = ["Ips", "Pools"]
