@@ -1,56 +1,32 @@
-"""espkit.transport."""
+"""Everything between a provider and an ESP: the HTTP pipeline, retries, error mapping.
 
-from espkit.transport.http import (
-    DEFAULT_TIMEOUT,
-    NO_RETRY,
+Other packages import from here, never from the modules, so the modules can be rearranged:
+``http`` (``Transport``), ``retry`` (``RetryRunner`` and its policy, also used by SES),
+``error_mapping`` (an ESP's error answer to espkit's error class), ``redaction`` (URLs fit
+for logs) and the ``ratelimit`` package (limiters and retry budgets shared by a process).
+"""
+
+from espkit.transport.error_mapping import (
     ErrorDetail,
-    HttpResponse,
+    ErrorParser,
+    default_error_parser,
+    status_class,
+)
+from espkit.transport.http import DEFAULT_TIMEOUT, HttpResponse, Transport
+from espkit.transport.redaction import safe_url
+from espkit.transport.retry import (
+    NO_RETRY,
     RetryPolicy,
     RetryRunner,
-    Transport,
-    default_error_parser,
     parse_reset,
     parse_retry_after,
-    safe_url,
-    status_class,
 )
 
 __all__ = [
     "DEFAULT_TIMEOUT",
     "NO_RETRY",
     "ErrorDetail",
-    "HttpResponse",
-    "RetryPolicy",
-    "RetryRunner",
-    "Transport",
-    "default_error_parser",
-    "parse_reset",
-    "parse_retry_after",
-    "safe_url",
-    "status_class",
-]
-
-
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "NO_RETRY",
-    "ErrorDetail",
-    "HttpResponse",
-    "RetryPolicy",
-    "RetryRunner",
-    "Transport",
-    "default_error_parser",
-    "parse_reset",
-    "parse_retry_after",
-    "safe_url",
-    "status_class",
-]
-
-
-__all__ = [
-    "DEFAULT_TIMEOUT",
-    "NO_RETRY",
-    "ErrorDetail",
+    "ErrorParser",
     "HttpResponse",
     "RetryPolicy",
     "RetryRunner",

@@ -1,12 +1,10 @@
 """The one request pipeline every HTTP provider (and the sandbox) goes through.
 
 Per attempt: wait for the shared rate limiter -> send with (connect, read) timeouts ->
-observe rate-limit headers -> map errors to the typed tree. Around attempts, tenacity drives
-retries; the *decision* to retry is ``should_retry`` (the checker), the *delay* is
-``retry_delay`` (server hint first, else exponential backoff with full jitter), and the
-*allowance* is the shared ``RetryBudget``: three separate pieces, as in botocore. That loop
-is ``RetryRunner``; ``Transport`` runs every HTTP request through one, and providers that do
-not speak HTTP themselves (SES, via boto3) run their calls through one too.
+observe rate-limit headers -> map errors to the typed tree. Around attempts, the
+``RetryRunner`` (``espkit.transport.retry``) decides whether, when and how often to send
+again; this module knows what HTTP adds to that: which methods are idempotent, which
+connection failures prove nothing was sent, and what the rate-limit headers say.
 
 Non-idempotent requests (POST, PATCH) are only retried when the ESP cannot have acted on them:
 a 429, or a connection that was never established. Anything ambiguous (read timeout, reset
@@ -15,162 +13,38 @@ after sending, 5xx) is raised with ``maybe_applied=True`` so the caller reads ba
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import os
-import random
-import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import attrs
 import requests
 import tenacity
 import urllib3.exceptions
 
-from espkit.errors import (
-    AlreadyExists,
-    AuthError,
-    EspError,
-    NotFound,
-    RateLimited,
-    Rejected,
-    ServerError,
-    TransportError,
-)
-from espkit.transport.ratelimit import Limiter, RateLimiter, RetryBudget
+from espkit.errors import EspError, NotFound, RateLimited, TransportError
+from espkit.transport.error_mapping import ErrorParser, default_error_parser, status_class
+from espkit.transport.ratelimit import Limiter, RetryBudget
+from espkit.transport.redaction import safe_url
+from espkit.transport.retry import RetryPolicy, RetryRunner, parse_reset, parse_retry_after
 
 log = logging.getLogger("espkit.http")
-T = TypeVar("T")
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 DEFAULT_TIMEOUT = (5.0, 30.0)
-_SECRET_PARAMS = ("key", "token", "secret", "password", "auth")
-
-
-@attrs.frozen
-class RetryPolicy:
-    """How hard to try. ``max_retry_after``: a server asking us to wait longer than this is
-    reported as ``RateLimited`` straight away rather than slept on."""
-
-    max_attempts: int = 5
-    base_delay: float = 0.5
-    max_backoff: float = 20.0
-    max_retry_after: float = 120.0
-
-
-NO_RETRY = RetryPolicy(max_attempts=1)
 
 
 @attrs.frozen
 class HttpResponse:
+    """A successful answer: its status, its JSON body (``None`` when empty or not JSON), its
+    headers and the ESP's request id when one of the provider's headers carried it."""
+
     status: int
     body: Any
     headers: Mapping[str, str] = attrs.field(repr=False)
     request_id: str | None = None
-
-
-@attrs.frozen
-class ErrorDetail:
-    """What a provider's error parser extracts from an error response. ``error_class``
-    overrides the status-based default (e.g. a Mailgun 400 that means "already exists")."""
-
-    message: str
-    code: str | None = None
-    error_class: type[EspError] | None = None
-
-
-ErrorParser = Callable[[requests.Response, Any], ErrorDetail]
-
-
-def default_error_parser(response: requests.Response, body: Any) -> ErrorDetail:
-    if isinstance(body, dict):
-        for key in ("message", "Message", "error", "Reason", "detail"):
-            value = body.get(key)
-            if isinstance(value, str) and value:
-                return ErrorDetail(value)
-            if isinstance(value, dict) and isinstance(value.get("message"), str):
-                return ErrorDetail(value["message"], code=_str_or_none(value.get("code")))
-        errors = body.get("errors")
-        if isinstance(errors, list) and errors and isinstance(errors[0], dict):
-            first = errors[0]
-            text = first.get("message") or first.get("description") or str(first)
-            return ErrorDetail(str(text), code=_str_or_none(first.get("code")))
-    text = (response.text or "").strip()
-    return ErrorDetail(text[:300] or response.reason or f"HTTP {response.status_code}")
-
-
-def _str_or_none(v: object) -> str | None:
-    return None if v is None else str(v)
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as delta-seconds or an HTTP-date; seconds from now, never negative."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when is None:
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
-
-
-def parse_reset(value: str | None, now: float | None = None) -> float | None:
-    """``X-RateLimit-Reset``: ESPs send epoch seconds, epoch milliseconds or a delta.
-    Returns seconds from now."""
-    if not value:
-        return None
-    try:
-        n = float(value.strip())
-    except ValueError:
-        return parse_retry_after(value, now)
-    now = time.time() if now is None else now
-    if n > 1e12:
-        n = n / 1000.0 - now
-    elif n > 1e9:
-        n = n - now
-    return max(0.0, n)
-
-
-def safe_url(url: str) -> str:
-    """URL fit for logs and errors: no userinfo, secret-looking query values masked."""
-    parts = urllib.parse.urlsplit(url)
-    netloc = parts.hostname or ""
-    if ":" in netloc:  # an IPv6 literal keeps its brackets
-        netloc = f"[{netloc}]"
-    if parts.port:
-        netloc += f":{parts.port}"
-    query = urllib.parse.parse_qsl(parts.query, keep_blank_values=True)
-    masked = [
-        (k, "***" if any(s in k.lower() for s in _SECRET_PARAMS) else v) for k, v in query
-    ]
-    return urllib.parse.urlunsplit(
-        (parts.scheme, netloc, parts.path, urllib.parse.urlencode(masked, safe="*"), "")
-    )
-
-
-def status_class(status: int) -> type[EspError]:
-    """The error class espkit uses for an HTTP status (401/403 auth, 404, 409, 429, 5xx)."""
-    if status in (401, 403):
-        return AuthError
-    if status == 404:
-        return NotFound
-    if status == 409:
-        return AlreadyExists
-    if status == 429:
-        return RateLimited
-    if status >= 500:
-        return ServerError
-    return Rejected
 
 
 def _never_sent(exc: requests.RequestException) -> bool:
@@ -192,215 +66,6 @@ def _never_sent(exc: requests.RequestException) -> bool:
     return False
 
 
-
-class RetryRunner:
-    """The retry loop every ESP call goes through, whatever carries it (``Transport`` for
-    HTTP, boto3 for SES): one attempt function, retried per the checker (``should_retry``),
-    the delay (``retry_delay``) and the shared ``RetryBudget``, with the shared limiter
-    acquired before each attempt.
-
-    An attempt raises ``EspError``s already mapped to the tree (``RateLimited``,
-    ``ServerError``/``TransportError`` with ``maybe_applied`` ...) and reports to the runner
-    with ``start_attempt`` (before sending), ``succeeded`` and ``throttled``.
-    Thread-safe; share one per account.
-    """
-
-    def __init__(
-        self,
-        provider: str,
-        *,
-        retry: RetryPolicy = RetryPolicy(),
-        limiter: Limiter | None = None,
-        budget: RetryBudget | None = None,
-        sleep: Callable[[float], None] | None = None,
-    ) -> None:
-        self.provider = provider
-        self.retry = retry
-        self.limiter: Limiter = limiter or RateLimiter(None)
-        self.budget = budget or RetryBudget()
-        self._sleep = sleep
-        #: counters for reports and benchmarks
-        self.stats: dict[str, int] = {"requests": 0, "retries": 0, "throttled": 0}
-        self._stats_lock = threading.Lock()
-        #: moving average of the ESP's answer time in seconds (None until one answer): the
-        #: bulk engine sizes its concurrency from it (Little's law: in flight = rate x time)
-        self.latency: float | None = None
-        self.backing_off = 0
-        #: the longest time-to-reset of a rate-limit window seen (see Transport._learn_limit)
-        self.window = 0.0
-        self._sent_at = threading.local()
-        self._retrying = {flag: self._make_retrying(flag) for flag in (True, False)}
-
-    def __repr__(self) -> str:
-        return f"RetryRunner({self.provider!r}, {self.retry!r})"
-
-    def run(
-        self,
-        attempt: Callable[[], T],
-        *,
-        idempotent: bool,
-        label: str = "",
-        gone: Callable[[NotFound], T] | None = None,
-    ) -> T:
-        """Call ``attempt`` until it returns, retrying what the checker allows.
-
-        ``idempotent``: the call may be re-sent after an ambiguous failure (a 5xx, a timeout
-        after sending); otherwise only throttles and never-sent failures are retried.
-        ``label`` names the call in logs. ``gone``: for deletes, the result to return when
-        an attempt after an ambiguous one gets ``NotFound`` (the earlier one did delete).
-        """
-        ambiguous: list[bool] = []
-
-        def once() -> T:
-            try:
-                return attempt()
-            except NotFound as exc:
-                # A delete whose earlier attempt may have landed: "not found" now means it
-                # did. Deleting is idempotent, so report success rather than a false error.
-                if gone is not None and ambiguous:
-                    log.info("%s: gone after an ambiguous earlier attempt; deleted",
-                             label or self.provider)
-                    return gone(exc)
-                raise
-            except (TransportError, ServerError) as exc:
-                if not isinstance(exc, TransportError) or exc.maybe_applied:
-                    ambiguous.append(True)
-                raise
-
-        # Fast path: a first attempt that succeeds never enters tenacity (the common case
-        # on a hot provisioning loop). On failure tenacity takes over with that failure as
-        # its attempt 1, so checking, waiting, logging and budgeting stay in one place.
-        try:
-            return once()
-        except EspError as exc:
-            first: list[EspError] = [exc]
-
-        def resume(label: str) -> T:
-            if first:
-                raise first.pop()
-            return once()
-
-        result: T = self._retrying[idempotent](resume, label=label)
-        return result
-
-    # -- what attempts report ------------------------------------------------------------
-
-    def start_attempt(self) -> None:
-        """Wait for the shared limiter and count the request. Call right before sending."""
-        self.limiter.acquire()
-        self.count("requests")
-        # after the limiter: time spent queueing for a token is not the ESP's latency
-        self._sent_at.value = time.monotonic()
-
-    def answered(self) -> None:
-        """An answer arrived (any status): fold its round-trip time into ``latency``."""
-        sent = getattr(self._sent_at, "value", None)
-        if sent is None:
-            return
-        self._sent_at.value = None
-        took = time.monotonic() - sent
-        with self._stats_lock:
-            self.latency = took if self.latency is None else 0.8 * self.latency + 0.2 * took
-
-    def longer_window(self, reset: float) -> bool:
-        """Record a rate-limit window's time-to-reset; true when it is the longest seen."""
-        with self._stats_lock:
-            if reset <= self.window:
-                return False
-            self.window = reset
-            return True
-
-    def succeeded(self) -> None:
-        self.answered()
-        self.limiter.on_success()
-        self.budget.refund()
-
-    def throttled(self, retry_after: float | None) -> None:
-        """The ESP throttled us; ``retry_after`` is its hint in seconds, if any."""
-        self.answered()
-        self.count("throttled")
-        # A wait longer than max_retry_after is surfaced, not slept on: do not impose it on
-        # every caller of the shared limiter either.
-        too_long = retry_after is not None and retry_after > self.retry.max_retry_after
-        self.limiter.on_throttle(None if too_long else retry_after)
-
-    def count(self, counter: str) -> None:
-        with self._stats_lock:
-            self.stats[counter] += 1
-
-    # -- the retry checker, delay and budget -------------------------------------------
-
-    def _make_retrying(self, idempotent: bool) -> tenacity.Retrying:
-        def check(state: tenacity.RetryCallState) -> bool:
-            # tenacity asks the checker before the stop condition: on the last attempt there
-            # is no retry to pay for, so do not let should_retry spend the budget on one
-            if state.attempt_number >= self.retry.max_attempts:
-                return False
-            exc = state.outcome.exception() if state.outcome else None
-            return exc is not None and self.should_retry(exc, idempotent)
-
-        # tenacity keeps per-call state thread-locally, so one instance serves all threads
-        return tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(self.retry.max_attempts),
-            retry=check,
-            wait=self.retry_delay,
-            sleep=self.back_off,
-            before_sleep=self._log_retry,
-            reraise=True,
-        )
-
-    def should_retry(self, exc: BaseException, idempotent: bool) -> bool:
-        if isinstance(exc, RateLimited):
-            wanted = exc.retry_after
-            if wanted is not None and wanted > self.retry.max_retry_after:
-                return False
-        elif isinstance(exc, TransportError):
-            if exc.maybe_applied and not idempotent:
-                return False
-        elif isinstance(exc, ServerError):
-            if not idempotent:
-                return False
-        else:
-            return False
-        timeout = isinstance(exc, TransportError)
-        if not self.budget.spend(timeout=timeout):
-            log.warning("%s: retry budget exhausted, not retrying %s", self.provider, exc)
-            return False
-        return True
-
-    def pause(self, attempt: int) -> None:
-        """Back off before re-sending by hand (a create re-sent after a read-back found
-        nothing): the same jittered delay as the retry loop's, counted as a retry."""
-        self.count("retries")
-        cap = min(self.retry.max_backoff, self.retry.base_delay * 2 ** (attempt - 1))
-        self.back_off(random.uniform(0, cap))  # noqa: S311 - jitter
-
-    def back_off(self, seconds: float) -> None:
-        """Sleep between attempts. ``backing_off`` counts the threads doing so: while they
-        sleep they send nothing, so the bulk engine adds workers to keep the limiter busy."""
-        with self._stats_lock:
-            self.backing_off += 1
-        try:
-            (self._sleep or _sleep)(seconds)
-        finally:
-            with self._stats_lock:
-                self.backing_off -= 1
-
-    def retry_delay(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            return exc.retry_after
-        cap = min(self.retry.max_backoff, self.retry.base_delay * 2 ** (state.attempt_number - 1))
-        return random.uniform(0, cap)  # noqa: S311 - jitter, not cryptography
-
-    def _log_retry(self, state: tenacity.RetryCallState) -> None:
-        self.count("retries")
-        exc = state.outcome.exception() if state.outcome else None
-        delay = state.next_action.sleep if state.next_action else 0.0
-        log.info("retry %d/%d in %.2f s after %s", state.attempt_number,
-                 self.retry.max_attempts - 1, delay, exc)
-
-
 class Transport:
     """Sends requests for one provider account. Thread-safe; share one per account.
 
@@ -416,7 +81,7 @@ class Transport:
         auth: requests.auth.AuthBase | None = None,
         headers: Mapping[str, str] | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
-        retry: RetryPolicy = RetryPolicy(),
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - frozen (attrs), safe to share
         limiter: Limiter | None = None,
         budget: RetryBudget | None = None,
         session: requests.Session | None = None,
@@ -639,10 +304,6 @@ class Transport:
             if reset and reset <= self.retry.max_retry_after:
                 self.limiter.pause_for(reset)
 
-def _sleep(seconds: float) -> None:
-    # looked up per call so tests can replace time.sleep
-    time.sleep(seconds)
-
 
 def _json_or_none(response: requests.Response) -> Any:
     if not response.content:
@@ -662,15 +323,7 @@ def _float_or_none(v: object) -> float | None:
 
 __all__ = [
     "DEFAULT_TIMEOUT",
-    "NO_RETRY",
-    "ErrorDetail",
+    "IDEMPOTENT_METHODS",
     "HttpResponse",
-    "RetryPolicy",
-    "RetryRunner",
     "Transport",
-    "default_error_parser",
-    "parse_reset",
-    "parse_retry_after",
-    "safe_url",
-    "status_class",
 ]

@@ -1,11 +1,13 @@
 """``RetryRunner``: the retry loop shared by the HTTP transport and non-HTTP providers (SES).
 
 Attempts are plain callables raising espkit errors, so the checker, delay, budget, limiter and
-the delete-after-ambiguous rule are tested without any network.
+the delete-after-ambiguous rule are tested without any network; so is the parsing of the
+servers' hints (``Retry-After``, ``X-RateLimit-Reset``) the delay is taken from.
 """
 
 from __future__ import annotations
 
+import email.utils
 from collections.abc import Callable
 
 import pytest
@@ -14,6 +16,7 @@ import responses
 from espkit.errors import NotFound, RateLimited, Rejected, ServerError, TransportError
 from espkit.transport import RetryPolicy, RetryRunner, Transport
 from espkit.transport.ratelimit import RateLimiter, RetryBudget
+from espkit.transport.retry import parse_reset, parse_retry_after
 
 
 def make_runner(**kw: object) -> tuple[RetryRunner, list[float]]:
@@ -170,3 +173,31 @@ def test_a_policy_replaced_after_construction_sets_the_attempt_count() -> None:
     with pytest.raises(ServerError):
         runner.run(attempt, idempotent=True)
     assert len(calls) == 2
+
+
+# -- Retry-After / reset parsing ------------------------------------------------------------
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("") is None
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(" 12 ") == 12.0
+    assert parse_retry_after("1.5") == 1.5
+    assert parse_retry_after("-3") == 0.0
+    now = 1_700_000_000.0
+    date = email.utils.formatdate(now + 90, usegmt=True)
+    assert parse_retry_after(date, now=now) == pytest.approx(90.0)
+    assert parse_retry_after(email.utils.formatdate(now - 90, usegmt=True), now=now) == 0.0
+
+
+def test_parse_reset() -> None:
+    now = 1_700_000_000.0
+    assert parse_reset(None, now) is None
+    assert parse_reset("", now) is None
+    assert parse_reset("30", now) == 30.0
+    assert parse_reset(str(now + 45), now) == pytest.approx(45.0)
+    assert parse_reset(str(int((now + 45) * 1000)), now) == pytest.approx(45.0)
+    assert parse_reset(str(now - 10), now) == 0.0
+    assert parse_reset(email.utils.formatdate(now + 60, usegmt=True), now) == pytest.approx(60.0)
+    assert parse_reset("garbage", now) is None

@@ -45,9 +45,6 @@ from espkit.transport import (
     ErrorDetail,
     RetryPolicy,
     Transport,
-    parse_reset,
-    parse_retry_after,
-    safe_url,
 )
 from espkit.transport.ratelimit import RateLimiter, RetryBudget
 
@@ -76,7 +73,6 @@ class TransportEsp(HttpProvider):
     def create_domain(self, spec: DomainSpec) -> Domain:
         r = self.transport.request("POST", "/domains", json={"name": spec.name})
         return Domain(name=r.body["name"], provider=self.name, raw=r.body)
-
 
 
 @pytest.fixture(autouse=True)
@@ -671,32 +667,6 @@ def test_errors_and_urls_never_carry_secret_query_values(clock: StepClock) -> No
     assert "qs-secret-1" not in repr(info.value)
 
 
-# -- safe_url ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("url", "expected"),
-    [
-        ("https://api.example.test/v3/domains", "https://api.example.test/v3/domains"),
-        ("https://api:key-123@api.example.test/v3", "https://api.example.test/v3"),
-        ("https://user@API.Example.test:8443/x", "https://api.example.test:8443/x"),
-        ("https://h.test/x?api_key=s1&page=2", "https://h.test/x?api_key=***&page=2"),
-        ("https://h.test/x?Key=s1", "https://h.test/x?Key=***"),
-        ("https://h.test/x?access_token=s1&limit=5", "https://h.test/x?access_token=***&limit=5"),
-        ("https://h.test/x?client_secret=s1", "https://h.test/x?client_secret=***"),
-        ("https://h.test/x?password=s1&auth=s2", "https://h.test/x?password=***&auth=***"),
-        ("https://h.test/x?q=a+b&skip=", "https://h.test/x?q=a+b&skip="),
-        ("https://h.test/x#frag", "https://h.test/x"),
-        ("http://u:p@[2001:db8::1]:8080/v1?token=t", "http://[2001:db8::1]:8080/v1?token=***"),
-        ("http://[::1]/v1", "http://[::1]/v1"),
-    ],
-)
-def test_safe_url(url: str, expected: str) -> None:
-    assert safe_url(url) == expected
-    for secret in ("key-123", "s1", "s2", ":p@", "user@"):
-        assert secret not in safe_url(url)
-
-
 @responses.activate
 def test_a_given_session_is_used_as_is(clock: StepClock) -> None:
     responses.get(f"{BASE}/x", json={})
@@ -712,34 +682,6 @@ def test_transport_repr_hides_userinfo(clock: StepClock) -> None:
     t = make_transport(clock, base_url="https://api:hunter2@api.transport-esp.test/v1/")
     assert "hunter2" not in repr(t)
     assert repr(t) == "Transport('transportesp', 'https://api.transport-esp.test/v1')"
-
-
-# -- Retry-After / reset parsing ------------------------------------------------------------
-
-
-def test_parse_retry_after() -> None:
-    assert parse_retry_after(None) is None
-    assert parse_retry_after("") is None
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(" 12 ") == 12.0
-    assert parse_retry_after("1.5") == 1.5
-    assert parse_retry_after("-3") == 0.0
-    now = 1_700_000_000.0
-    date = email.utils.formatdate(now + 90, usegmt=True)
-    assert parse_retry_after(date, now=now) == pytest.approx(90.0)
-    assert parse_retry_after(email.utils.formatdate(now - 90, usegmt=True), now=now) == 0.0
-
-
-def test_parse_reset() -> None:
-    now = 1_700_000_000.0
-    assert parse_reset(None, now) is None
-    assert parse_reset("", now) is None
-    assert parse_reset("30", now) == 30.0
-    assert parse_reset(str(now + 45), now) == pytest.approx(45.0)
-    assert parse_reset(str(int((now + 45) * 1000)), now) == pytest.approx(45.0)
-    assert parse_reset(str(now - 10), now) == 0.0
-    assert parse_reset(email.utils.formatdate(now + 60, usegmt=True), now) == pytest.approx(60.0)
-    assert parse_reset("garbage", now) is None
 
 
 # -- X-RateLimit-Remaining ---------------------------------------------------------------------

@@ -1,32 +1,23 @@
-"""Client-side rate limiting and the retry budget, shared by every thread of a process.
+"""The in-process rate limiter, and ``Limiter``: what the retry loop needs of any limiter.
 
 Modelled on botocore's adaptive retry mode: a token bucket whose fill rate starts at the
 ESP's documented limit, is cut by ``BETA`` on every 429 and grows back along a CUBIC curve,
 never past the ceiling. A 429 with ``Retry-After`` also pauses every thread using the same
 account until that moment, so one throttle is one backoff, not N.
 
-The retry budget (botocore's ``RetryQuota``) caps how many retries a failing ESP gets: each
-retry spends tokens, each success earns one back, and when it is empty errors surface at once.
-
-``Limiter`` is what the transport needs from a limiter. ``shared_limiter`` hands out the one
-per account and backend: in-process (``RateLimiter``, the default) or, for a ``redis://`` URL,
-``espkit.redis_limiter.RedisLimiter``, whose budget and backoff every process and host using
-that Redis server share.
+``RateLimiter`` keeps its state in this process; ``espkit.transport.ratelimit.redis`` keeps
+the same state in Redis, for processes and hosts that share an account, and reuses this
+module's constants so both adapt alike.
 """
 
 from __future__ import annotations
 
 import collections
-import os
 import threading
 import time
-from collections.abc import Callable, Hashable
 from typing import Protocol, runtime_checkable
 
-from espkit.errors import ConfigError
-
-Clock = Callable[[], float]
-Sleep = Callable[[float], None]
+from espkit.transport.ratelimit.clock import Clock, Sleep, default_clock
 
 #: multiplicative decrease on throttle and the CUBIC scaling constant (botocore's values)
 BETA = 0.7
@@ -36,9 +27,6 @@ MEASURE_WINDOW = 2.0
 #: float slack when comparing tokens, so a clock advanced by exactly the computed wait
 #: (an injected one) does not spin on a 1e-15 shortfall
 _EPSILON = 1e-9
-#: where ``from_options`` looks for ``limiter_url`` when none is given
-ENV_LIMITER_URL = "ESPKIT_LIMITER_URL"
-MEMORY_URL = "memory://"
 
 
 @runtime_checkable
@@ -101,7 +89,7 @@ class RateLimiter:
         # A floor above the ceiling would make a throttle *raise* a slow documented rate
         # (say 3/minute) to min_rate: the ceiling wins.
         self._min_rate = min(min_rate, rate) if rate is not None else min_rate
-        self._clock = clock or _monotonic
+        self._clock = clock or default_clock
         self._sleep = sleep
         self._lock = threading.Lock()
         self._last_refill = self._clock()
@@ -210,123 +198,10 @@ class RateLimiter:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
 
 
-class RetryBudget:
-    """Tokens spent by retries and earned back by successes (botocore ``RetryQuota``)."""
-
-    def __init__(self, capacity: int = 500, retry_cost: int = 5, timeout_cost: int = 10) -> None:
-        self.capacity = capacity
-        self.retry_cost = retry_cost
-        self.timeout_cost = timeout_cost
-        self._available = capacity
-        self._lock = threading.Lock()
-
-    @property
-    def available(self) -> int:
-        return self._available
-
-    def spend(self, *, timeout: bool = False) -> int:
-        """Take the cost of one retry; returns the cost, or 0 if the budget is exhausted."""
-        cost = self.timeout_cost if timeout else self.retry_cost
-        with self._lock:
-            if cost > self._available:
-                return 0
-            self._available -= cost
-            return cost
-
-    def refund(self, amount: int = 1) -> None:
-        with self._lock:
-            self._available = min(self.capacity, self._available + amount)
-
-
-_default_clock: Clock = time.monotonic
-
-
-def _monotonic() -> float:
-    # read per call, so a replaced default clock reaches limiters made before the change
-    return _default_clock()
-
-
-def set_default_clock(clock: Clock | None) -> None:
-    """Replace the clock that limiters made without a ``clock`` of their own read (``None``
-    restores ``time.monotonic``). For tests that fake ``time.sleep``: move this clock on by
-    every skipped sleep and a limiter's waits end as they would in real time."""
-    global _default_clock
-    _default_clock = clock or time.monotonic
-
-
-_limiters: dict[tuple[Hashable, str], Limiter] = {}
-_budgets: dict[Hashable, RetryBudget] = {}
-_registry_lock = threading.Lock()
-
-
-def resolve_limiter_url(url: str | None) -> str | None:
-    """``url`` if given, else ``$ESPKIT_LIMITER_URL`` (unset or empty: in-process)."""
-    if url is not None:
-        return url
-    return os.environ.get(ENV_LIMITER_URL) or None
-
-
-def shared_limiter(key: Hashable, rate: float | None, url: str | None = None) -> Limiter:
-    """The one limiter for ``key`` (provider, account fingerprint, region) in this process.
-
-    ``url`` picks where its state lives: ``None`` or ``"memory://"`` in this process (a
-    ``RateLimiter``); ``"redis://..."`` or ``"rediss://..."`` in that Redis server, shared
-    with every process and host using it for the same key (needs ``espkit[redis]``)."""
-    backend = MEMORY_URL if url is None or url.strip() == MEMORY_URL else url.strip()
-    with _registry_lock:
-        limiter = _limiters.get((key, backend))
-        if limiter is None:
-            if backend == MEMORY_URL:
-                limiter = RateLimiter(rate)
-            else:
-                limiter = _redis_limiter(key, rate, backend)
-            _limiters[(key, backend)] = limiter
-        return limiter
-
-
-def _redis_limiter(key: Hashable, rate: float | None, url: str) -> Limiter:
-    scheme = url.partition("://")[0].lower() if "://" in url else ""
-    if scheme not in ("redis", "rediss"):
-        # the URL may carry a password: name only its scheme
-        raise ConfigError(
-            f"limiter_url must be memory://, redis:// or rediss://, got a {scheme or 'bare'!r}"
-            " URL"
-        )
-    try:
-        from espkit.transport.ratelimit.redis import RedisLimiter
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("redis", "pyrate_limiter"):
-            raise
-        raise ConfigError(
-            "a redis:// limiter_url needs the redis client: pip install 'espkit[redis]'"
-        ) from None
-    return RedisLimiter(key, rate, url=url)
-
-
-def shared_budget(key: Hashable) -> RetryBudget:
-    with _registry_lock:
-        budget = _budgets.get(key)
-        if budget is None:
-            budget = _budgets[key] = RetryBudget()
-        return budget
-
-
-def reset_shared() -> None:
-    """Forget every shared limiter and budget (tests, or after a long pause). State kept in
-    Redis is not touched: it belongs to every process using it."""
-    with _registry_lock:
-        _limiters.clear()
-        _budgets.clear()
-
-
 __all__ = [
-    "ENV_LIMITER_URL",
+    "BETA",
+    "MEASURE_WINDOW",
+    "SCALE",
     "Limiter",
     "RateLimiter",
-    "RetryBudget",
-    "reset_shared",
-    "resolve_limiter_url",
-    "set_default_clock",
-    "shared_budget",
-    "shared_limiter",
 ]

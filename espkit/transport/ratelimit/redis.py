@@ -46,7 +46,8 @@ paces smoothly with ``Rate(..., burst=1)`` and its Lua step is atomic, but:
 
 So the admission is a small GCRA of our own, in the same script as the pause and the
 adaptive rate: one round trip per ``acquire``, and one per ``on_success`` only while the rate
-is recovering from a cut. Only the ``redis`` client is needed.
+is recovering from a cut. Only the ``redis`` client is needed, and it is imported when a
+``RedisLimiter`` is made, not with espkit. The scripts are in ``redis_scripts``.
 
 Keys are ``espkit:limiter:<sha256 of the limiter key>`` (the key holds a provider name, a key
 fingerprint and an endpoint, never a secret) and ``...:sent``; both expire after an hour
@@ -62,19 +63,29 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import re
 import threading
 import time
-import urllib.parse
 from collections.abc import Hashable, Sequence
-from typing import Any
-
-import redis
-from redis.commands.core import Script
-from redis.typing import EncodableT
+from typing import TYPE_CHECKING, Any
 
 from espkit.errors import ConfigError, LimiterUnavailable
-from espkit.transport.ratelimit.memory import BETA, MEASURE_WINDOW, SCALE, Sleep
+from espkit.transport.ratelimit.clock import Sleep
+from espkit.transport.ratelimit.memory import BETA, MEASURE_WINDOW, SCALE
+from espkit.transport.ratelimit.redis_scripts import (
+    ACQUIRE_LUA,
+    PAUSE_LUA,
+    READ_LUA,
+    SUCCESS_LUA,
+    THROTTLE_LUA,
+)
+from espkit.transport.redaction import display_url, scrub
+
+if TYPE_CHECKING:
+    # the client is an optional dependency (espkit[redis]), imported where a limiter is
+    # made, so that importing espkit never loads it
+    import redis
+    from redis.commands.core import Script
+    from redis.typing import EncodableT
 
 log = logging.getLogger("espkit.ratelimit")
 
@@ -93,172 +104,6 @@ SENT_KEPT = 64
 #: limit by the wake-up time (several percent across hosts). With it the spacing is kept on
 #: average, and no two grants are ever closer than 3/4 of the spacing.
 TOLERANCE = 0.005
-_SECRET_PARAMS = ("pass", "secret", "token", "key", "auth")
-
-
-# Shared by every script: Redis's clock in microseconds, and numbers written with all their
-# digits (Redis would format a Lua number with 14, which mangles a microsecond timestamp).
-_PRELUDE = """
-local function now_us()
-    local t = redis.call('TIME')
-    return tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local function fmt(x)
-    return string.format('%.17g', x)
-end
-local function touch(ttl_ms, pause, now)
-    -- idle state expires, but never before a pause still running
-    local keep = ttl_ms
-    if pause > now then
-        keep = keep + math.ceil((pause - now) / 1000)
-    end
-    redis.call('PEXPIRE', KEYS[1], keep)
-end
-local function current_rate(stored, ceiling)
-    local rate = tonumber(stored) or ceiling
-    if rate and ceiling and rate > ceiling then
-        rate = ceiling
-    end
-    return rate
-end
-"""
-
-# KEYS: state hash, recent sends. ARGV: ceiling ('' = unknown), burst, ttl_ms, sends kept,
-# tolerance_us.
-# Returns {granted, wait_us, now_us, recovering}.
-_ACQUIRE = _PRELUDE + """
-local ceiling = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
-local ttl = tonumber(ARGV[3])
-local now = now_us()
-local s = redis.call('HMGET', KEYS[1], 'tat', 'pause', 'rate', 'wmax')
-local pause = tonumber(s[2]) or 0
-if pause > now then
-    return {0, fmt(pause - now), fmt(now), 1}
-end
-local rate = current_rate(s[3], ceiling)
-local wmax = tonumber(s[4])
-local recovering = 0
-if rate and wmax and rate < (ceiling or 2 * wmax) then
-    recovering = 1
-end
-if not rate then
-    -- nothing to pace by yet: remember the send so a first 429 can learn the rate
-    redis.call('LPUSH', KEYS[2], fmt(now))
-    redis.call('LTRIM', KEYS[2], 0, tonumber(ARGV[4]) - 1)
-    redis.call('PEXPIRE', KEYS[2], ttl)
-    touch(ttl, pause, now)
-    return {1, '0', fmt(now), recovering}
-end
-local emission = 1000000 / rate
-local tat = tonumber(s[1]) or 0
-if tat < now then
-    tat = now  -- idle time earns no credit beyond the burst
-end
-local tolerance = math.min(emission / 4, tonumber(ARGV[5]))
-local allow_at = tat - (burst - 1) * emission - tolerance
-if allow_at > now then
-    return {0, fmt(math.ceil(allow_at - now)), fmt(now), recovering}
-end
-redis.call('HSET', KEYS[1], 'tat', fmt(tat + emission))
-touch(ttl, pause, now)
-return {1, '0', fmt(now), recovering}
-"""
-
-# ARGV: pause_us, admitted_at_us ('' = unknown), ceiling, min_rate, beta, window_us, burst,
-# ttl_ms. Returns 1 when this 429 cut the rate, 0 when an earlier cut already covered it.
-_THROTTLE = _PRELUDE + """
-local pause_us = tonumber(ARGV[1])
-local admitted = tonumber(ARGV[2])
-local ceiling = tonumber(ARGV[3])
-local min_rate = tonumber(ARGV[4])
-local beta = tonumber(ARGV[5])
-local window = tonumber(ARGV[6])
-local burst = tonumber(ARGV[7])
-local ttl = tonumber(ARGV[8])
-local now = now_us()
-local s = redis.call('HMGET', KEYS[1], 'tat', 'pause', 'rate', 'cut')
-local pause = tonumber(s[2]) or 0
-if pause_us > 0 and now + pause_us > pause then
-    pause = now + pause_us
-    redis.call('HSET', KEYS[1], 'pause', fmt(pause))
-end
-local rate = current_rate(s[3], ceiling)
-if not rate then
-    -- unknown rate: learn it from what every process sent in the last window
-    local n, oldest = 0, now
-    for _, v in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
-        local t = tonumber(v)
-        if now - t <= window then
-            n = n + 1
-            if t < oldest then oldest = t end
-        end
-    end
-    if n >= 2 then
-        rate = n / math.max(now - oldest, 1000) * 1000000
-    end
-end
-local cut = 0
-if rate then
-    local last = tonumber(s[4])
-    local sent = admitted or (now - 1000000 / rate)
-    if last == nil or sent > last then
-        local new = math.max(min_rate, rate * beta)
-        -- no saved-up credit: the next grant is one emission of the new rate away
-        local tat = math.max(tonumber(s[1]) or 0, now + burst * 1000000 / new)
-        redis.call('HSET', KEYS[1], 'rate', fmt(new), 'wmax', fmt(rate), 'cut', fmt(now),
-                   'tat', fmt(tat))
-        redis.call('HINCRBY', KEYS[1], 'cuts', 1)
-        cut = 1
-    end
-end
-touch(ttl, pause, now)
-return cut
-"""
-
-# ARGV: ceiling, min_rate, beta, scale, ttl_ms. Returns 1 while still below the cap.
-_SUCCESS = _PRELUDE + """
-local ceiling = tonumber(ARGV[1])
-local min_rate = tonumber(ARGV[2])
-local beta = tonumber(ARGV[3])
-local scale = tonumber(ARGV[4])
-local ttl = tonumber(ARGV[5])
-local now = now_us()
-local s = redis.call('HMGET', KEYS[1], 'rate', 'wmax', 'cut', 'pause')
-local wmax, cut = tonumber(s[2]), tonumber(s[3])
-if not (s[1] and wmax and cut) then
-    return 0
-end
-local k = (wmax * (1 - beta) / scale) ^ (1 / 3)
-local target = scale * ((now - cut) / 1000000 - k) ^ 3 + wmax
-local cap = ceiling or 2 * wmax
-local new = math.max(min_rate, math.min(target, cap))
-redis.call('HSET', KEYS[1], 'rate', fmt(new))
-touch(ttl, tonumber(s[4]) or 0, now)
-if new < cap then
-    return 1
-end
-return 0
-"""
-
-# ARGV: pause_us, ttl_ms.
-_PAUSE = _PRELUDE + """
-local now = now_us()
-local pause = tonumber(redis.call('HGET', KEYS[1], 'pause')) or 0
-local want = now + tonumber(ARGV[1])
-if want > pause then
-    pause = want
-    redis.call('HSET', KEYS[1], 'pause', fmt(pause))
-end
-touch(tonumber(ARGV[2]), pause, now)
-return 0
-"""
-
-# Returns the raw shared fields and Redis's time, for ``rate`` and ``snapshot``.
-_READ = _PRELUDE + """
-local s = redis.call('HMGET', KEYS[1], 'rate', 'wmax', 'cut', 'pause', 'cuts', 'tat')
-return {fmt(now_us()), s[1] or '', s[2] or '', s[3] or '', s[4] or '', s[5] or '', s[6] or ''}
-"""
 
 
 class RedisLimiter:
@@ -292,13 +137,14 @@ class RedisLimiter:
         self._url = url
         self._where = display_url(url)
         self._client = _client(url)
+        self._client_error = _client_error()
         self.redis_key = redis_key(key)
         self._keys = [self.redis_key, self.redis_key + ":sent"]
-        self._acquire = self._client.register_script(_ACQUIRE)
-        self._throttle = self._client.register_script(_THROTTLE)
-        self._success = self._client.register_script(_SUCCESS)
-        self._pause = self._client.register_script(_PAUSE)
-        self._read = self._client.register_script(_READ)
+        self._acquire = self._client.register_script(ACQUIRE_LUA)
+        self._throttle = self._client.register_script(THROTTLE_LUA)
+        self._success = self._client.register_script(SUCCESS_LUA)
+        self._pause = self._client.register_script(PAUSE_LUA)
+        self._read = self._client.register_script(READ_LUA)
         # per thread: the Redis time its last request was admitted (one cut per event)
         self._local = threading.local()
         # whether on_success has anything to do; the first acquire reply says for sure
@@ -413,7 +259,7 @@ class RedisLimiter:
     def _run(self, script: Script, args: Sequence[EncodableT]) -> Any:
         try:
             return script(keys=self._keys, args=args)
-        except redis.RedisError as exc:
+        except self._client_error as exc:
             message = scrub(f"{type(exc).__name__}: {exc}", self._url)
             # from None: the chained traceback would repeat the driver's connection details
             raise LimiterUnavailable(
@@ -428,52 +274,6 @@ def redis_key(key: Hashable) -> str:
     return KEY_PREFIX + hashlib.sha256(material.encode()).hexdigest()
 
 
-def display_url(url: str) -> str:
-    """``url`` fit for errors and logs: no user or password, secret-looking query values
-    masked. Unlike ``transport.safe_url`` it parses nothing that can fail (port, IPv6
-    brackets), so a malformed URL can still be named in the error that rejects it."""
-    scheme, _, host, path, query = _split(url)
-    masked = [
-        (k, "***" if any(s in k.lower() for s in _SECRET_PARAMS) else v)
-        for k, v in urllib.parse.parse_qsl(query, keep_blank_values=True)
-    ]
-    shown = f"{scheme}://{host}{path}" if scheme else f"{host}{path}"
-    return f"{shown}?{urllib.parse.urlencode(masked, safe='*')}" if masked else shown
-
-
-def scrub(text: str, url: str) -> str:
-    """``text`` with every credential in ``url`` replaced by ``***``: driver messages are
-    not ours, and must not be the way a password reaches a log."""
-    _, userinfo, _, _, query = _split(url)
-    # the password, or a lone userinfo (someone's password written where a user name goes);
-    # a user name beside a password is an identifier, and masking it would garble messages
-    # such as "invalid username-password pair"
-    password = userinfo.partition(":")[2] or userinfo
-    secrets = [password, urllib.parse.unquote(password)]
-    secrets += [v for k, v in urllib.parse.parse_qsl(query)
-                if any(s in k.lower() for s in _SECRET_PARAMS)]
-    # longest first, so a password containing the user name is masked whole
-    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return text
-
-
-# The userinfo runs to the *last* "@", so a password with an unescaped "/" or "@" is still
-# masked whole (too much at worst); nothing here can fail on a malformed port or address.
-_URL = re.compile(
-    r"(?:(?P<scheme>[^:/?#]+)://)?(?:(?P<userinfo>.*)@)?"
-    r"(?P<host>[^/?#]*)(?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?"
-)
-
-
-def _split(url: str) -> tuple[str, str, str, str, str]:
-    """scheme, userinfo, host[:port], path, query."""
-    m = _URL.match(url)
-    assert m is not None  # every group is optional: it matches any string
-    scheme, userinfo, host, path, query = m.group("scheme", "userinfo", "host", "path", "query")
-    return scheme or "", userinfo or "", host, path, query or ""
-
-
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -483,7 +283,10 @@ _clients_lock = threading.Lock()
 
 
 def _client(url: str) -> redis.Redis:
-    """One client (one connection pool) per URL in the process, whatever the keys."""
+    """One client (one connection pool) per URL in the process, whatever the keys. Raises
+    ``ModuleNotFoundError`` (name ``redis``) without espkit[redis]."""
+    import redis
+
     with _clients_lock:
         client = _clients.get(url)
         if client is None:
@@ -500,11 +303,15 @@ def _client(url: str) -> redis.Redis:
         return client
 
 
+def _client_error() -> type[Exception]:
+    """What the client raises when Redis cannot be reached or answer (``RedisError``)."""
+    import redis
+
+    return redis.RedisError
+
+
 __all__ = [
     "KEY_PREFIX",
-    "LimiterUnavailable",
     "RedisLimiter",
-    "display_url",
     "redis_key",
-    "scrub",
 ]
