@@ -1,8 +1,10 @@
 """Stateful fakes of each ESP's management API, one module per ESP, for the shared provider
 suite (``tests/providers/test_provider_suite.py``).
 
-Each module defines ``FAKE``: a class implementing ``EspFake`` (see ``base.py``). Modules are
-discovered, so adding an ESP to the suite is adding one file here.
+Each module defines ``FAKE``: a class implementing ``EspFake`` (see ``base.py``), usually by
+way of ``HttpFake``, which shares the accessors and the wire step so a module holds only its
+ESP's hosts, routes, bodies and auth. Modules are discovered, so adding an ESP to the suite is
+adding one file here.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """A stateful fake of Mailgun's management API (US region; the EU host rejects the key),
-answering with the shapes of Mailgun's OpenAPI description as ``tests/support/mailgun_mocks.py`` does.
+answering with the shapes of Mailgun's OpenAPI description as
+``tests/support/mailgun_mocks.py`` does.
 """
 
 from __future__ import annotations
@@ -7,101 +8,60 @@ from __future__ import annotations
 import email.utils
 import itertools
 import json
-import re
-import time
-import urllib.parse
 from typing import Any
-
-import requests
-import responses
 
 import espkit
 
-from .base import EspFake, Fault, FaultQueue
+from .base import Call, HttpFake, Reply
 
 US = "https://api.mailgun.net"
 EU = "https://api.eu.mailgun.net"
 KEY = "key-suite-0123456789abcdef"
-Reply = tuple[int, dict[str, str], str]
 
 
 def _reply(status: int, body: Any, headers: dict[str, str] | None = None) -> Reply:
     return status, {"Content-Type": "application/json", **(headers or {})}, json.dumps(body)
 
 
-class MailgunFake(EspFake):
+class MailgunFake(HttpFake):
     provider = "mailgun"
     ips = ("203.0.113.10", "203.0.113.11", "203.0.113.12", "203.0.113.13")
     create_domain_path = "/v4/domains"
     get_domain_path = "/v4/domains/"
+    base = US
+    foreign_hosts = (EU,)
 
-    def __enter__(self) -> MailgunFake:
+    def __init__(self) -> None:
+        super().__init__()
         self.domains: dict[str, dict[str, Any]] = {}
         self.pools: dict[str, dict[str, Any]] = {}
         self.domain_ips: dict[str, list[str]] = {}
-        self.published: set[str] = set()
-        self.faults = FaultQueue()
-        self.log: list[tuple[str, str]] = []
         self._ids = itertools.count(1)
-        self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
-        self.mock.start()
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-            self.mock.add_callback(method, re.compile(re.escape(US) + r"/.*"), self._handle)
-            self.mock.add_callback(method, re.compile(re.escape(EU) + r"/.*"),
-                                   lambda r: _reply(401, {"message": "Invalid private key"}))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.mock.stop()
-        self.mock.reset()
 
     def connect(self) -> espkit.Account:
         return espkit.connect("mailgun", api_key=KEY, region="us")
 
-    def publish_dns(self, domain: str) -> None:
-        self.published.add(domain)
-
-    def fail_next(self, fault: Fault, method: str, path_contains: str) -> None:
-        self.faults.add(fault, method, path_contains)
-
-    def domain_count(self) -> int:
-        return len(self.domains)
-
-    def sent(self, method: str, path_contains: str) -> int:
-        return sum(1 for m, p in self.log if m == method and path_contains in p)
-
     # -- the wire ------------------------------------------------------------------------
 
-    def _handle(self, request: requests.PreparedRequest) -> Reply:
-        url = urllib.parse.urlsplit(request.url or "")
-        method = request.method or "GET"
-        path = urllib.parse.unquote(url.path)
-        self.log.append((method, path))
-        query = urllib.parse.parse_qs(url.query)
-        body = request.body or ""
-        form = urllib.parse.parse_qs(body.decode() if isinstance(body, bytes) else body)
-        fault = self.faults.take(method, path)
-        if fault in ("429", "429-date"):
-            after = "1" if fault == "429" else email.utils.formatdate(time.time() + 1,
-                                                                      usegmt=True)
-            return _reply(429, {"message": "Too many requests"}, {"Retry-After": after})
-        if fault == "503":
-            return _reply(503, {"message": "Service Unavailable"})
-        reply = self._route(method, path, query, form)
-        if fault == "timeout_after_commit":
-            raise requests.ReadTimeout("read timed out after the request was applied")
-        return reply
+    def _rate_limited(self, retry_after: str) -> Reply:
+        return _reply(429, {"message": "Too many requests"}, {"Retry-After": retry_after})
 
-    def _route(self, method: str, path: str, q: dict[str, list[str]],
-               f: dict[str, list[str]]) -> Reply:
+    def _unavailable(self) -> Reply:
+        return _reply(503, {"message": "Service Unavailable"})
+
+    def _unauthorized(self) -> Reply:
+        return _reply(401, {"message": "Invalid private key"})
+
+    def _route(self, call: Call) -> Reply:
+        method, path, q, f = call.method, call.path, call.args, call.form()
         parts = path.strip("/").split("/")
         match method, parts:
             case "POST", ["v4", "domains"]:
                 return self._create_domain(f)
             case "GET", ["v4", "domains"]:
                 names = list(self.domains)
-                skip = int(q.get("skip", ["0"])[0])
-                limit = int(q.get("limit", ["100"])[0])
+                skip = int(q.get("skip", "0"))
+                limit = int(q.get("limit", "100"))
                 items = [self.domains[n] for n in names[skip:skip + limit]]
                 return _reply(200, {"total_count": len(names), "items": items})
             case "GET", ["v4", "domains", name]:

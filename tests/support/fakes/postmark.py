@@ -9,86 +9,55 @@ as Postmark does (its docs write ``/verifyDkim``, older SDKs ``/verifydkim``).
 
 from __future__ import annotations
 
-import email.utils
-import fnmatch
 import itertools
 import json
 import re
-import time
-import urllib.parse
 from typing import Any
-
-import requests
-import responses
 
 import espkit
 
-from .base import EspFake, Fault
+from .base import Call, HttpFake, Reply
 
 BASE = "https://api.postmarkapp.com"
 ACCOUNT_TOKEN = "pm-account-7d2f4c1e-5b8a-4f3e-9c6d-0a1b2c3d4e5f"
 Json = dict[str, Any]
-Reply = tuple[int, dict[str, str], str]
 
 _STREAM_TYPES = ("Transactional", "Broadcasts", "Inbound")
 
 
-def _err(status: int, code: int, message: str) -> Reply:
-    return status, {}, json.dumps({"ErrorCode": code, "Message": message})
+def _err(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> Reply:
+    return status, headers or {}, json.dumps({"ErrorCode": code, "Message": message})
 
 
 def _ok(body: Any) -> Reply:
     return 200, {}, json.dumps(body)
 
 
-class PostmarkFake(EspFake):
+class PostmarkFake(HttpFake):
     provider = "postmark"
     ips: tuple[str, ...] = ()
     create_domain_path = "/domains"
     get_domain_path = "/domains"
+    base = BASE
+    fold_case = True  # Postmark's paths are case-insensitive
 
     def __init__(self) -> None:
+        super().__init__()
         self.domains: dict[int, Json] = {}
         self.servers: dict[int, Json] = {}
         self.streams: dict[int, dict[str, Json]] = {}
-        self.published: set[str] = set()
-        self.history: list[tuple[str, str]] = []
-        self.faults: list[tuple[Fault, str, str]] = []
         self._ids = itertools.count(36000)
         self._server_ids = itertools.count(1)
-        self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
-
-    # -- EspFake ------------------------------------------------------------------------------
-
-    def __enter__(self) -> PostmarkFake:
-        pattern = re.compile(re.escape(BASE) + r"/.*")
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-            self.mock.add_callback(method, pattern, callback=self._handle)
-        self.mock.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.mock.stop()
-        self.mock.reset()
 
     def connect(self) -> espkit.Account:
         return espkit.connect("postmark", api_key=ACCOUNT_TOKEN)
 
     def publish_dns(self, domain: str) -> None:
+        """Publish the hosts the domain asks for now (a DKIM key rotated later is not)."""
         for d in self.domains.values():
             if d["Name"] == domain:
                 self.published.update(h for h in (d["DKIMPendingHost"], d["DKIMHost"],
                                                   d["ReturnPathDomain"]) if h)
-
-    def fail_next(self, fault: Fault, method: str, path_contains: str) -> None:
-        self.faults.append((fault, method.upper(), path_contains))
-
-    def domain_count(self) -> int:
-        return len(self.domains)
-
-    def sent(self, method: str, path_contains: str) -> int:
-        return sum(1 for m, p in self.history
-                   if _method_matches(method, m) and _path_matches(path_contains, p))
 
     # -- helpers for tests ----------------------------------------------------------------
 
@@ -101,40 +70,25 @@ class PostmarkFake(EspFake):
 
     # -- the wire ---------------------------------------------------------------------------
 
-    def _handle(self, request: requests.PreparedRequest) -> Reply:
-        url = urllib.parse.urlsplit(str(request.url))
-        method = str(request.method).upper()
-        self.history.append((method, url.path))
-        for i, (fault, fmethod, fpath) in enumerate(self.faults):
-            if _method_matches(fmethod, method) and _path_matches(fpath, url.path):
-                del self.faults[i]
-                if fault == "429":
-                    return 429, {"Retry-After": "1"}, json.dumps(
-                        {"ErrorCode": 429, "Message": "Slow down"})
-                if fault == "429-date":
-                    when = email.utils.formatdate(time.time() + 2, usegmt=True)
-                    return 429, {"Retry-After": when}, json.dumps(
-                        {"ErrorCode": 429, "Message": "Slow down"})
-                if fault == "503":
-                    return _err(503, 100, "Service unavailable")
-                self._route(request, method, url)  # applied, then the answer is lost
-                raise requests.ReadTimeout("read timed out")
-        return self._route(request, method, url)
+    def _rate_limited(self, retry_after: str) -> Reply:
+        return _err(429, 429, "Slow down", {"Retry-After": retry_after})
 
-    def _route(self, request: requests.PreparedRequest, method: str,
-               url: urllib.parse.SplitResult) -> Reply:
-        if request.headers.get("Accept") != "application/json":
+    def _unavailable(self) -> Reply:
+        return _err(503, 100, "Service unavailable")
+
+    def _route(self, call: Call) -> Reply:
+        method = call.method
+        if call.headers.get("Accept") != "application/json":
             return _err(422, 409, "JSON required: set Accept and Content-Type")
-        query = dict(urllib.parse.parse_qsl(url.query))
-        body: Json = json.loads(request.body) if request.body else {}
-        parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/")]
+        query, body = call.args, call.json() or {}
+        parts = call.path.strip("/").split("/")
         head = parts[0].lower()
         if head == "message-streams":
-            server = self._server_for(request.headers.get("X-Postmark-Server-Token"))
+            server = self._server_for(call.headers.get("X-Postmark-Server-Token"))
             if server is None:
                 return _err(401, 10, "Request does not contain a valid Server token.")
             return self._streams(method, parts[1:], query, body, server)
-        if request.headers.get("X-Postmark-Account-Token") != ACCOUNT_TOKEN:
+        if call.headers.get("X-Postmark-Account-Token") != ACCOUNT_TOKEN:
             return _err(401, 10, "Request does not contain a valid Account token.")
         if head == "domains":
             return self._domains(method, parts[1:], query, body)
@@ -147,13 +101,9 @@ class PostmarkFake(EspFake):
     def _domains(self, method: str, rest: list[str], query: dict[str, str], body: Json) -> Reply:
         if not rest:
             if method == "GET":
-                page = _page(query)
-                if page is None:
-                    return _err(422, 403, "count and offset are required; count <= 500")
-                count, offset = page
                 items = [_summary(d) for d in sorted(self.domains.values(),
                                                      key=lambda d: int(d["ID"]))]
-                return _ok({"TotalCount": len(items), "Domains": items[offset:offset + count]})
+                return _listing(query, "Domains", items, code=403)
             if method == "POST":
                 return self._create_domain(body)
             return _err(405, 0, "Method not allowed")
@@ -213,14 +163,10 @@ class PostmarkFake(EspFake):
     def _servers(self, method: str, rest: list[str], query: dict[str, str], body: Json) -> Reply:
         if not rest:
             if method == "GET":
-                page = _page(query)
-                if page is None:
-                    return _err(422, 600, "count and offset are required; count <= 500")
-                count, offset = page
                 items = sorted(self.servers.values(), key=lambda s: int(s["ID"]))
                 if query.get("name"):
                     items = [s for s in items if query["name"].lower() in s["Name"].lower()]
-                return _ok({"TotalCount": len(items), "Servers": items[offset:offset + count]})
+                return _listing(query, "Servers", items, code=600)
             if method == "POST":
                 name = str(body.get("Name") or "")
                 if not name:
@@ -312,24 +258,16 @@ def _summary(d: Json) -> Json:
                               "ReturnPathDomainVerified")}
 
 
-def _page(query: dict[str, str]) -> tuple[int, int] | None:
+def _listing(query: dict[str, str], key: str, items: list[Json], code: int) -> Reply:
+    """One page of ``items``, as Postmark lists: ``count`` (at most 500) and ``offset`` are
+    required, else error ``code``."""
     try:
         count, offset = int(query["count"]), int(query["offset"])
     except (KeyError, ValueError):
-        return None
+        count = offset = -1
     if not 0 < count <= 500 or offset < 0:
-        return None
-    return count, offset
-
-
-def _method_matches(wanted: str, method: str) -> bool:
-    return wanted in ("*", "") or wanted.upper() == method
-
-
-def _path_matches(wanted: str, path: str) -> bool:
-    if any(c in wanted for c in "*?["):
-        return fnmatch.fnmatchcase(path.lower(), wanted.lower())
-    return wanted.lower() in path.lower()
+        return _err(422, code, "count and offset are required; count <= 500")
+    return _ok({"TotalCount": len(items), key: items[offset:offset + count]})
 
 
 FAKE = PostmarkFake

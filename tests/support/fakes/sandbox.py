@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+
 import espkit
 from espkit.sandbox import FakeClock
 
@@ -42,8 +44,6 @@ class SandboxFake(EspFake):
         return sum(1 for _ in self.acct.domains.list())
 
     def sent(self, method: str, path_contains: str) -> int:
-        import fnmatch
-
         return sum(1 for m, p, _ in self.emulator.history
                    if m == method and fnmatch.fnmatchcase(p, path_contains))
 

@@ -10,26 +10,21 @@ open for tests to arrange and inspect.
 
 from __future__ import annotations
 
-import email.utils
 import itertools
 import json
-import re
 import time
-import urllib.parse
 from typing import Any
 
 import requests
-import responses
 
 import espkit
 
-from .base import EspFake, Fault, FaultQueue
+from .base import Call, HttpFake, Reply
 
 GLOBAL = "https://api.sendgrid.com"
 EU = "https://api.eu.sendgrid.com"
 KEY = "SG.suite-key.0123456789abcdefghijklmnopqrstuvwxyz"
 PARENT = "parent_user"
-Reply = tuple[int, dict[str, str], str]
 
 
 def _reply(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
@@ -41,94 +36,62 @@ def _reply(status: int, body: Any = None, headers: dict[str, str] | None = None)
             json.dumps(body))
 
 
-def _error(status: int, message: str, field: str | None = None) -> Reply:
-    return _reply(status, {"errors": [{"field": field, "message": message}]})
+def _error(status: int, message: str, field: str | None = None,
+           headers: dict[str, str] | None = None) -> Reply:
+    return _reply(status, {"errors": [{"field": field, "message": message}]}, headers)
 
 
-class SendGridFake(EspFake):
+class SendGridFake(HttpFake):
     provider = "sendgrid"
     ips = ("203.0.113.20", "203.0.113.21", "203.0.113.22", "203.0.113.23")
     create_domain_path = "/v3/whitelabel/domains"
     # a name is read through the list's domain= filter
     get_domain_path = "/v3/whitelabel/domains"
+    base = GLOBAL
+    foreign_hosts = (EU,)
 
     def __init__(self, key: str = KEY) -> None:
+        super().__init__()
         self.key = key
-
-    def __enter__(self) -> SendGridFake:
         self.domains: dict[int, dict[str, Any]] = {}
         self.pools: dict[str, list[str]] = {}
         self.warmups: dict[str, int] = {}
         self.subusers: dict[str, dict[str, Any]] = {}
         self.subuser_ips: dict[str, list[str]] = {}
-        self.published: set[str] = set()
-        self.faults = FaultQueue()
-        self.log: list[tuple[str, str]] = []
+        #: every request that reached the fake (``test_sendgrid_spec.py`` checks them)
         self.requests: list[requests.PreparedRequest] = []
         self._ids = itertools.count(1001)
-        self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
-        self.mock.start()
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-            self.mock.add_callback(method, re.compile(re.escape(GLOBAL) + r"/.*"), self._handle)
-            self.mock.add_callback(method, re.compile(re.escape(EU) + r"/.*"),
-                                   lambda r: _error(401, "authorization required"))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.mock.stop()
-        self.mock.reset()
 
     def connect(self) -> espkit.Account:
         return espkit.connect("sendgrid", api_key=self.key, region="global")
 
-    def publish_dns(self, domain: str) -> None:
-        self.published.add(domain)
-
-    def fail_next(self, fault: Fault, method: str, path_contains: str) -> None:
-        self.faults.add(fault, method, path_contains)
-
-    def domain_count(self) -> int:
-        return len(self.domains)
-
-    def sent(self, method: str, path_contains: str) -> int:
-        return sum(1 for m, p in self.log if m == method and path_contains in p)
-
     # -- the wire ------------------------------------------------------------------------
 
-    def _handle(self, request: requests.PreparedRequest) -> Reply:
-        url = urllib.parse.urlsplit(request.url or "")
-        method = request.method or "GET"
-        path = urllib.parse.unquote(url.path)
-        self.log.append((method, path))
-        self.requests.append(request)
-        if request.headers.get("Authorization") != f"Bearer {self.key}":
-            return _error(401, "authorization required")
-        query = urllib.parse.parse_qs(url.query)
-        raw = request.body or b""
-        body = json.loads(raw) if raw else None
-        fault = self.faults.take(method, path)
-        if fault in ("429", "429-date"):
-            after = "1" if fault == "429" else email.utils.formatdate(time.time() + 1,
-                                                                      usegmt=True)
-            return _reply(429, {"errors": [{"field": None, "message": "too many requests"}]},
-                          {"Retry-After": after, "X-RateLimit-Remaining": "0"})
-        if fault == "503":
-            return _error(503, "service unavailable")
-        owner = request.headers.get("on-behalf-of") or PARENT
-        reply = self._route(method, path, query, body, owner)
-        if fault == "timeout_after_commit":
-            raise requests.ReadTimeout("read timed out after the request was applied")
-        return reply
+    def _keep(self, call: Call) -> None:
+        self.requests.append(call.request)
 
-    def _route(self, method: str, path: str, q: dict[str, list[str]], body: Any,
-               owner: str) -> Reply:
+    def _rate_limited(self, retry_after: str) -> Reply:
+        return _error(429, "too many requests",
+                      headers={"Retry-After": retry_after, "X-RateLimit-Remaining": "0"})
+
+    def _unavailable(self) -> Reply:
+        return _error(503, "service unavailable")
+
+    def _unauthorized(self) -> Reply:
+        return _error(401, "authorization required")
+
+    def _route(self, call: Call) -> Reply:
+        if call.headers.get("Authorization") != f"Bearer {self.key}":
+            return self._unauthorized()
+        method, path, q, body = call.method, call.path, call.args, call.json()
+        owner = call.headers.get("on-behalf-of") or PARENT
         parts = path.strip("/").split("/")
         match method, parts:
             case "POST", ["v3", "whitelabel", "domains"]:
                 return self._create_domain(body, owner)
             case "GET", ["v3", "whitelabel", "domains"]:
                 found = [d for d in self.domains.values() if d["username"] == owner
-                         and q.get("domain", [""])[0] in d["domain"]]
+                         and q.get("domain", "") in d["domain"]]
                 return _reply(200, self._page(found, q))
             case "GET", ["v3", "whitelabel", "domains", domain_id]:
                 domain = self._own(domain_id, owner)
@@ -194,7 +157,7 @@ class SendGridFake(EspFake):
             case "POST", ["v3", "subusers"]:
                 return self._create_subuser(body)
             case "GET", ["v3", "subusers"]:
-                wanted = q.get("username", [None])[0]
+                wanted = q.get("username")
                 found = [s for s in self.subusers.values()
                          if wanted is None or s["username"] == wanted]
                 return _reply(200, self._page(found, q))
@@ -210,9 +173,9 @@ class SendGridFake(EspFake):
         return _error(404, "resource not found")
 
     @staticmethod
-    def _page(items: list[Any], q: dict[str, list[str]]) -> list[Any]:
-        offset = int(q.get("offset", ["0"])[0])
-        limit = int(q.get("limit", ["10"])[0])
+    def _page(items: list[Any], q: dict[str, str]) -> list[Any]:
+        offset = int(q.get("offset", "0"))
+        limit = int(q.get("limit", "10"))
         return items[offset:offset + limit]
 
     def _own(self, domain_id: str, owner: str) -> dict[str, Any] | None:

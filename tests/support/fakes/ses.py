@@ -25,7 +25,7 @@ from moto import mock_aws
 import espkit
 from espkit.providers.ses import DEFAULT_POOL
 
-from .base import EspFake, Fault
+from .base import WireFake
 
 REGION = "eu-west-1"
 ACCESS_KEY = "AKIAFAKESES000000000"
@@ -48,20 +48,24 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return _answer(status, {"Error": {"Code": code, "Message": message}}, headers)
 
 
-class SesFake(EspFake):
+class SesFake(WireFake):
     provider = "ses"
     ips = ("198.51.100.10", "198.51.100.11", "198.51.100.12", "198.51.100.13")
     create_domain_path = "CreateEmailIdentity"
     get_domain_path = "GetEmailIdentity"
 
     def __init__(self) -> None:
-        #: name -> {"tokens", "verified", "mail_from", "config_set"}
+        super().__init__()
+        #: name -> {"tokens", "mail_from", "config_set"}; verified once its name is published
         self.domains: dict[str, Json] = {}
         self.ip_pool: dict[str, str] = dict.fromkeys(self.ips, DEFAULT_POOL)
         self.pools: set[str] = {DEFAULT_POOL}
-        self.calls: list[tuple[str, str]] = []  # (HTTP method, operation)
-        self._faults: list[tuple[Fault, str, str]] = []
         self._commit_then_timeout = False
+
+    @property
+    def calls(self) -> list[tuple[str, str]]:
+        """The log under its SES name: (HTTP method, operation) per call."""
+        return self.log
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -82,21 +86,6 @@ class SesFake(EspFake):
     def connect(self) -> espkit.Account:
         return espkit.connect("ses", region=REGION, session=self.session)
 
-    # -- EspFake ------------------------------------------------------------------------------
-
-    def publish_dns(self, domain: str) -> None:
-        self.domains[domain]["verified"] = True
-
-    def fail_next(self, fault: Fault, method: str, path_contains: str) -> None:
-        self._faults.append((fault, method.upper(), path_contains))
-
-    def domain_count(self) -> int:
-        return len(self.domains)
-
-    def sent(self, method: str, path_contains: str) -> int:
-        return sum(1 for m, op in self.calls
-                   if (method == "*" or m == method.upper()) and path_contains in op)
-
     # -- hooks --------------------------------------------------------------------------------
 
     @staticmethod
@@ -105,20 +94,15 @@ class SesFake(EspFake):
 
     def _before_call(self, model: Any, context: Json, **_: Any) -> Answer | None:
         op = model.name
-        method = model.http["method"]
-        self.calls.append((method, op))
-        for i, (fault, f_method, fragment) in enumerate(self._faults):
-            if f_method in (method, "*") and fragment in op:
-                del self._faults[i]
-                if fault == "429":
-                    return _error(429, "TooManyRequestsException", "Too many requests",
-                                  {"retry-after": "1"})
-                if fault == "429-date":
-                    return _error(429, "TooManyRequestsException", "Too many requests")
-                if fault == "503":
-                    return _error(503, "ServiceUnavailable", "Service unavailable")
-                self._commit_then_timeout = True
-                break
+        fault = self._arrive(model.http["method"], op)
+        if fault == "429":
+            return _error(429, "TooManyRequestsException", "Too many requests",
+                          {"retry-after": "1"})
+        if fault == "429-date":
+            return _error(429, "TooManyRequestsException", "Too many requests")
+        if fault == "503":
+            return _error(503, "ServiceUnavailable", "Service unavailable")
+        self._commit_then_timeout = fault == "timeout_after_commit"
         return self._emulate(op, context.get("fake_params") or {})
 
     def _emulate(self, op: str, p: Json) -> Answer | None:
@@ -168,12 +152,13 @@ class SesFake(EspFake):
             name = str(p.get("EmailIdentity", "")).lower()
             if op == "CreateEmailIdentity":
                 self.domains[name] = {
-                    "tokens": [secrets.token_hex(16) for _ in range(3)], "verified": False,
+                    "tokens": [secrets.token_hex(16) for _ in range(3)],
                     "mail_from": None, "config_set": p.get("ConfigurationSetName")}
             if op in ("CreateEmailIdentity", "GetEmailIdentity") and name in self.domains:
                 self._identity(name, parsed)
             if op == "DeleteEmailIdentity":
                 self.domains.pop(name, None)
+                self.published.discard(name)  # a new identity gets new tokens to publish
             if op == "CreateDedicatedIpPool":
                 self.pools.add(str(p["PoolName"]))
             if op == "DeleteDedicatedIpPool":
@@ -189,11 +174,12 @@ class SesFake(EspFake):
     def _identity(self, name: str, parsed: Json) -> None:
         """SES's answer, not moto's: tokens, and nothing verified before DNS is published."""
         state = self.domains[name]
-        status = "SUCCESS" if state["verified"] else "PENDING"
+        verified = name in self.published
+        status = "SUCCESS" if verified else "PENDING"
         parsed["DkimAttributes"] = {**parsed.get("DkimAttributes", {}),
                                     "Tokens": list(state["tokens"]), "Status": status,
                                     "SigningAttributesOrigin": "AWS_SES"}
-        parsed["VerifiedForSendingStatus"] = bool(state["verified"])
+        parsed["VerifiedForSendingStatus"] = verified
         if "VerificationStatus" in parsed:
             parsed["VerificationStatus"] = status
         if state["mail_from"]:

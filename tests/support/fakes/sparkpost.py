@@ -10,34 +10,29 @@ silent (a duplicate domain), the fake answers as SparkPost does: 409 "resource c
 from __future__ import annotations
 
 import base64
-import email.utils
 import hashlib
 import json
 import re
-import time
-import urllib.parse
 from typing import Any
-
-import requests
-import responses
 
 import espkit
 
-from .base import EspFake, Fault, FaultQueue
+from .base import Call, HttpFake, Reply
 
 BASE = "https://api.sparkpost.com/api/v1"
 KEY = "14ac5499cfdd2bb2859e4476d2e5b1d2bad079bf"
 Json = dict[str, Any]
-Reply = tuple[int, dict[str, str], str]
 
 
-def _error(status: int, message: str, description: str = "", code: str = "") -> Reply:
+def _error(status: int, message: str, description: str = "", code: str = "",
+           headers: dict[str, str] | None = None) -> Reply:
     err: Json = {"message": message}
     if description:
         err["description"] = description
     if code:
         err["code"] = code
-    return status, {"Content-Type": "application/json"}, json.dumps({"errors": [err]})
+    return (status, {"Content-Type": "application/json", **(headers or {})},
+            json.dumps({"errors": [err]}))
 
 
 def _ok(results: Any, status: int = 200, **extra: Any) -> Reply:
@@ -50,18 +45,17 @@ def public_key(domain: str) -> str:
     return "MIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQC" + digest + "IDAQAB"
 
 
-class SparkPostFake(EspFake):
+class SparkPostFake(HttpFake):
     provider = "sparkpost"
     ips = ("192.0.2.10", "192.0.2.11", "192.0.2.12", "192.0.2.13")
     create_domain_path = "sending-domains"
     get_domain_path = "sending-domains"
 
     def __init__(self, base: str = BASE, key: str = KEY) -> None:
+        super().__init__()
         self.base = base
         self.key = key
-        self.mock = responses.RequestsMock(assert_all_requests_are_fired=False)
         self.domains: dict[str, Json] = {}
-        self.published: set[str] = set()
         self.pools: dict[str, Json] = {"default": {"id": "default", "name": "Default"}}
         self.sending_ips: dict[str, Json] = {
             ip: {"external_ip": ip, "hostname": f"mta{n}a.sparkpostmail.com",
@@ -74,69 +68,35 @@ class SparkPostFake(EspFake):
         self.requests: list[tuple[str, str, Any, dict[str, str]]] = []
         #: (method, path, query parameter names) per request that had a query
         self.queries: list[tuple[str, str, list[str]]] = []
-        self._faults = FaultQueue()
-
-    # -- EspFake --------------------------------------------------------------------------
-
-    def __enter__(self) -> SparkPostFake:
-        pattern = re.compile(re.escape(self.base) + r"/.*")
-        for method in ("GET", "POST", "PUT", "DELETE"):
-            self.mock.add_callback(method, pattern, callback=self._handle)
-        self.mock.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.mock.stop()
-        self.mock.reset()
 
     def connect(self) -> espkit.Account:
         return espkit.connect("sparkpost", api_key=self.key, region="us")
 
-    def publish_dns(self, domain: str) -> None:
-        self.published.add(domain)
+    # -- the wire ---------------------------------------------------------------------------
 
-    def fail_next(self, fault: Fault, method: str, path_contains: str) -> None:
-        self._faults.add(fault, method, path_contains)
+    def _keep(self, call: Call) -> None:
+        self.requests.append((call.method, call.path, call.json(), dict(call.headers)))
+        if call.args:
+            self.queries.append((call.method, call.path, sorted(call.args)))
 
-    def domain_count(self) -> int:
-        return len(self.domains)
+    def _rate_limited(self, retry_after: str) -> Reply:
+        return _error(429, "Too many requests", headers={"Retry-After": retry_after})
 
-    def sent(self, method: str, path_contains: str) -> int:
-        return sum(1 for m, p, _, _ in self.requests
-                   if m == method.upper() and path_contains in p)
+    def _unavailable(self) -> Reply:
+        return _error(503, "Service Unavailable")
 
-    # -- dispatch ---------------------------------------------------------------------------
+    def _unauthorized(self) -> Reply:
+        return _error(401, "Unauthorized.")
 
-    def _handle(self, request: requests.PreparedRequest) -> Reply:
-        url = urllib.parse.urlsplit(request.url or "")
-        path = url.path[len(urllib.parse.urlsplit(self.base).path):]
-        query = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
-        method = (request.method or "GET").upper()
-        raw = request.body or b""
-        body = json.loads(raw) if raw else None
-        headers = dict(request.headers)
-        self.requests.append((method, path, body, headers))
-        if query:
-            self.queries.append((method, path, sorted(query)))
-        fault = self._faults.take(method, path)
-        if fault in ("429", "429-date"):
-            when = ("1" if fault == "429" else
-                    email.utils.formatdate(time.time() + 2, usegmt=True))
-            status, hdrs, text = _error(429, "Too many requests")
-            return status, {**hdrs, "Retry-After": when}, text
-        if fault == "503":
-            return _error(503, "Service Unavailable")
-        if headers.get("Authorization") != self.key:
-            return _error(401, "Unauthorized.")
-        sub = headers.get("X-MSYS-SUBACCOUNT")
-        reply = self._route(method, path, query, body if isinstance(body, dict) else {}, sub)
-        if fault == "timeout_after_commit":
-            raise requests.ReadTimeout("read timed out (fake, after commit)")
-        return reply
-
-    def _route(self, method: str, path: str, query: dict[str, str], body: Json,
-               sub: str | None) -> Reply:
-        parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
+    def _route(self, call: Call) -> Reply:
+        if call.headers.get("Authorization") != self.key:
+            return self._unauthorized()
+        method, path, query = call.method, call.path, call.args
+        body = call.json()
+        if not isinstance(body, dict):
+            body = {}
+        sub = call.headers.get("X-MSYS-SUBACCOUNT")
+        parts = path.strip("/").split("/")
         head, rest = parts[0], parts[1:]
         if head == "sending-domains":
             return self._domains(method, rest, body, sub)
