@@ -1,23 +1,22 @@
-"""espkit.bulk."""
+"""espkit.bulk: bulk operations over tens of thousands of domains, rate-exact and resumable.
+
+The package re-exports the names used outside it, so callers import from ``espkit.bulk``
+rather than from its modules: ``engine`` (``Bulk`` and the conveniences), ``execution``
+(its run loop and error kinds), ``operations`` (``Operation`` and the catalogue), ``inputs``
+(``read_items``), ``report`` (results and the ``Report``) and ``journal`` (the SQLite
+record that makes a run resumable).
+"""
 
 from espkit.bulk.engine import (
-    FATAL,
-    REPORT_COLUMNS,
     SHOW_BAD_ROWS,
-    UNHEALTHY,
     Bulk,
-    BulkInterrupted,
-    ItemResult,
-    Operation,
-    Outcome,
-    Progress,
-    Report,
     assign,
     create_domains,
     delete_domains,
-    read_items,
     verify_domains,
 )
+from espkit.bulk.execution import FATAL, UNHEALTHY
+from espkit.bulk.inputs import read_items
 from espkit.bulk.journal import (
     DONE,
     FAILED,
@@ -26,58 +25,15 @@ from espkit.bulk.journal import (
     Entry,
     Journal,
 )
-
-__all__ = [
-    "DONE",
-    "FAILED",
-    "FATAL",
-    "INFLIGHT",
-    "PENDING",
-    "REPORT_COLUMNS",
-    "SHOW_BAD_ROWS",
-    "UNHEALTHY",
-    "Bulk",
-    "BulkInterrupted",
-    "Entry",
-    "ItemResult",
-    "Journal",
-    "Operation",
-    "Outcome",
-    "Progress",
-    "Report",
-    "assign",
-    "create_domains",
-    "delete_domains",
-    "read_items",
-    "verify_domains",
-]
-
-
-__all__ = [
-    "DONE",
-    "FAILED",
-    "FATAL",
-    "INFLIGHT",
-    "PENDING",
-    "REPORT_COLUMNS",
-    "SHOW_BAD_ROWS",
-    "UNHEALTHY",
-    "Bulk",
-    "BulkInterrupted",
-    "Entry",
-    "ItemResult",
-    "Journal",
-    "Operation",
-    "Outcome",
-    "Progress",
-    "Report",
-    "assign",
-    "create_domains",
-    "delete_domains",
-    "read_items",
-    "verify_domains",
-]
-
+from espkit.bulk.operations import Operation
+from espkit.bulk.report import (
+    REPORT_COLUMNS,
+    ItemResult,
+    Outcome,
+    Progress,
+    Report,
+)
+from espkit.errors import BulkInterrupted
 
 __all__ = [
     "DONE",

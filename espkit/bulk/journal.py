@@ -17,15 +17,17 @@ another is a ``ConfigError`` rather than a silent mix of two jobs.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
 from espkit.errors import ConfigError
+
+if TYPE_CHECKING:
+    import sqlite3
 
 PENDING = "pending"
 INFLIGHT = "inflight"
@@ -73,6 +75,8 @@ class Journal:
     """
 
     def __init__(self, path: str = ":memory:") -> None:
+        import sqlite3  # loaded with the first journal, not with ``import espkit.bulk``
+
         self.path = path
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)

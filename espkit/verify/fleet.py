@@ -22,7 +22,7 @@ from espkit.verify.report import (
     VerificationResult,
     WaitProgress,
 )
-from espkit.verify.rounds import SHOW_BAD_ROWS, Stop, Target, Waiter, check_options, rounds
+from espkit.verify.rounds import SHOW_BAD_ROWS, Stop, Target, Waiter, check_options, run_rounds
 
 if TYPE_CHECKING:
     from espkit.fleet import DesiredDomain, Fleet
@@ -227,7 +227,7 @@ class _FleetRun:
         waiter.requests, waiter.throttled = self.read.get(connection, (0, 0))
         with self.lock:
             self.waiters[connection] = waiter
-        rounds(waiter, sleep=sleep if self.stop is None else self.stop.sleep(sleep),
+        run_rounds(waiter, sleep=sleep if self.stop is None else self.stop.sleep(sleep),
                **options)
 
     def combined(self, connection: str, p: WaitProgress) -> None:

@@ -1,7 +1,7 @@
 """The rounds behind ``espkit.verify.wait``: one account's domains (in any of its scopes) verified
 round after round through the bulk engine, with backoff up to a deadline.
 
-``Waiter`` holds each domain's state and runs one round; ``rounds`` runs them on the backoff
+``Waiter`` holds each domain's state and runs one round; ``run_rounds`` runs them on the backoff
 schedule; ``Stop`` lets the calling thread stop waits running in other threads;
 ``check_options`` checks ``timeout``, ``poll``, ``max_poll`` and ``backoff``. Used by
 ``espkit.verify.wait`` (one account) and ``espkit.verify.fleet`` (a whole fleet).
@@ -256,7 +256,7 @@ def _prepare(acct: Account, item: Any) -> tuple[str, dict[str, Any]]:
     return str(item), {}
 
 
-def rounds(waiter: Waiter, *, deadline: float, poll: float, max_poll: float,
+def run_rounds(waiter: Waiter, *, deadline: float, poll: float, max_poll: float,
            backoff: float, sleep: Callable[[float], None], clock: Callable[[], float],
            once: bool = False) -> None:
     """Round 1 over every unsettled domain, then the backoff schedule up to ``deadline``
@@ -313,5 +313,5 @@ __all__ = [
     "Target",
     "Waiter",
     "check_options",
-    "rounds",
+    "run_rounds",
 ]

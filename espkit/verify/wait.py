@@ -47,25 +47,17 @@ from espkit import validate
 from espkit.account import Account
 from espkit.errors import ValidationError
 from espkit.models import Domain, DomainSpec
-from espkit.verify.fleet import NOT_APPLIED, READ_WORKERS, wait_for_fleet
 from espkit.verify.report import (
-    SUMMARY_DOMAINS,
-    SUMMARY_RECORDS,
     VerificationInterrupted,
-    VerificationOutcome,
     VerificationReport,
-    VerificationResult,
     WaitProgress,
-    describe_records,
 )
 from espkit.verify.rounds import (
-    FATAL,
     SHOW_BAD_ROWS,
-    TRANSIENT,
     Target,
     Waiter,
     check_options,
-    rounds,
+    run_rounds,
 )
 
 
@@ -103,7 +95,7 @@ def wait_until_verified(
     if not targets:
         return waiter.report()
     try:
-        rounds(waiter, deadline=waiter.start + timeout, poll=poll, max_poll=max_poll,
+        run_rounds(waiter, deadline=waiter.start + timeout, poll=poll, max_poll=max_poll,
                backoff=backoff, sleep=sleep, clock=clock)
     except KeyboardInterrupt:
         raise VerificationInterrupted(waiter.report(interrupted=True)) from None
@@ -123,7 +115,7 @@ def verify_once(
     waiter = Waiter(account, targets, on_progress, clock)
     if targets:
         try:
-            rounds(waiter, deadline=waiter.start, poll=1.0, max_poll=1.0, backoff=1.0,
+            run_rounds(waiter, deadline=waiter.start, poll=1.0, max_poll=1.0, backoff=1.0,
                    sleep=time.sleep, clock=clock, once=True)
         except KeyboardInterrupt:
             raise VerificationInterrupted(waiter.report(interrupted=True)) from None
@@ -191,20 +183,4 @@ def _targets(domains: object, account: Account) -> list[Target]:
     return list(seen.values())
 
 
-__all__ = [
-    "FATAL",
-    "NOT_APPLIED",
-    "READ_WORKERS",
-    "SUMMARY_DOMAINS",
-    "SUMMARY_RECORDS",
-    "TRANSIENT",
-    "VerificationInterrupted",
-    "VerificationOutcome",
-    "VerificationReport",
-    "VerificationResult",
-    "WaitProgress",
-    "describe_records",
-    "verify_once",
-    "wait_for_fleet",
-    "wait_until_verified",
-]
+__all__ = ["verify_once", "wait_until_verified"]
