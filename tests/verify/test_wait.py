@@ -17,7 +17,7 @@ import espkit
 from espkit import DnsRecord, RecordStatus
 from espkit.account import runner_of
 from espkit.bulk import Bulk
-from espkit.sandbox import Emulator, FakeClock
+from espkit.sandbox import Clock, Emulator, FakeClock, SystemClock
 from espkit.testing import emulator
 from espkit.verify import (
     VerificationInterrupted,
@@ -40,8 +40,8 @@ class Sandbox:
     """A sandbox account on a fake clock, and the waiter's sleep/clock on the same time:
     a waiter's sleep advances the clock the sandbox judges DNS propagation by."""
 
-    def __init__(self, **options: Any) -> None:
-        self.clock = FakeClock()
+    def __init__(self, clock: Clock | None = None, **options: Any) -> None:
+        self.clock: Any = clock or FakeClock()
         self.acct = espkit.connect("sandbox", path=":memory:", clock=self.clock, **options)
         self.emu: Emulator = emulator(self.acct)
         self.slept: list[float] = []
@@ -466,8 +466,10 @@ def test_ctrl_c_between_rounds_returns_what_is_known() -> None:
 
 
 def test_ctrl_c_during_a_round_finishes_the_requests_in_flight() -> None:
-    sb = Sandbox(verify_delay=0, latency=0.001)
-    fleet = names(200)
+    # progress is reported every 0.1 s of real time, so the round must last longer than
+    # that for the Ctrl-C to land inside it: 400 exchanges of 20 ms each on the real clock
+    sb = Sandbox(clock=SystemClock(), verify_delay=0, latency=0.02)
+    fleet = names(400)
     sb.create(fleet)
     with pytest.raises(VerificationInterrupted) as info:
         sb.wait(fleet, on_progress=_interrupt(lambda p: p.checking and p.checked >= 10))
@@ -475,7 +477,7 @@ def test_ctrl_c_during_a_round_finishes_the_requests_in_flight() -> None:
     assert report.interrupted
     assert report.rounds == 1
     verified = len(report.verified)
-    assert 10 <= verified < 200
+    assert 10 <= verified < 400
     assert verified == sb.verifies()  # every answered request is in the report
 
 
