@@ -27,8 +27,7 @@ class Secret:
             raise ValidationError("api_key", "<redacted>", "must be a non-empty string")
         # keys pasted or read from files often end in a newline: strip before checking
         value = value.strip()
-        if any(c in value for c in "\r\n\x00"):
-            raise ValidationError("api_key", "<redacted>", "contains a control character")
+        _check_header_safe(value)
         self._value = value
 
     def reveal(self) -> str:
@@ -52,6 +51,22 @@ class Secret:
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("Secret cannot be pickled")
+
+
+def _check_header_safe(value: str) -> None:
+    """A key goes into an HTTP header: printable ASCII only, checked here so that nothing
+    later (requests' Latin-1 Basic auth, http.client) raises a ``UnicodeEncodeError`` or
+    ``InvalidHeader`` whose text holds the key, and CR/LF cannot add a header. The error
+    says where and what kind of character, never the key. (``validate.header_value`` is the
+    same rule for values that are not secret; this layer cannot import it.)"""
+    for position, c in enumerate(value):
+        if not " " <= c <= "~":
+            kind = "a control character" if c.isascii() else "a non-ASCII character"
+            raise ValidationError(
+                "api_key", "<redacted>",
+                f"contains {kind} at position {position}: keys are printable "
+                "ASCII (was the key copied whole, without smart quotes or line breaks?)",
+            )
 
 
 def env_names(provider: str, extra: Sequence[str] = ()) -> tuple[str, ...]:
@@ -80,7 +95,7 @@ def resolve(
         looked.append(f"${name}")
         value = os.environ.get(name)
         if value:
-            return Secret(value)
+            return _read(value, f"${name}")
     user = keyring_username(provider, profile)
     try:
         import keyring
@@ -91,8 +106,18 @@ def resolve(
         looked.append(f"keyring (unavailable: {type(exc).__name__})")
         stored = None
     if stored:
-        return Secret(stored)
+        return _read(stored, f"keyring service {KEYRING_SERVICE!r} user {user!r}")
     raise MissingCredentials(provider, looked)
+
+
+def _read(value: str, where: str) -> Secret:
+    """``Secret(value)``, its error saying where the bad key was found."""
+    try:
+        return Secret(value)
+    except ValidationError as exc:
+        reason = exc.reason
+    # raised outside the handler, so that no exception context rides along
+    raise ValidationError("api_key", "<redacted>", f"{reason} (read from {where})")
 
 
 def store(provider: str, key: str, profile: str | None = None) -> None:

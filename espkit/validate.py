@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 import urllib.parse
 from collections.abc import Iterable
 from typing import Any
+
+import idna
 
 from espkit.errors import ValidationError
 from espkit.models import DomainSpec
@@ -19,6 +22,9 @@ from espkit.models import DomainSpec
 _LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 _FORBIDDEN = re.compile(r"[/\\%@:?#\s\x00-\x1f\x7f]")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: the longest domain name, counted on the ASCII (punycode) form without the trailing dot
+MAX_NAME = 253
+MAX_LABEL = 63
 
 #: the values espkit accepts for the DomainSpec options of the same names (whatever the
 #: provider: which options a provider honours is its ``DOMAIN_OPTIONS``)
@@ -33,7 +39,14 @@ DOMAIN_OPTIONS = (
 
 
 def domain_name(value: object, field: str = "domain") -> str:
-    """Return the canonical (lower-case, punycode, no trailing dot) form of a domain name."""
+    """Return the canonical form of a domain name: IDNA 2008 (UTS 46, non-transitional)
+    A-labels, lower case, no trailing dot.
+
+    Upper case folds to lower and one trailing dot is dropped; any other change the IDNA
+    mapping would make (a zero-width or soft-hyphen character dropped, a compatibility dot
+    or full-width letter replaced, any NFKC change) is refused with the name it would become,
+    because then the domain acted on is not the one typed (IDNA 2003 turned ``faß.de`` into
+    ``fass.de`` and ``x\u200b.com`` into ``x.com``)."""
     if not isinstance(value, str):
         raise ValidationError(field, value, "must be a string")
     if not value:
@@ -44,27 +57,94 @@ def domain_name(value: object, field: str = "domain") -> str:
             "(slash, percent, whitespace, control character, ...)"
         )
     name = value[:-1] if value.endswith(".") else value
-    if ".." in name or name.startswith("."):
+    if not name or ".." in name or name.startswith(".") or name.endswith("."):
         raise ValidationError(field, value, "has an empty label")
-    try:
-        ascii_name = name.encode("idna").decode("ascii").lower()
-    except UnicodeError as exc:
-        raise ValidationError(field, value, f"is not a valid IDNA name ({exc})") from None
-    if len(ascii_name) > 253:
-        raise ValidationError(field, value, "is longer than 253 characters")
-    labels = ascii_name.split(".")
+    # Nothing legal is longer (nothing may be dropped, and each Unicode character costs at
+    # least one ASCII one): this bounds the work the IDNA code below does on hostile input.
+    if len(name) > MAX_NAME:
+        raise ValidationError(field, value, f"is longer than {MAX_NAME} characters")
+    unicode_name = name.lower() if name.isascii() else _uts46_unchanged(name, value, field)
+    labels = [_a_label(label, value, field) for label in unicode_name.split(".")]
+    ascii_name = ".".join(labels)
+    if len(ascii_name) > MAX_NAME:
+        raise ValidationError(
+            field, value, f"is longer than {MAX_NAME} characters as sent ({ascii_name!r})"
+        )
     if len(labels) < 2:
         raise ValidationError(field, value, "needs at least two labels, e.g. mail.example.com")
-    for label in labels:
-        if not _LABEL.fullmatch(label):
-            raise ValidationError(
-                field, value,
-                f"label {label!r} must be 1-63 letters, digits or hyphens, "
-                "not starting or ending with a hyphen",
-            )
     if labels[-1].isdigit():
         raise ValidationError(field, value, "top-level label cannot be numeric")
     return ascii_name
+
+
+def _uts46_unchanged(name: str, value: str, field: str) -> str:
+    """The UTS 46 mapping of a non-ASCII ``name``, which may only fold upper case."""
+    try:
+        # non-transitional (ß and ς kept) is the default of every idna release; the
+        # ``transitional`` argument is deprecated with UTS 46's transitional processing (a
+        # no-op in recent idna) and is not passed, so that its removal cannot break this
+        mapped = idna.uts46_remap(name, std3_rules=True)
+        # character by character, to tell the fold apart from every other mapping
+        folds = [_folded(c) for c in name]
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise ValidationError(field, value, f"is not a valid IDNA 2008 name ({exc})") from None
+    # NFKC: the Kelvin sign folds to a plain "k" but is no more the letter typed than a
+    # full-width one is; the whole-name comparison also catches what NFC would recompose
+    if (None in folds or "".join(c for c in folds if c is not None) != mapped
+            or unicodedata.normalize("NFKC", name) != name):
+        raise ValidationError(field, value, f"would become {_shown(mapped)} under IDNA 2008 "
+                              "mapping: give that name if it is the one meant")
+    return mapped
+
+
+def _folded(c: str) -> str | None:
+    """``c`` as UTS 46 maps it if that is ``c`` itself or its lower case, else None."""
+    if c.isascii():
+        return c.lower()
+    m = idna.uts46_remap(c, std3_rules=True)
+    return m if m in (c, c.lower()) else None
+
+
+def _shown(mapped: str) -> str:
+    try:
+        return f"{mapped!r} ({idna.encode(mapped, uts46=False).decode('ascii')!r})"
+    except (idna.IDNAError, UnicodeError):
+        return repr(mapped)
+
+
+def _a_label(label: str, value: str, field: str) -> str:
+    """The A-label (or LDH label) for one label of a mapped name."""
+    try:
+        if not label.isascii():
+            # the length first, in the form sent (the punycode idna itself uses), so that
+            # the message can say so
+            ascii_label = "xn--" + label.encode("punycode").decode("ascii")
+            if len(ascii_label) > MAX_LABEL:
+                raise ValidationError(field, value, f"label {label!r} is longer than "
+                                      f"{MAX_LABEL} characters as sent ({ascii_label!r})")
+            if idna.alabel(label).decode("ascii") != ascii_label:  # pragma: no cover
+                raise ValidationError(field, value, f"label {label!r} has no stable A-label")
+        elif label.startswith("xn--"):
+            # an A-label must be the canonical encoding of a valid U-label: ``xn--zz`` is
+            # not punycode, and a non-canonical spelling would name another domain
+            if idna.alabel(idna.ulabel(label)).decode("ascii") != label:
+                raise ValidationError(field, value, f"label {label!r} is not a canonical A-label")
+            ascii_label = label
+        else:
+            # plain LDH labels keep the DNS rules espkit always applied (``ab--c`` is a
+            # valid host name though IDNA reserves it for future prefixes)
+            ascii_label = label
+    except (idna.IDNAError, UnicodeError) as exc:
+        raise ValidationError(
+            field, value, f"label {label!r} is not a valid IDNA 2008 label ({exc})"
+        ) from None
+    if not _LABEL.fullmatch(ascii_label):
+        raise ValidationError(
+            field, value,
+            f"label {ascii_label!r} must be 1-63 letters, digits or hyphens, "
+            "not starting or ending with a hyphen",
+        )
+    return ascii_label
 
 
 def ip_address(value: object, field: str = "ip") -> str:
@@ -116,6 +196,32 @@ def identifier(value: object, field: str) -> str:
         raise ValidationError(field, value, "must be a non-empty string")
     if _FORBIDDEN.search(value) or value in {".", ".."}:
         raise ValidationError(field, value, "contains a character not allowed in an id")
+    return value
+
+
+def header_value(field: str, value: object, secret: bool = False) -> str:
+    """Check a value espkit puts in an HTTP header (a subaccount id, a key) and return it.
+
+    HTTP carries header values as bytes: a non-ASCII character would be sent as Latin-1
+    or raise a bare ``UnicodeEncodeError`` deep in http.client (whose message shows the
+    value), and CR/LF would end the header. Printable ASCII only, with no surrounding
+    space (HTTP strips it, so the ESP would see another value). With ``secret`` the error
+    shows ``<redacted>`` and says only where the bad character is."""
+    shown = "<redacted>" if secret else value
+    if not isinstance(value, str):
+        raise ValidationError(field, "<redacted>" if secret else value, "must be a string")
+    if not value:
+        raise ValidationError(field, shown, "must not be empty")
+    for position, c in enumerate(value):
+        if not " " <= c <= "~":
+            kind = "a control character" if c.isascii() else "a non-ASCII character"
+            what = kind if secret else f"{kind} ({c!r})"
+            raise ValidationError(
+                field, shown, f"has {what} at position {position}: HTTP headers carry "
+                "printable ASCII only",
+            )
+    if value != value.strip(" "):
+        raise ValidationError(field, shown, "must not start or end with a space")
     return value
 
 
@@ -175,12 +281,15 @@ def segment(value: str) -> str:
 __all__ = [
     "DKIM_KEY_SIZES",
     "DOMAIN_OPTIONS",
+    "MAX_LABEL",
+    "MAX_NAME",
     "SPAM_ACTIONS",
     "WEB_SCHEMES",
     "choice",
     "domain_name",
     "domain_option",
     "domain_spec",
+    "header_value",
     "identifier",
     "ip_address",
     "ip_addresses",

@@ -2,8 +2,9 @@
 
 ``espkit.connect("sandbox")`` talks to it through the same transport as a real ESP, via a
 ``requests`` adapter instead of a socket (``adapter``). Behind the adapter: the simulated
-network and its knobs (``emulator``), the JSON API (``app``), SQLite state (``store``), the
-DNS records it asks for (``records``) and its clock (``clock``).
+network and its knobs (``emulator``), the JSON API (``app``), SQLite state (``store``, in a
+file ``database`` opens only if it is a sandbox database), the DNS records it asks for
+(``records``) and its clock (``clock``).
 """
 
 from __future__ import annotations

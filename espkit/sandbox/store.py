@@ -23,57 +23,13 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from espkit.errors import ConfigError
-from espkit.sandbox import records
+from espkit.sandbox import database, records
 
-SCHEMA_VERSION = 1
 #: the account's dedicated IPs (documentation ranges, RFC 5737 / RFC 3849)
 SEED_IPS = (*(f"198.51.100.{n}" for n in range(1, 17)), "2001:db8::10", "2001:db8::11")
 #: recently added IPs, still warming up
 WARMING_IPS = frozenset({"198.51.100.15", "198.51.100.16", "2001:db8::11"})
 SHARED = "shared"
-
-_SCHEMA = """
-CREATE TABLE subaccounts (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL UNIQUE,
-    enabled INTEGER NOT NULL DEFAULT 1,
-    created_at REAL NOT NULL
-);
-CREATE TABLE domains (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL UNIQUE,
-    account TEXT NOT NULL,
-    state TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    settings TEXT NOT NULL,  -- JSON: dkim_key_size, dkim_selector, spam_action, ...
-    records TEXT NOT NULL    -- JSON: the generated DNS records with their status
-);
-CREATE INDEX domains_by_account ON domains (account, seq);
-CREATE TABLE pools (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    name TEXT NOT NULL UNIQUE,
-    description TEXT
-);
-CREATE TABLE ips (
-    seq INTEGER PRIMARY KEY,
-    address TEXT NOT NULL UNIQUE,
-    rdns TEXT NOT NULL,
-    warming_up INTEGER NOT NULL,
-    -- one column, not a link table: an IP is in at most one pool, adding moves it
-    pool_seq INTEGER REFERENCES pools (seq) ON DELETE SET NULL
-);
-CREATE TABLE assignments (
-    domain_seq INTEGER NOT NULL REFERENCES domains (seq) ON DELETE CASCADE,
-    kind TEXT NOT NULL CHECK (kind IN ('pool', 'ip')),
-    target TEXT NOT NULL,  -- pool name or IP address
-    PRIMARY KEY (domain_seq, kind, target)
-);
-CREATE INDEX assignments_by_target ON assignments (kind, target);
-"""
 
 
 class ApiError(Exception):
@@ -106,6 +62,15 @@ def _page(rows: list[sqlite3.Row], limit: int) -> tuple[list[sqlite3.Row], int |
     return rows, None
 
 
+def _seed(db: sqlite3.Connection) -> None:
+    """The rows a new sandbox starts with: the account's dedicated IPs."""
+    db.executemany(
+        "INSERT INTO ips (seq, address, rdns, warming_up) VALUES (?, ?, ?, ?)",
+        [(n, ip, f"o{n}.mta.{records.ESP_HOST}", ip in WARMING_IPS)
+         for n, ip in enumerate(SEED_IPS, 1)],
+    )
+
+
 def canonical_ip(value: str) -> str:
     try:
         return str(ipaddress.ip_address(value))
@@ -115,27 +80,13 @@ def canonical_ip(value: str) -> str:
 
 class Store:
     def __init__(self, path: str = ":memory:") -> None:
+        """``path``: a SQLite file, created if it does not exist, or ``":memory:"``. A file
+        that is not an espkit sandbox database is a ``ConfigError`` and left as it was
+        (``database``)."""
         self.path = path
         self._lock = threading.Lock()
-        # autocommit mode; transactions are explicit (see _tx)
-        try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None,
-                                       timeout=10.0)
-        except sqlite3.Error as exc:
-            raise ConfigError(f"cannot open sandbox state {path!r}: {exc}") from None
+        self._db = database.open_database(path, _seed)
         self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA foreign_keys = ON")
-        if path != ":memory:":
-            # WAL lets a CLI read while another process writes; NORMAL skips an fsync per
-            # commit, which is the difference between 50 and 5,000 creates a second
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = NORMAL")
-        try:
-            with self._tx() as db:
-                self._migrate(db)
-        except BaseException:
-            self._db.close()
-            raise
 
     def close(self) -> None:
         with self._lock:
@@ -157,25 +108,6 @@ class Store:
     def _read(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             yield self._db
-
-    def _migrate(self, db: sqlite3.Connection) -> None:
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version == SCHEMA_VERSION:
-            return
-        if version != 0:
-            raise ConfigError(
-                f"sandbox state {self.path!r} has schema version {version}; this espkit "
-                f"understands {SCHEMA_VERSION}. Use another path or delete the file."
-            )
-        for statement in _SCHEMA.split(";"):
-            if statement.strip():
-                db.execute(statement)
-        db.executemany(
-            "INSERT INTO ips (seq, address, rdns, warming_up) VALUES (?, ?, ?, ?)",
-            [(n, ip, f"o{n}.mta.{records.ESP_HOST}", ip in WARMING_IPS)
-             for n, ip in enumerate(SEED_IPS, 1)],
-        )
-        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- domains -----------------------------------------------------------------------------
 

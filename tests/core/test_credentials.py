@@ -13,6 +13,8 @@ import keyring.backend
 import keyring.errors
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from espkit import credentials
 from espkit.credentials import BasicAuth, HeaderAuth, Secret
@@ -141,6 +143,53 @@ def test_secret_rejects_empty_or_control_characters_without_echoing(bad: object)
         assert "X-Injected" not in str(info.value)
 
 
+@pytest.mark.parametrize(("bad", "what"), [
+    ("key-\u00e9t\u00e9-SECRET", "a non-ASCII character at position 4"),
+    ("\u201ckey-SECRET\u201d", "a non-ASCII character at position 0"),  # smart quotes
+    ("key\u200b-SECRET", "a non-ASCII character at position 3"),  # zero-width space
+    ("key\tSECRET", "a control character at position 3"),
+    ("key\x1b[2J-SECRET", "a control character at position 3"),  # a terminal escape
+    ("key-SECRET\x7f", "a control character at position 10"),
+    ("key-\udcff-SECRET", "a non-ASCII character at position 4"),  # undecodable env bytes
+])
+def test_secret_refuses_what_a_header_cannot_carry_without_showing_it(
+    bad: str, what: str
+) -> None:
+    """A non-ASCII key used to raise a bare UnicodeEncodeError when signing, whose text
+    (and repr) held the key."""
+    with pytest.raises(ValidationError) as info:
+        Secret(bad)
+    err = info.value
+    assert err.value == "<redacted>"
+    assert what in str(err)
+    for text in (str(err), repr(err), repr(err.args)):
+        assert "SECRET" not in text
+    assert err.__cause__ is None
+    assert err.__context__ is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_any_text_is_refused_quietly_or_signs_as_ascii(text: str) -> None:
+    marked = "SECRET" + text  # a marker to look for in the error
+    try:
+        secret = Secret(marked)
+    except ValidationError as exc:
+        refused: ValidationError | None = exc
+    else:
+        refused = None
+    if refused is not None:
+        assert "SECRET" not in str(refused)
+        assert "SECRET" not in repr(refused)
+        return
+    basic = BasicAuth("api", secret)(_prepared()).headers["Authorization"]
+    bearer = HeaderAuth("Authorization", secret, "Bearer")(_prepared()).headers["Authorization"]
+    for value in (basic, bearer):
+        assert value.isascii()
+        assert not set(value) & {"\r", "\n", "\x00"}
+    assert bearer == f"Bearer {marked.strip()}"
+
+
 # -- resolution order --------------------------------------------------------------------------
 
 
@@ -243,6 +292,26 @@ def test_missing_credentials_never_contains_a_secret_from_the_environment(
     with pytest.raises(MissingCredentials) as info:
         credentials.resolve(PROVIDER)
     assert KEY not in str(info.value)
+
+
+@pytest.mark.parametrize("source", ["env", "keyring"])
+def test_a_non_ascii_key_found_is_refused_saying_where_not_what(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    bad = "key-\u00e9-SECRET"
+    if source == "env":
+        monkeypatch.setenv(ENV_CONVENTIONAL, bad)
+        where = f"${ENV_CONVENTIONAL}"
+    else:
+        memory_keyring.passwords[("espkit", PROVIDER)] = bad
+        where = f"keyring service 'espkit' user '{PROVIDER}'"
+    with pytest.raises(ValidationError) as info:
+        credentials.resolve(PROVIDER, env=(ENV_CONVENTIONAL,))
+    assert f"(read from {where})" in str(info.value)
+    assert "SECRET" not in str(info.value)
+    assert "SECRET" not in repr(info.value)
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None
 
 
 def test_invalid_key_in_env_is_a_redacted_validation_error(

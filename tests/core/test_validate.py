@@ -31,7 +31,8 @@ NAME_253 = ".".join(["a" * 63, "b" * 63, "c" * 63, "d" * 61])
         ("BÜCHER.de", "xn--bcher-kva.de"),
         ("xn--bcher-kva.de", "xn--bcher-kva.de"),
         ("пример.рф", "xn--e1afmkfd.xn--p1ai"),
-        ("example\u3002com", "example.com"),  # ideographic full stop is a dot in IDNA
+        ("faß.de", "xn--fa-hia.de"),  # IDNA 2008 keeps ß (IDNA 2003 made it fass.de)
+        ("ab--cd.example.com", "ab--cd.example.com"),  # an LDH host name, as always
     ],
 )
 def test_domain_name_canonicalises(raw: str, canonical: str) -> None:
@@ -92,6 +93,13 @@ def test_domain_name_length_is_measured_after_punycode() -> None:
         "example.com?x=1",
         "example.com#frag",
         "example\\com.net",
+        # IDNA 2003 mapped these silently to other names; IDNA 2008 refuses them
+        "example\u3002com",
+        "x\u200b.com",
+        "x\u00ad.com",
+        "a\u2024b.com",
+        "\uff45xample.com",
+        "xn--zz.com",
     ],
 )
 def test_domain_name_rejects(bad: str) -> None:
@@ -212,6 +220,52 @@ def test_identifier_rejects(bad: object) -> None:
     with pytest.raises(ValidationError) as info:
         validate.identifier(bad, "subaccount")
     assert info.value.field == "subaccount"
+
+
+# -- header values ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("good", ["123", "customer-42", "a b", "!~", "x" * 500])
+def test_header_value_accepts_printable_ascii(good: str) -> None:
+    assert validate.header_value("subaccount", good) == good
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ("", "must not be empty"),
+        ("kund\u00e9", "a non-ASCII character ('\u00e9') at position 4"),
+        ("\u0661\u0662", "a non-ASCII character ('\u0661') at position 0"),  # Arabic-Indic digits
+        ("42\r\nX-Evil: 1", "a control character ('\\r') at position 2"),
+        ("42\n", "a control character ('\\n') at position 2"),
+        ("a\tb", "a control character ('\\t') at position 1"),
+        ("a\x7f", "a control character ('\\x7f') at position 1"),
+        ("a\x00", "a control character"),
+        (" 42", "must not start or end with a space"),
+        ("42 ", "must not start or end with a space"),
+    ],
+)
+def test_header_value_refuses_what_http_cannot_carry(bad: str, reason: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        validate.header_value("subaccount", bad)
+    assert info.value.field == "subaccount"
+    assert info.value.value == bad
+    assert reason in str(info.value)
+
+
+@pytest.mark.parametrize("bad", ["s3cr\u00e9t-key", "s3cret\r\nX-Evil: 1", " s3cret", None, 42])
+def test_header_value_of_a_secret_never_shows_it(bad: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        validate.header_value("api_key", bad, secret=True)
+    err = info.value
+    assert err.value == "<redacted>"
+    for text in (str(err), repr(err), repr(err.args)):
+        assert "s3cr" not in text
+        assert "\u00e9" not in text
+        assert "\\xe9" not in text
+        assert "42" not in text
+    assert err.__cause__ is None
+    assert err.__context__ is None
 
 
 # -- choices ---------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from espkit import (
 )
 from espkit.providers.sandbox import SandboxProvider
 from espkit.sandbox import Emulator, FakeClock
+from espkit.sandbox.database import APPLICATION_ID
 
 NAME = "news.acme.example"
 
@@ -367,10 +368,15 @@ def test_bad_knobs_are_config_errors(options: dict[str, object]) -> None:
 
 def test_state_from_a_newer_espkit_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "future.db"
-    with sqlite3.connect(db) as conn:
-        conn.execute("PRAGMA user_version = 99")
+    conn = sqlite3.connect(db)
+    # what a newer espkit writes: the sandbox's application id, a later schema version
+    conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+    conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    before = db.read_bytes()
     with pytest.raises(ConfigError, match="schema version 99"):
         espkit.connect("sandbox", path=str(db))
+    assert db.read_bytes() == before
 
 
 def test_knobs_can_change_at_runtime(clock: FakeClock) -> None:
