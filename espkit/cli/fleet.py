@@ -6,6 +6,10 @@
 
 The accounts come from the fleet file's ``connections``, opened by ``espkit.cli.accounts``:
 a sandbox connection without its own ``path`` uses the global ``--sandbox-db`` when given.
+A connection may send its key only to its provider's own API hosts and read only its own
+variables, keyring entries and files (``espkit.fleet.trust``) unless ``--allow-host``,
+``--allow-env``, ``--allow-keyring-service``, ``--allow-path`` (or ``$ESPKIT_ALLOW_*``)
+say otherwise: the file comes from whoever opened the pull request, the options do not.
 Exit codes: 0 done (or nothing to do), 1 some changes failed or conflicts remain, 2 bad file
 or an unsafe plan without ``--force``, 130 interrupted; ``plan --exit-code`` exits 3 when the
 accounts differ from the file.
@@ -23,7 +27,7 @@ from rich.table import Table
 from espkit import fleet as fleet_file
 from espkit.account import Account
 from espkit.bulk import BulkInterrupted, Progress
-from espkit.cli.accounts import open_accounts
+from espkit.cli.accounts import fleet_trust, open_accounts, trust_options
 from espkit.cli.app import EXIT_CONFIG, EXIT_ESP, Ctx, cli, err, escape, handled, out, pass_ctx
 from espkit.cli.progress import ProgressBar
 from espkit.errors import ConfigError, TooMuchChange
@@ -89,11 +93,18 @@ EXIT_CHANGES = 3
 @click.option("--exit-code", "exit_code", is_flag=True,
               help=f"Exit {EXIT_CHANGES} when there is anything to change or a conflict, 0 "
                    "when the accounts match the file (for a scheduled drift check).")
+@trust_options
 @pass_ctx
 @handled
-def plan_command(ctx: Ctx, fleet_path: str, delete_unknown: bool, exit_code: bool) -> None:
-    """Show what applying FLEET would change. Changes nothing."""
-    fleet = fleet_file.load(fleet_path)
+def plan_command(ctx: Ctx, fleet_path: str, delete_unknown: bool, exit_code: bool,
+                 allow_host: tuple[str, ...], allow_env: tuple[str, ...],
+                 allow_keyring_service: tuple[str, ...], allow_path: tuple[str, ...]) -> None:
+    """Show what applying FLEET would change. Changes nothing.
+
+    FLEET's connections reach only their providers' own hosts, key variables, keyring
+    entries and FLEET's directory, unless the --allow-* options say otherwise."""
+    trust = fleet_trust(allow_host, allow_env, allow_keyring_service, allow_path)
+    fleet = fleet_file.load(fleet_path, trust=trust)
     with open_accounts(ctx, fleet) as accounts:
         p = _read_plan(ctx, accounts, fleet, delete_unknown)
     _show_plan(ctx, p)
@@ -129,12 +140,18 @@ class _Bars:
 @click.option("--max-concurrency", type=click.IntRange(1, 1024), default=256,
               show_default=True, help="Cap on requests in flight.")
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
+@trust_options
 @pass_ctx
 @handled
 def apply_command(ctx: Ctx, fleet_path: str, yes: bool, force: bool, delete_unknown: bool,
-                  checksum: str | None, max_concurrency: int, no_progress: bool) -> None:
-    """Make the accounts match FLEET: plan, confirm, apply. Run it again to resume."""
-    fleet = fleet_file.load(fleet_path)
+                  checksum: str | None, max_concurrency: int, no_progress: bool,
+                  allow_host: tuple[str, ...], allow_env: tuple[str, ...],
+                  allow_keyring_service: tuple[str, ...], allow_path: tuple[str, ...]) -> None:
+    """Make the accounts match FLEET: plan, confirm, apply. Run it again to resume.
+
+    FLEET's connections reach only what `espkit plan` lets them (see its --allow-*)."""
+    trust = fleet_trust(allow_host, allow_env, allow_keyring_service, allow_path)
+    fleet = fleet_file.load(fleet_path, trust=trust)
     with open_accounts(ctx, fleet) as accounts:
         p = _read_plan(ctx, accounts, fleet, delete_unknown)
         if ctx.output != "json":

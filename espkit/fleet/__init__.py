@@ -1,7 +1,9 @@
 """espkit.fleet: a platform's sending side declared in one YAML file (``load``), diffed
 against the live accounts (``plan``) and made so (``apply``).
 
-Re-exports the public names of ``model``, ``files``, ``planner`` and ``applier``. Reading a
+Re-exports the public names of ``model``, ``files``, ``trust``, ``planner`` and ``applier``.
+``Trust`` is what the caller allows a file's connections beyond their providers' own hosts,
+key variables, keyring entries and directory (``docs/security.md``). Reading a
 file needs PyYAML and jsonschema (the ``fleet`` extra): ``files.loads`` imports the
 checker (``loader``, ``reader`` and the section modules they use) on first use, so
 importing this package never imports them.
@@ -41,6 +43,9 @@ from espkit.fleet.planner import (
     plan,
     read_live,
 )
+from espkit.fleet.trust import (
+    Trust,
+)
 
 __all__ = [
     "Action",
@@ -60,6 +65,7 @@ __all__ = [
     "Problem",
     "Safety",
     "StreamSpec",
+    "Trust",
     "Unknown",
     "apply",
     "apply_fleet",

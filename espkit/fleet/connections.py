@@ -48,8 +48,15 @@ class ConnectionChecks(Checker):
                         params.add(p.name)
             ref: CredentialRef | None = None
             options: dict[str, Any] = {}
+            lines: dict[str, int] = {}
+            line = self.line_of(path)
+            if line is not None:
+                lines[""] = line
             for key, value in conf.items():
                 at = (*path, key)
+                line = self.line_of(at)
+                if line is not None:
+                    lines[key] = line
                 if key == "provider":
                     continue
                 if key == "credentials":
@@ -58,6 +65,12 @@ class ConnectionChecks(Checker):
                     except ValidationError:
                         self.error(at, "must be a reference, env/VAR or keyring/USER or "
                                        "keyring/SERVICE/USER (never the key itself)")
+                        continue
+                    if not any_option and "api_key" not in params:
+                        assert cls is not None
+                        self.error(at, f"{cls.name} takes no API key, so no credentials: "
+                                       "it finds its own (for ses, boto3's chain: choose an "
+                                       "AWS profile with profile:)")
                     continue
                 if _SECRETISH.search(key):
                     self.error(path, f"{key!r} looks like a secret: never put a key in the "
@@ -101,7 +114,8 @@ class ConnectionChecks(Checker):
                     value = str(local if local.is_absolute() else self.base_dir / local)
                 options[key] = value
             out[name] = Connection(
-                name, cls.name if cls is not None else provider or "", options, ref
+                name, cls.name if cls is not None else provider or "", options, ref,
+                base_dir=str(self.base_dir), lines=lines,
             )
         return out
 

