@@ -22,6 +22,10 @@ def _fresh_limiters(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     A developer's exported ESPKIT_LIMITER_URL must not put the suite on their Redis (the
     Redis tests set it themselves)."""
     monkeypatch.delenv(ratelimit.ENV_LIMITER_URL, raising=False)
+    # a developer's own opt-ins must not widen what the fleet-file tests allow
+    for name in ("ESPKIT_ALLOW_HOSTS", "ESPKIT_ALLOW_ENV", "ESPKIT_ALLOW_KEYRING_SERVICES",
+                 "ESPKIT_ALLOW_PATHS"):
+        monkeypatch.delenv(name, raising=False)
     ratelimit.reset_shared()
     yield
     ratelimit.reset_shared()
