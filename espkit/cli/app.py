@@ -6,6 +6,14 @@ consoles, ``emit``, ``to_plain``, ``escape``), exit codes and error handling (``
 Tables for people, ``--output json`` for scripts. Errors print as one line on stderr (a
 traceback only with ``--debug``). Exit codes: 0 ok, 1 the ESP refused or failed, 2 bad input
 or configuration, 130 interrupted.
+
+Text from an ESP (names, record values, error messages) or from a fleet file is data, never
+terminal commands or rich markup (docs/security.md). Three layers see to it: ``escape``
+(markup and control characters, for text put into markup), ``clean`` (control characters, for
+``Text`` and table cells), and the ``out``/``err`` consoles themselves, which drop any control
+character or escape sequence still in the text they print, whoever built it. ``emit`` prints
+tables with markup off, so a cell is shown as it is. JSON output is ``json.dumps`` with its
+default ``ensure_ascii``: every control and non-ASCII character comes out as ``\\uXXXX``.
 """
 
 from __future__ import annotations
@@ -13,13 +21,17 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+import re
 import sys
-from collections.abc import Callable
+import unicodedata
+from collections.abc import Callable, Iterable
 from typing import Any, NoReturn, TypeVar
 
 try:
     import click
-    from rich.console import Console
+    from rich.console import Console, ConsoleOptions, RenderableType
+    from rich.markup import escape as escape_markup
+    from rich.segment import Segment
     from rich.table import Table
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise SystemExit(
@@ -37,8 +49,80 @@ F = TypeVar("F", bound=Callable[..., Any])
 EXIT_ESP = 1
 EXIT_CONFIG = 2
 
-out = Console()
-err = Console(stderr=True)
+# -- text that cannot drive the terminal --------------------------------------------------------
+
+# ECMA-48 sequences, whole: CSI (colours, cursor moves, screen erase), the string commands
+# OSC/DCS/SOS/PM/APC with their payload (OSC 52 writes the clipboard, OSC 8 makes links) up to
+# their terminator, the next ESC or the end (a terminal would swallow an unterminated payload
+# too), and the two-character escapes; 7-bit and 8-bit (C1) introducers alike.
+_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"
+    r"|(?:\x1b[\]PX^_]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c]*(?:\x07|\x1b\\|\x9c)?"
+    r"|\x1b[ -/]*[0-~]"
+)
+# the common case, printable ASCII, needs no look at each character
+_ALL_SAFE = re.compile(r"[\x20-\x7e]*")
+_ALL_SAFE_LINES = re.compile(r"[\t\n\x20-\x7e]*")
+# control (C0, DEL, C1), format (bidi overrides and isolates, zero-width characters), line and
+# paragraph separators, lone surrogates
+_UNSAFE = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+_SHOWN = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
+
+
+def _shown(ch: str) -> str:
+    code = ord(ch)
+    if ch in _SHOWN:
+        return _SHOWN[ch]
+    return f"\\x{code:02x}" if code < 0x100 else (
+        f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+
+
+def clean(text: str, *, multiline: bool = False, visible: bool = True) -> str:
+    """``text`` safe for a terminal: escape sequences removed whole, every other control or
+    format character (C0, DEL, C1, bidi overrides such as U+202E, zero-width characters, line
+    separators) shown as a visible ``\\x1b`` / ``\\u202e``, so a name that holds one is
+    seen to differ from the name it imitates. ``multiline`` keeps newline and tab as they
+    are; ``visible=False`` drops the characters instead (the consoles' last line of defence,
+    which must not change the width of what rich has laid out)."""
+    if (_ALL_SAFE_LINES if multiline else _ALL_SAFE).fullmatch(text):
+        return text
+    text = _SEQUENCE.sub("", text)
+    kept = []
+    for ch in text:
+        if multiline and ch in "\n\t":
+            kept.append(ch)
+        elif ch in "\n\t" or unicodedata.category(ch) in _UNSAFE:
+            if visible:
+                kept.append(_shown(ch))
+        else:
+            kept.append(ch)
+    return "".join(kept)
+
+
+def escape(text: str) -> str:
+    """``text`` safe to print with rich markup on: control characters neutralised
+    (``clean``, newlines and tabs kept) and markup escaped, so ``[link=...]`` or ``[/]``
+    from an ESP shows as it is."""
+    return escape_markup(clean(text, multiline=True))
+
+
+class SafeConsole(Console):
+    """A rich console that never writes a control character or escape sequence that came in
+    the text it prints: whatever a command forgot to ``clean``, the terminal only sees rich's
+    own styling. Control segments rich makes itself (cursor moves of a live display) pass."""
+
+    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None
+               ) -> Iterable[Segment]:
+        for segment in super().render(renderable, options):
+            if segment.control or _ALL_SAFE_LINES.fullmatch(segment.text):
+                yield segment
+            else:
+                yield Segment(clean(segment.text, multiline=True, visible=False),
+                              segment.style)
+
+
+out = SafeConsole()
+err = SafeConsole(stderr=True)
 
 
 class Ctx:
@@ -78,11 +162,13 @@ def to_plain(value: Any) -> Any:
 
 
 def emit(ctx: Ctx, data: Any, table: Callable[[], Table] | None = None) -> None:
-    """``data`` as JSON with ``--output json`` (or when there is no table), else the table."""
+    """``data`` as JSON with ``--output json`` (or when there is no table), else the table,
+    its cells shown as they are (markup off: a name like ``[blink]x`` is not styled)."""
     if ctx.output == "json" or table is None:
-        click.echo(json.dumps(to_plain(data), indent=2))
+        # ensure_ascii (the default) is what keeps control characters out of the output
+        click.echo(json.dumps(to_plain(data), indent=2, ensure_ascii=True))
     else:
-        out.print(table())
+        out.print(table(), markup=False)
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -108,11 +194,6 @@ def handled(fn: F) -> F:
     wrapper.__name__ = fn.__name__
     wrapper.__doc__ = fn.__doc__
     return wrapper  # type: ignore[return-value]
-
-
-def escape(text: str) -> str:
-    """``text`` safe to print with rich markup on (``[`` escaped)."""
-    return text.replace("[", r"\[")
 
 
 pass_ctx = click.make_pass_decorator(Ctx)
@@ -150,5 +231,5 @@ def cli(click_ctx: click.Context, provider: str, region: str | None, base_url: s
     click_ctx.obj = Ctx(provider, options, output, subaccount, debug)
 
 
-__all__ = ["EXIT_CONFIG", "EXIT_ESP", "Ctx", "cli", "emit", "err", "escape", "fail", "handled",
-           "out", "pass_ctx", "to_plain"]
+__all__ = ["EXIT_CONFIG", "EXIT_ESP", "Ctx", "SafeConsole", "clean", "cli", "emit", "err",
+           "escape", "fail", "handled", "out", "pass_ctx", "to_plain"]

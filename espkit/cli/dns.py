@@ -9,6 +9,13 @@ Domains come from the account (named ones, ``--all``), or from a fleet file (``-
 declared domains that exist in their connection's account, labelled with their customer; the
 declared ones not found are listed on stderr). ``check`` exits 0 when every record is
 published, 1 otherwise (and when a named domain is not in the account), 2 for bad input.
+
+Names and records come from the ESP (and a fleet file), so an export checks them before it
+writes anything (``espkit.dns.formats``, ``espkit.dns.files``): a domain whose name is not a
+domain name (``../../x``), a record that cannot be written safely, or a symbolic link where
+``--out-dir`` would write stops the export with exit 2 and an error naming it; nothing is
+written, not even the files of the good domains. A refusal is never silent, and a directory
+is never left half-updated.
 """
 
 from __future__ import annotations
@@ -25,7 +32,19 @@ from rich.text import Text
 
 from espkit import dns as records
 from espkit.account import Account
-from espkit.cli.app import EXIT_ESP, Ctx, cli, emit, err, handled, out, pass_ctx, to_plain
+from espkit.cli.app import (
+    EXIT_ESP,
+    Ctx,
+    clean,
+    cli,
+    emit,
+    err,
+    handled,
+    out,
+    pass_ctx,
+    to_plain,
+)
+from espkit.cli.tables import cell
 from espkit.errors import ConfigError, NotFound
 from espkit.models import Domain
 
@@ -61,7 +80,7 @@ class _Selection:
     def report_not_found(self, what: str) -> None:
         if self.not_found:
             err.print(Text(f"{len(self.not_found)} {what} not found in the account: "
-                           + ", ".join(self.not_found), style="yellow"))
+                           + ", ".join(clean(n) for n in self.not_found), style="yellow"))
 
 
 def _domain_sources(fn: Any) -> Any:
@@ -181,7 +200,8 @@ def _zones(pairs: Sequence[str]) -> dict[str, str]:
 @click.option("--out", type=click.Path(dir_okay=False, allow_dash=True),
               help="Write to this file instead of stdout.")
 @click.option("--out-dir", type=click.Path(file_okay=False),
-              help="octodns: write one <zone>.yaml per zone into this directory.")
+              help="octodns: write one <zone>.yaml per zone into this directory. Nothing is "
+                   "written if a zone is not a domain name or a symbolic link is in the way.")
 @click.option("--zone", "zone_pairs", multiple=True, metavar="KEY=ZONE",
               help="octodns: put the records of a customer (or of a domain) into this zone, "
                    "e.g. acme=acme.com (repeatable). Default: with --fleet, the customer's "
@@ -208,17 +228,16 @@ def dns_export(ctx: Ctx, names: Sequence[str], all_: bool, fleet_path: str | Non
         if fleet_zone and domain.name not in zones and customer not in zones:
             zones[domain.name] = fleet_zone
     if out_dir:
+        # every zone checked, and every file to replace, before the first file is written
         documents = records.to_octodns(selection.items, zones=zones, ttl=ttl)
-        directory = Path(out_dir)
-        directory.mkdir(parents=True, exist_ok=True)
-        for zone, text in documents.items():
-            (directory / f"{zone}.yaml").write_text(text)
-        err.print(Text(f"wrote {len(documents)} zone file(s) to {directory}"))
+        written = records.write_zone_files(documents, out_dir)
+        err.print(Text(f"wrote {len(written)} zone file(s) to {clean(out_dir)}"))
     else:
         text = records.export(selection.items, fmt, zones=zones, ttl=ttl)
         if out and out != "-":
             Path(out).write_text(text)
-            err.print(Text(f"wrote the records of {len(selection.items)} domain(s) to {out}"))
+            err.print(Text(f"wrote the records of {len(selection.items)} domain(s) to "
+                           f"{clean(out)}"))
         else:
             click.echo(text, nl=False)
     selection.report_not_found("declared domain(s)" if fleet_path else "domain(s)")
@@ -252,17 +271,19 @@ def _checks_table(rows: Sequence[tuple[records.RecordCheck, str | None]]) -> Tab
     t.add_column("found / reason", overflow="fold")
     previous = None
     for c, customer in rows:
-        detail = [c.reason] if c.reason else []
+        # reasons and found values come from DNS servers: cleaned one by one, then joined
+        detail = [clean(c.reason)] if c.reason else []
         if not c.ok:
-            detail += [f"found: {_short(f)}" for f in c.found]
+            detail += [f"found: {_short(clean(f))}" for f in c.found]
         first = c.domain != previous  # the domain (and customer) once per group of rows
         if first and previous is not None:
             t.add_section()
         previous = c.domain
-        cells = [Text(c.domain if first else ""), Text(f"{c.record.purpose} {c.record.type}"),
-                 Text(_relative(c.record.host, c.domain)),
-                 Text(str(c.status), style=_STATUS_STYLE[c.status]), Text("\n".join(detail))]
-        label = [Text(customer or "" if first else "")] if with_customer else []
+        cells = [cell(c.domain if first else ""), cell(f"{c.record.purpose} {c.record.type}"),
+                 cell(_relative(c.record.host, c.domain)),
+                 cell(c.status, _STATUS_STYLE[c.status]),
+                 cell("\n".join(detail), multiline=True)]
+        label = [cell(customer or "" if first else "")] if with_customer else []
         t.add_row(*label, *cells)
     return t
 

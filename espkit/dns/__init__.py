@@ -1,17 +1,23 @@
 """espkit.dns: the DNS records customers must publish, exported for them and checked in
 live DNS.
 
-``formats`` writes them out (BIND, CSV, JSON, octoDNS), ``live`` looks them up (dnspython),
-``names`` holds what both share. Importing this package imports neither PyYAML nor
-dnspython: each is imported when the octoDNS export or a check runs.
+``formats`` writes them out (BIND, CSV, JSON, octoDNS), ``files`` puts octoDNS zone files
+into a directory without writing outside it, ``live`` looks them up (dnspython), ``names``
+holds what they share (including the checks every name passes before it is written).
+Importing this package imports neither PyYAML nor dnspython: each is imported when the
+octoDNS export or a check runs.
 """
 
+from espkit.dns.files import write_zone_files
 from espkit.dns.formats import (
     CSV_COLUMNS,
     DEFAULT_TTL,
     FORMATS,
+    RECORD_TYPES,
     DomainItem,
     Format,
+    checked_record,
+    csv_cell,
     export,
     labelled,
     octodns_data,
@@ -42,12 +48,15 @@ __all__ = [
     "DEFAULT_CONCURRENCY",
     "DEFAULT_TTL",
     "FORMATS",
+    "RECORD_TYPES",
     "CheckStatus",
     "DnsExportError",
     "DomainItem",
     "Format",
     "RecordCheck",
     "check",
+    "checked_record",
+    "csv_cell",
     "evaluate",
     "export",
     "is_spf",
@@ -63,5 +72,6 @@ __all__ = [
     "to_json",
     "to_octodns",
     "txt_strings",
+    "write_zone_files",
     "zone_of",
 ]

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import csv
 import io
+import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal, TypeAlias
 
-from espkit.dns.names import FLEET_EXTRA, fqdn, plain
+import attrs
+
+from espkit.dns.names import FLEET_EXTRA, fqdn, plain, record_name, shown, zone_name
 from espkit.errors import ConfigError, DnsExportError
 from espkit.models import DnsRecord, Domain
 
@@ -58,6 +61,94 @@ def labelled(domains: Iterable[DomainItem], customers: Mapping[str, str] | None 
     return [pair for group in groups.values() for pair in group]
 
 
+# -- what every zone format checks first ------------------------------------------------------
+#
+# A zone file is code for a nameserver: a value with a newline, a `;` or a `$` in the wrong
+# place adds records (`$INCLUDE`, another NS) the ESP never asked for. So nothing read from the
+# ESP is written as it came: names must be DNS names (``record_name``), addresses must parse
+# as addresses, a type must be one of ``RECORD_TYPES``, and text goes out only as quoted
+# character-strings. What fails a check is refused with a DnsExportError naming the domain and
+# the record; the whole export stops before anything is written.
+
+#: the record types the BIND and octoDNS exports write: those the ESPs ask for (TXT, CNAME,
+#: MX) and the plain address and delegation types. Any other is refused, never passed through.
+RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT")
+_MAX_TTL = 2**31 - 1  # RFC 2181 8
+
+
+def _ttl(ttl: object) -> int:
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= _MAX_TTL:
+        raise DnsExportError(f"ttl {shown(ttl)} must be a whole number of seconds, "
+                             f"0-{_MAX_TTL}")
+    return ttl
+
+
+def checked_record(domain: str, record: DnsRecord) -> DnsRecord:
+    """``record`` (of the domain ``domain``) as the zone formats write it: type upper case,
+    host a DNS name (``*`` allowed as its first label), CNAME/MX/NS targets DNS names, A/AAAA
+    values canonical addresses of their family, MX priority 0-65535 (10 when absent: what
+    the ESPs document), TXT values any text that encodes as UTF-8. Anything else is a
+    ``DnsExportError`` naming the domain and the record."""
+    rtype = record.type.upper() if isinstance(record.type, str) else record.type
+    where = f"{domain}: the {shown(record.type, 24)} record at {shown(record.host)}"
+    if rtype not in RECORD_TYPES:
+        raise DnsExportError(f"{where}: not a record type espkit writes "
+                             f"({', '.join(RECORD_TYPES)})")
+    host = record_name(record.host, f"{domain}: the {rtype} record host", wildcard=True)
+    value = record.value
+    if not isinstance(value, str):
+        raise DnsExportError(f"{where}: the value {shown(value)} is not text")
+    priority = record.priority
+    if rtype in ("CNAME", "MX", "NS"):
+        value = record_name(value, f"{where}: the target")
+    if rtype == "MX":
+        priority = 10 if priority is None else priority
+        if isinstance(priority, bool) or not isinstance(priority, int) \
+                or not 0 <= priority <= 65535:
+            raise DnsExportError(f"{where}: the priority {shown(priority)} must be 0-65535")
+    elif rtype in ("A", "AAAA"):
+        value = _address(value, rtype, where)
+    elif rtype == "TXT":
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate: no bytes to publish
+            raise DnsExportError(f"{where}: the value {shown(value)} is not valid text"
+                                 ) from None
+    return attrs.evolve(record, type=rtype, host=host, value=value, priority=priority)
+
+
+def _address(value: str, rtype: str, where: str) -> str:
+    family = ipaddress.IPv4Address if rtype == "A" else ipaddress.IPv6Address
+    try:
+        address = family(value)
+    except ValueError:
+        raise DnsExportError(f"{where}: {shown(value)} is not an IPv{4 if rtype == 'A' else 6} "
+                             "address") from None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id is not None:
+        # "fe80::1%eth0" parses, but a zone id means nothing in DNS
+        raise DnsExportError(f"{where}: {shown(value)} has a zone id")
+    return str(address)
+
+
+def _checked(domains: Iterable[DomainItem], customers: Mapping[str, str] | None
+             ) -> list[tuple[str, Domain, str | None, list[DnsRecord]]]:
+    """Every domain of an export with its canonical name and its checked records, all
+    checked before the first line is written."""
+    checked = []
+    for domain, customer in labelled(domains, customers):
+        name = zone_name(domain.name, "domain")
+        checked.append((name, domain, customer,
+                        [checked_record(name, r) for r in domain.dns_records]))
+    return checked
+
+
+def comment(text: object) -> str:
+    """``text`` for a zone-file comment: every character that is not printable (newline,
+    carriage return, other C0 and C1 controls, bidi overrides, line separators) written as a
+    visible ``\\uXXXX``, so a comment can never end early and start a record."""
+    return "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in str(text))
+
+
 # -- export: BIND -----------------------------------------------------------------------------
 
 
@@ -70,7 +161,9 @@ def txt_strings(value: str) -> list[bytes]:
 
 def quote_character_string(chunk: bytes) -> str:
     """One character-string in zone-file syntax: quoted, ``"`` and ``\\`` escaped with a
-    backslash, bytes outside printable ASCII as ``\\DDD`` (RFC 1035 5.1)."""
+    backslash, bytes outside printable ASCII as ``\\DDD`` (RFC 1035 5.1). The result holds
+    printable ASCII only: no newline, no byte a zone parser could read as the end of the
+    string."""
     if len(chunk) > _TXT_CHUNK:
         raise DnsExportError(f"a character-string is at most {_TXT_CHUNK} octets")
     parts = []
@@ -84,64 +177,88 @@ def quote_character_string(chunk: bytes) -> str:
     return '"' + "".join(parts) + '"'
 
 
-def _zone_name(host: str) -> str:
-    """An owner or target name for a zone file, absolute, odd characters ``\\DDD``."""
-    out = []
-    for ch in fqdn(host):
-        if ch.isascii() and (ch.isalnum() or ch in "-_.*"):
-            out.append(ch)
-        else:
-            out.extend(f"\\{b:03d}" for b in ch.encode("utf-8"))
-    return "".join(out)
-
-
 def _bind_rdata(record: DnsRecord) -> str:
-    rtype = record.type.upper()
-    if rtype == "TXT":
+    # ``record`` has passed checked_record: names and addresses hold nothing to escape
+    if record.type == "TXT":
         strings = [quote_character_string(s) for s in txt_strings(record.value)]
         if len(strings) == 1:
             return strings[0]
         # a value over 255 octets (a 2048-bit DKIM key) is several character-strings,
         # which a resolver joins back into one; parentheses let them span lines
         return "(\n\t" + "\n\t".join(strings) + " )"
-    if rtype == "CNAME":
-        return _zone_name(record.value)
-    if rtype == "MX":
-        # every adapter gives MX a priority; 10 is what the ESPs document when one is absent
-        priority = 10 if record.priority is None else record.priority
-        return f"{priority} {_zone_name(record.value)}"
-    return record.value
+    if record.type == "MX":
+        return f"{record.priority} {fqdn(record.value)}"
+    if record.type in ("CNAME", "NS"):
+        return fqdn(record.value)
+    return record.value  # A / AAAA: a canonical address
 
 
 def to_bind(domains: Iterable[DomainItem], *, customers: Mapping[str, str] | None = None,
             ttl: int = DEFAULT_TTL) -> str:
     """Zone-file fragments, one block per domain, ``$ORIGIN``-free: every owner name and
-    target is absolute (trailing dot), so the lines paste into any zone."""
+    target is absolute (trailing dot), so the lines paste into any zone.
+
+    Every domain and record is checked first (``checked_record``): a record that cannot be
+    written safely is a ``DnsExportError`` and nothing is returned. Comments (customer,
+    provider, domain) are one line each whatever they hold (``comment``)."""
+    ttl = _ttl(ttl)
     lines: list[str] = []
     current: object = object()
-    for domain, customer in labelled(domains, customers):
+    for name, domain, customer, recs in _checked(domains, customers):
         if customer != current and customer is not None:
-            lines += ["", f"; ==== customer: {customer}"]
+            lines += ["", f"; ==== customer: {comment(customer)}"]
         current = customer
-        lines += ["", f"; {domain.name} ({domain.provider}, {len(domain.dns_records)} records)"]
-        for r in domain.dns_records:
-            lines.append(f"{_zone_name(r.host)}\t{ttl}\tIN\t{r.type.upper()}\t{_bind_rdata(r)}"
-                         f"\t; {r.purpose}")
+        lines += ["", f"; {name} ({comment(domain.provider)}, {len(recs)} records)"]
+        for r in recs:
+            lines.append(f"{fqdn(r.host)}\t{ttl}\tIN\t{r.type}\t{_bind_rdata(r)}"
+                         f"\t; {comment(r.purpose)}")
     return "\n".join(lines).lstrip("\n") + "\n"
 
 
 # -- export: CSV and JSON ---------------------------------------------------------------------
+#
+# CSV is opened in spreadsheets, and a spreadsheet runs a cell starting with `=`, `+`, `-`,
+# `@`, tab or carriage return as a formula (OWASP, "CSV Injection"). Every cell espkit writes
+# goes through ``csv_cell``: such a cell gets a leading `'`, which spreadsheets read as "this
+# is text" and do not show. Only the first character matters, so `v=spf1 ... -all` is left
+# alone; a value that really starts with `-` also gets the `'` (no DNS value an ESP asks for
+# does). The full-width forms of the four signs are treated the same, as cheap insurance.
+# Scripts wanting exact values read the JSON export, which is never altered.
+
+_FORMULA_START = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+# control characters have no place in a DNS value or a label, and in a CSV they act on the
+# terminal or the spreadsheet that shows it: C0 but tab, DEL, C1, and the bidi controls that
+# reorder what is shown (Trojan Source, CVE-2021-42574)
+_CSV_REFUSED = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u061c\u200e\u200f"
+                          "\u202a-\u202e\u2066-\u2069]")
+
+
+def csv_cell(value: object) -> str:
+    """``value`` as a CSV cell a spreadsheet shows as text: ``str(value)``, with a leading
+    ``'`` when it starts with a character that would make it a formula (OWASP)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in _FORMULA_START else text
 
 
 def to_csv(domains: Iterable[DomainItem], *, customers: Mapping[str, str] | None = None) -> str:
-    """One row per record, columns ``CSV_COLUMNS``; values whole (never split)."""
+    """One row per record, columns ``CSV_COLUMNS``; values whole (never split), every cell
+    neutralised against formula injection (``csv_cell``). A cell holding a control character
+    is a ``DnsExportError`` naming the domain."""
     buffer = io.StringIO()
+    # quoted where the csv module must (a delimiter, quote or newline inside): quoting every
+    # cell would not stop a formula, only the leading ' does
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for domain, customer in labelled(domains, customers):
         for r in domain.dns_records:
-            writer.writerow([customer or "", domain.name, str(r.purpose), r.type.upper(),
-                             r.host, r.value, "" if r.priority is None else r.priority])
+            row = [customer or "", domain.name, str(r.purpose), r.type.upper(), r.host,
+                   r.value, "" if r.priority is None else r.priority]
+            for cell in row:
+                if isinstance(cell, str) and _CSV_REFUSED.search(cell):
+                    raise DnsExportError(f"{shown(domain.name)}: the {shown(r.type, 24)} record "
+                                         f"at {shown(r.host)} holds a control character: "
+                                         f"{shown(cell)}")
+            writer.writerow([csv_cell(cell) for cell in row])
     return buffer.getvalue()
 
 
@@ -152,7 +269,8 @@ def _record_json(r: DnsRecord) -> dict[str, Any]:
 
 def to_json(domains: Iterable[DomainItem], *, customers: Mapping[str, str] | None = None) -> str:
     """A list of ``{customer, domain, provider, state, records: [{purpose, type, host,
-    value, priority, status}]}``; keys always present, in this order."""
+    value, priority, status}]}``; keys always present, in this order. Values as the ESP gave
+    them: ``json.dumps`` escapes control characters (and, ASCII-only, everything else)."""
     data = [
         {"customer": customer, "domain": domain.name, "provider": domain.provider,
          "state": str(domain.state), "records": [_record_json(r) for r in domain.dns_records]}
@@ -194,11 +312,12 @@ def _octodns_txt(value: str) -> str:
 
 def zone_of(domain: str, customer: str | None, zones: Mapping[str, str] | None) -> str:
     """The zone a domain's records go into: ``zones[domain]``, else ``zones[customer]``,
-    else the sending domain itself (a delegated subdomain)."""
+    else the sending domain itself (a delegated subdomain). Checked as a domain name
+    (``zone_name``): it names a file and heads a YAML document."""
     zone = None
     if zones:
         zone = zones.get(domain) or (zones.get(customer) if customer is not None else None)
-    zone = plain(zone or domain)
+    zone = zone_name(zone or domain, "zone")
     if domain != zone and not domain.endswith("." + zone):
         raise DnsExportError(f"{domain} is not inside the zone {zone}")
     return zone
@@ -219,17 +338,18 @@ def octodns_data(domains: Iterable[DomainItem], *, customers: Mapping[str, str] 
     """zone -> the octoDNS document of that zone as data (see ``to_octodns``)."""
     # zone -> name -> type -> values (insertion-ordered, duplicates dropped)
     nodes: dict[str, dict[str, dict[str, dict[Any, None]]]] = {}
-    for domain, customer in labelled(domains, customers):
-        zone = zone_of(domain.name, customer, zones)
-        for r in domain.dns_records:
+    ttl = _ttl(ttl)
+    for domain_name, _, customer, recs in _checked(domains, customers):
+        zone = zone_of(domain_name, customer, zones)
+        for r in recs:  # checked: names, addresses and types hold nothing to escape
             name = _relative(r.host, zone)
-            rtype = r.type.upper()
+            rtype = r.type
             value: Any
             if rtype == "TXT":
                 value = _octodns_txt(r.value)
             elif rtype == "MX":
-                value = (10 if r.priority is None else r.priority, fqdn(r.value.lower()))
-            elif rtype == "CNAME":
+                value = (r.priority, fqdn(r.value.lower()))
+            elif rtype in ("CNAME", "NS"):
                 value = fqdn(r.value.lower())
             else:
                 value = r.value
@@ -317,8 +437,12 @@ __all__ = [
     "CSV_COLUMNS",
     "DEFAULT_TTL",
     "FORMATS",
+    "RECORD_TYPES",
     "DomainItem",
     "Format",
+    "checked_record",
+    "comment",
+    "csv_cell",
     "export",
     "labelled",
     "octodns_data",

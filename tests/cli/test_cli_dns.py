@@ -7,8 +7,10 @@ import csv
 import io
 import json
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
+import attrs
 import dns.zone
 import pytest
 import yaml
@@ -173,10 +175,12 @@ def test_export_fleet_octodns_zones_default_to_the_customers_domain(
 
     other = tmp_path / "other"
     result = run("dns", "export", "--fleet", fleet_file, "--format", "octodns",
-                 "--out-dir", str(other), "--zone", "globex=example")
+                 "--out-dir", str(other), "--zone", "globex=news.globex.example")
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in other.iterdir()) == ["acme.example.yaml", "example.yaml"]
-    assert "news.globex" in yaml.safe_load((other / "example.yaml").read_text())
+    assert sorted(p.name for p in other.iterdir()) == ["acme.example.yaml",
+                                                       "news.globex.example.yaml"]
+    globex = yaml.safe_load((other / "news.globex.example.yaml").read_text())
+    assert {"", "email"} <= set(globex)  # the sending domain is the apex of its own zone
 
 
 def test_dns_fleet_commands_follow_the_global_sandbox_db(run, domains: list[Domain],
@@ -290,3 +294,109 @@ def test_help_mentions_the_commands(run) -> None:
     assert "check" in result.stdout
     text = textwrap.dedent(run("dns", "check", "--help").stdout)
     assert "--only-problems" in text
+
+
+# -- what an export writes is safe ------------------------------------------------------------
+
+
+def tree(root: Path) -> dict[str, bytes | str]:
+    """Every path under ``root`` but the sandbox's own files: content, link target or 'dir'."""
+    return {str(p.relative_to(root)): ("-> " + str(p.readlink()) if p.is_symlink() else
+                                       p.read_bytes() if p.is_file() else "dir")
+            for p in sorted(root.rglob("*")) if not p.name.startswith("cli-sandbox.db")}
+
+
+def test_export_out_dir_refuses_a_symlink_pointing_outside(run, domains: list[Domain],
+                                                           tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    victim = outside / "authorized_keys"
+    victim.write_text("ssh-ed25519 AAAA precious\n")
+    out_dir = tmp_path / "zones"
+    out_dir.mkdir()
+    (out_dir / "news.acme.example.yaml").symlink_to(victim)
+    before = tree(tmp_path)
+    result = run("dns", "export", "--all", "--format", "octodns", "--out-dir", str(out_dir))
+    assert result.exit_code == 2, result.output
+    assert "news.acme.example.yaml is a symbolic link" in " ".join(result.stderr.split())
+    assert tree(tmp_path) == before   # mail.acme.example.yaml was not written either
+    assert victim.read_text() == "ssh-ed25519 AAAA precious\n"
+    (out_dir / "news.acme.example.yaml").unlink()
+    result = run("dns", "export", "--all", "--format", "octodns", "--out-dir", str(out_dir))
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out_dir.iterdir()) == ["mail.acme.example.yaml",
+                                                         "news.acme.example.yaml"]
+
+
+HOSTILE_NAMES = ["../../somewhere", "/tmp/espkit-abs.example", "a/b.example", "x\x00y.example",
+                 "news.acme.example\n$INCLUDE /etc/passwd", "..\\..\\w.example"]
+
+
+@pytest.fixture
+def account_answers(monkeypatch: pytest.MonkeyPatch) -> Callable[[list[Domain]], None]:
+    """``account_answers(domains)``: the account answers ``--all`` with these domains, names
+    as a hostile ESP might send them."""
+    from espkit.cli import dns as dns_cli
+
+    def answer(items: list[Domain]) -> None:
+        def select(ctx: object, names: object, all_: bool, fleet_path: object) -> object:
+            selection = dns_cli._Selection()
+            selection.items = [(d, None) for d in items]
+            return selection
+
+        monkeypatch.setattr(dns_cli, "_select", select)
+
+    return answer
+
+
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+def test_export_refuses_a_hostile_domain_name_before_writing(
+        run, domains: list[Domain], account_answers: Callable[[list[Domain]], None],
+        tmp_path: Path, name: str) -> None:
+    account_answers([domains[0], attrs.evolve(domains[1], name=name)])
+    out_dir = tmp_path / "a" / "b" / "zones"
+    out_file = tmp_path / "records.zone"
+    before = tree(tmp_path)
+    for args in (("--format", "octodns", "--out-dir", str(out_dir)),
+                 ("--format", "bind", "--out", str(out_file)),
+                 ("--format", "octodns", "--out", str(out_file))):
+        result = run("dns", "export", "--all", *args)
+        assert result.exit_code == 2, result.output
+        line = " ".join(result.stderr.split())
+        # one error line naming the domain, its control characters shown, not acting
+        assert line.startswith(f"error: the domain {name!r} cannot be written: "), line
+        assert "\x00" not in result.output
+        assert tree(tmp_path) == before
+    assert not (tmp_path.parent / "somewhere").exists()
+    assert not Path("/tmp/espkit-abs.example.yaml").exists()
+
+
+def test_export_csv_and_json_carry_hostile_names_as_data(
+        run, domains: list[Domain], account_answers: Callable[[list[Domain]], None]) -> None:
+    """Not file names nor zone data: CSV and JSON show such names as data."""
+    account_answers([domains[0], attrs.evolve(domains[1], name="../../somewhere")])
+    result = run("dns", "export", "--all", "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert {r["domain"] for r in csv.DictReader(io.StringIO(result.stdout))} == {
+        "news.acme.example", "../../somewhere"}
+    as_json = run("-o", "json", "dns", "export", "--all")
+    assert {d["domain"] for d in json.loads(as_json.stdout)} == {"news.acme.example",
+                                                                 "../../somewhere"}
+
+
+def test_check_table_shows_what_dns_serves_without_escapes(run, published: LocalDns,
+                                                           domains: list[Domain]) -> None:
+    dkim = domains[0].records("dkim")[0]
+    published.replace(dkim.host, "TXT", "k=rsa; p=OLD\x1b]52;c;ZXZpbA==\x07\x1b[2J\u202eX")
+    result = run("dns", "check", "news.acme.example", "--nameserver", published.nameserver,
+                 "--timeout", "10", columns=200)
+    assert result.exit_code == 1, result.output
+    assert "\x1b" not in result.output
+    assert "\u202e" not in result.output
+    assert "found: k=rsa; p=OLD" in result.stdout
+    assert "\\u202eX" in result.stdout        # shown, so the reader sees it is there
+    as_json = run("-o", "json", "dns", "check", "news.acme.example", "--nameserver",
+                  published.nameserver, "--only-problems", "--timeout", "10")
+    assert "\x1b" not in as_json.stdout
+    assert json.loads(as_json.stdout)[0]["found"] == [
+        "k=rsa; p=OLD\x1b]52;c;ZXZpbA==\x07\x1b[2J\u202eX"]

@@ -143,7 +143,7 @@ def test_bind_escapes_quotes_backslashes_and_splits_long_values_at_255_octets() 
         "utf8.example": "café " * 60,       # 360 octets: a split may fall inside a character
         "empty.example": "",
     }
-    domain = Domain("example", "x", dns_records=tuple(
+    domain = Domain("txt.example", "x", dns_records=tuple(
         DnsRecord(P.OTHER, "TXT", host, value) for host, value in values.items()))
     text = edns.to_bind([domain])
     zone = dns.zone.from_text(text, origin="example.", relativize=False, check_origin=False)
