@@ -53,8 +53,19 @@ def default_error_parser(response: requests.Response, body: Any) -> ErrorDetail:
             first = errors[0]
             text = first.get("message") or first.get("description") or str(first)
             return ErrorDetail(str(text), code=_str_or_none(first.get("code")))
-    text = (response.text or "").strip()
+    text = body_excerpt(response).strip()
     return ErrorDetail(text[:300] or response.reason or f"HTTP {response.status_code}")
+
+
+def body_excerpt(response: requests.Response, limit: int = 4096) -> str:
+    """The start of an answer's body as text. Not ``response.text``: without a charset it
+    guesses one by scanning the whole body (seconds for a large one), and a bogus charset
+    name must not fail the error it explains."""
+    head = (response.content or b"")[:limit]
+    try:
+        return head.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return head.decode("utf-8", errors="replace")
 
 
 def _str_or_none(v: object) -> str | None:
@@ -79,6 +90,7 @@ def status_class(status: int) -> type[EspError]:
 __all__ = [
     "ErrorDetail",
     "ErrorParser",
+    "body_excerpt",
     "default_error_parser",
     "status_class",
 ]

@@ -9,11 +9,20 @@ connection failures prove nothing was sent, and what the rate-limit headers say.
 Non-idempotent requests (POST, PATCH) are only retried when the ESP cannot have acted on them:
 a 429, or a connection that was never established. Anything ambiguous (read timeout, reset
 after sending, 5xx) is raised with ``maybe_applied=True`` so the caller reads back first.
+
+Every attempt is bounded whatever the ESP does: an overall ``deadline`` for connecting,
+sending, the headers and the body (``espkit.transport.deadline``; a trickling body cannot
+hold a call open), a cap on the answer's size (``espkit.transport.body``), and numbers from
+headers read by total, bounded parsers (``espkit.transport.retry``). What the ESP says in an
+error is bounded and scrubbed of credentials before an exception keeps it
+(``espkit.transport.redaction``). A plain ``http://`` base URL is refused unless it is
+loopback or the user opted in (``espkit.transport.endpoint``).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -24,11 +33,34 @@ import requests
 import tenacity
 import urllib3.exceptions
 
-from espkit.errors import EspError, NotFound, RateLimited, TransportError
+from espkit.errors import (
+    ConfigError,
+    EspError,
+    NotFound,
+    RateLimited,
+    TransportError,
+    ValidationError,
+)
+from espkit.transport.body import DEFAULT_MAX_RESPONSE_BYTES, read_body
+from espkit.transport.deadline import Deadline, DeadlineAdapter, attempt_deadline
+from espkit.transport.endpoint import check_base_url
 from espkit.transport.error_mapping import ErrorParser, default_error_parser, status_class
 from espkit.transport.ratelimit import Limiter, RetryBudget
-from espkit.transport.redaction import safe_url
-from espkit.transport.retry import RetryPolicy, RetryRunner, parse_reset, parse_retry_after
+from espkit.transport.redaction import (
+    MAX_MESSAGE,
+    request_secrets,
+    safe_url,
+    scrub_body,
+    scrub_text,
+)
+from espkit.transport.retry import (
+    MAX_HINT,
+    RetryPolicy,
+    RetryRunner,
+    parse_count,
+    parse_reset,
+    parse_retry_after,
+)
 
 log = logging.getLogger("espkit.http")
 
@@ -71,6 +103,12 @@ class Transport:
 
     ``limiter`` and ``budget`` are normally the process-wide ones for this account
     (see ``ratelimit.shared_limiter``) so every thread and every scoped copy shares them.
+
+    ``timeout`` is (connect, read) per socket operation; ``deadline`` bounds a whole
+    attempt (connect, send, headers, body) and defaults to the read timeout.
+    ``max_response_bytes`` caps an answer's size. ``allow_insecure`` allows a plain
+    ``http://`` base URL to a host other than loopback (so does
+    ``ESPKIT_ALLOW_INSECURE_HTTP=1``).
     """
 
     def __init__(
@@ -88,10 +126,31 @@ class Transport:
         parse_error: ErrorParser = default_error_parser,
         request_id_headers: Sequence[str] = ("X-Request-Id",),
         sleep: Callable[[float], None] | None = None,
+        deadline: float | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        allow_insecure: bool = False,
     ) -> None:
+        check_base_url(base_url, allow_insecure=allow_insecure)
+        if not (isinstance(timeout, (tuple, list)) and len(timeout) == 2
+                and all(_positive(t) for t in timeout)):
+            raise ValidationError("timeout", timeout,
+                                  "must be (connect, read) seconds, both positive and finite")
+        timeout = (timeout[0], timeout[1])
+        if deadline is None:
+            deadline = timeout[1]
+        elif not _positive(deadline):
+            raise ValidationError("deadline", deadline, "must be positive, finite seconds")
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) \
+                or max_response_bytes < 1:
+            raise ValidationError("max_response_bytes", max_response_bytes,
+                                  "must be a positive whole number of bytes")
         self.provider = provider
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        #: seconds one attempt may take in all, connect to last byte
+        self.deadline = float(deadline)
+        self.max_response_bytes = max_response_bytes
+        self.allow_insecure = allow_insecure
         #: the retry loop; its limiter, budget and counters are this transport's
         self.runner = RetryRunner(provider, retry=retry, limiter=limiter, budget=budget,
                                   sleep=sleep)
@@ -103,7 +162,8 @@ class Transport:
         if session is None:
             session = requests.Session()
             # as many kept-alive connections as the bulk engine may have requests in flight
-            adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=256)
+            # (its connections report their sockets, so a deadline can cut even the headers)
+            adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=256)
             session.mount("https://", adapter)
             session.mount("http://", adapter)
             session.headers["User-Agent"] = "espkit/0.1"
@@ -171,6 +231,8 @@ class Transport:
             timeout=self.timeout, retry=retry or self.retry, limiter=self.limiter,
             budget=self.budget, session=self.session, parse_error=self.parse_error,
             request_id_headers=self.request_id_headers, sleep=self._sleep,
+            deadline=self.deadline, max_response_bytes=self.max_response_bytes,
+            allow_insecure=self.allow_insecure,
         )
 
     def request(
@@ -213,22 +275,37 @@ class Transport:
     ) -> HttpResponse:
         self.runner.start_attempt()
         start = time.perf_counter()
-        try:
-            response = self.session.request(
-                method, url, params=params, data=data, json=json, headers=headers,
-                auth=self._auth, timeout=self.timeout, allow_redirects=False,
-            )
-        except requests.RequestException as exc:
-            never_sent = _never_sent(exc)
-            what = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
-            log.debug("%s %s -> %s after %.1f ms", method, safe_url(url), what,
-                      (time.perf_counter() - start) * 1000)
-            raise TransportError(
-                f"{what}: {type(exc).__name__}"
-                + ("" if never_sent else " (the request may have been applied)"),
-                provider=self.provider, method=method, url=safe_url(url),
-                maybe_applied=not never_sent,
-            ) from None
+        # no socket operation may wait longer than the whole attempt may take
+        timeout = (min(self.timeout[0], self.deadline), min(self.timeout[1], self.deadline))
+        with attempt_deadline(self.deadline) as deadline:
+            unsendable = False
+            try:
+                response = self.session.request(
+                    method, url, params=params, data=data, json=json, headers=headers,
+                    auth=self._auth, timeout=timeout, allow_redirects=False, stream=True,
+                )
+            except requests.RequestException as exc:
+                raise self._failed(method, url, exc, deadline, start) from None
+            except UnicodeError:
+                unsendable = True
+            if unsendable:
+                # http.client refuses a header it cannot encode before sending anything. Its
+                # message quotes the value, which may be the key: raised out here, so that
+                # not even the suppressed context keeps it.
+                raise ConfigError(
+                    f"a request header for {method} {safe_url(url)} holds characters that "
+                    "cannot be sent (the value is not shown: it may be a credential)"
+                )
+
+            def fail(what: str) -> TransportError:
+                log.debug("%s %s -> %s after %.1f ms", method, safe_url(url), what,
+                          (time.perf_counter() - start) * 1000)
+                return TransportError(
+                    f"{what} (the request may have been applied)", provider=self.provider,
+                    method=method, url=safe_url(url), maybe_applied=True,
+                )
+
+            read_body(response, deadline, self.max_response_bytes, fail)
         elapsed = (time.perf_counter() - start) * 1000
         if log.isEnabledFor(logging.DEBUG):
             log.debug("%s %s -> %d in %.1f ms", method, safe_url(response.url or url),
@@ -243,33 +320,66 @@ class Transport:
                                 self._request_id(response))
         raise self._error(method, url, response, body, idempotent)
 
+    def _failed(self, method: str, url: str, exc: requests.RequestException,
+                deadline: Deadline, start: float) -> TransportError:
+        """The error for a request that got no answer: a timeout, a refused or broken
+        connection, or the deadline (which shut the socket down under requests)."""
+        cut = deadline.finish()
+        never_sent = _never_sent(exc)
+        if cut:
+            what = f"deadline of {deadline.seconds:g} s passed"
+        else:
+            what = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+        log.debug("%s %s -> %s after %.1f ms", method, safe_url(url), what,
+                  (time.perf_counter() - start) * 1000)
+        return TransportError(
+            f"{what}: {type(exc).__name__}"
+            + ("" if never_sent else " (the request may have been applied)"),
+            provider=self.provider, method=method, url=safe_url(url),
+            maybe_applied=not never_sent,
+        )
+
     def _error(
         self, method: str, url: str, response: requests.Response, body: Any, idempotent: bool
     ) -> EspError:
         status = response.status_code
-        detail = self.parse_error(response, body)
+        try:
+            detail = self.parse_error(response, body)
+        except Exception as exc:  # a provider's parser, on a hostile body
+            # the error being reported matters more than the parser's trouble with it
+            log.warning("%s: error parser failed on a %d answer (%s); using the default",
+                        self.provider, status, type(exc).__name__)
+            detail = default_error_parser(response, body)
         cls = detail.error_class or status_class(status)
+        # An ESP may echo the request (headers included) in its error: what it says is
+        # scrubbed of this request's credentials and anything shaped like one, and bounded.
+        sent = response.request
+        secrets = request_secrets(sent.headers if sent is not None else {},
+                                  (sent.url or "") if sent is not None else "")
         common: dict[str, Any] = {
             "provider": self.provider, "status": status, "method": method,
-            "url": safe_url(url), "request_id": self._request_id(response),
-            "code": detail.code, "body": body,
+            "url": safe_url(url), "request_id": self._request_id(response, clean=True),
+            "code": None if detail.code is None else scrub_text(str(detail.code), secrets, 100),
+            "body": scrub_body(body, secrets),
             "maybe_applied": status >= 500 and not idempotent,
         }
+        message = scrub_text(str(detail.message), secrets, MAX_MESSAGE)
         if issubclass(cls, RateLimited):
             retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after is None:
                 retry_after = parse_reset(response.headers.get("X-RateLimit-Reset"))
             if retry_after is None and isinstance(body, dict):
-                retry_after = _float_or_none(body.get("retry-seconds"))
+                retry_after = _seconds_or_none(body.get("retry-seconds"))
             self.runner.throttled(retry_after)
-            return RateLimited(detail.message, retry_after=retry_after, **common)
-        return cls(detail.message, **common)
+            return RateLimited(message, retry_after=retry_after, **common)
+        return cls(message, **common)
 
-    def _request_id(self, response: requests.Response) -> str | None:
+    def _request_id(self, response: requests.Response, *, clean: bool = False) -> str | None:
         for name in self.request_id_headers:
             value = response.headers.get(name)
             if value:
-                return value
+                # the ESP's word: bounded, and for an error (shown in its text) scrubbed
+                return scrub_text(value, limit=200) if clean else value[:200]
         return None
 
     def _learn_limit(self, response: requests.Response) -> None:
@@ -278,8 +388,10 @@ class Transport:
         longest time-to-reset seen, so ``limit / longest`` only ever comes down towards the
         true rate: an early over-estimate is harmless, and the limiter never sends faster
         than the ESP said."""
-        limit = _float_or_none(response.headers.get("X-RateLimit-Limit"))
-        if not limit or limit <= 0:
+        # a limit that is not a positive whole number is ignored: read as a rate,
+        # "0.0001" would hold every request for days
+        limit = parse_count(response.headers.get("X-RateLimit-Limit"))
+        if not limit:
             return
         reset = parse_reset(response.headers.get("X-RateLimit-Reset"))
         # a longer window (an hourly or daily quota) says nothing about a per-second pace,
@@ -291,14 +403,10 @@ class Transport:
 
     def _observe_rate_headers(self, response: requests.Response) -> None:
         self._learn_limit(response)
-        remaining = response.headers.get("X-RateLimit-Remaining")
-        if remaining is None or response.status_code == 429:
+        left = parse_count(response.headers.get("X-RateLimit-Remaining"))
+        if left is None or response.status_code == 429:
             return
-        try:
-            left = float(remaining)
-        except ValueError:
-            return
-        if left <= 0:
+        if left == 0:
             reset = parse_reset(response.headers.get("X-RateLimit-Reset"))
             # a wait beyond max_retry_after is not slept on (the ESP's 429 will surface it)
             if reset and reset <= self.retry.max_retry_after:
@@ -310,15 +418,27 @@ def _json_or_none(response: requests.Response) -> Any:
         return None
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
         return None
 
 
-def _float_or_none(v: object) -> float | None:
+def _seconds_or_none(v: object) -> float | None:
+    """A wait in seconds from a JSON body: a finite, non-negative number (or such a number
+    written as a string), at most ``MAX_HINT``; anything else is no hint."""
+    if isinstance(v, str):
+        return parse_retry_after(v) if v.strip(" \t")[:1].isdigit() else None
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
     try:
-        return float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+        seconds = float(v)
+    except OverflowError:  # an integer of hundreds of digits
         return None
+    return min(seconds, MAX_HINT) if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _positive(v: object) -> bool:
+    return (isinstance(v, (int, float)) and not isinstance(v, bool)
+            and math.isfinite(v) and v > 0)
 
 
 __all__ = [

@@ -11,14 +11,19 @@ a 429, or a connection that was never established. Anything ambiguous (read time
 after sending, 5xx) surfaces with ``maybe_applied=True`` so the caller reads back first.
 
 ``parse_retry_after`` and ``parse_reset`` read the server's hints (``Retry-After``,
-``X-RateLimit-Reset``) into the seconds-from-now the delay and the limiter work in.
+``X-RateLimit-Reset``) into the seconds-from-now the delay and the limiter work in, and
+``parse_count`` the counts (``X-RateLimit-Limit``, ``-Remaining``). A header is the ESP's
+word, and a broken or hostile ESP's word: each parser is total (any text in, a bounded finite
+number or ``None`` out), and the policy's ``max_retry_after`` caps what is slept on.
 """
 
 from __future__ import annotations
 
 import email.utils
 import logging
+import math
 import random
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +32,14 @@ from typing import TypeVar
 import attrs
 import tenacity
 
-from espkit.errors import EspError, NotFound, RateLimited, ServerError, TransportError
+from espkit.errors import (
+    EspError,
+    NotFound,
+    RateLimited,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
 from espkit.transport.ratelimit import Limiter, RateLimiter, RetryBudget
 
 # the retry loop's messages have always been the HTTP pipeline's: one logger for both
@@ -38,50 +50,114 @@ T = TypeVar("T")
 @attrs.frozen
 class RetryPolicy:
     """How hard to try. ``max_retry_after``: a server asking us to wait longer than this is
-    reported as ``RateLimited`` straight away rather than slept on."""
+    reported as ``RateLimited`` straight away rather than slept on. It caps every wait a
+    server's word can cause (``Retry-After``, a rate-limit reset pausing the limiter, a
+    window a learnt rate is spread over), so no header can hold a call longer."""
 
-    max_attempts: int = 5
-    base_delay: float = 0.5
-    max_backoff: float = 20.0
-    max_retry_after: float = 120.0
+    max_attempts: int = attrs.field(default=5, validator=lambda _, a, v: _whole(a.name, v))
+    base_delay: float = attrs.field(default=0.5, validator=lambda _, a, v: _seconds(a.name, v))
+    max_backoff: float = attrs.field(default=20.0, validator=lambda _, a, v: _seconds(a.name, v))
+    max_retry_after: float = attrs.field(default=120.0,
+                                         validator=lambda _, a, v: _seconds(a.name, v))
+
+
+def _whole(name: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 1000:
+        raise ValidationError(name, value, "must be a whole number from 1 to 1000")
+
+
+def _seconds(name: str, value: object) -> None:
+    # a nan or infinite cap would let any server hint through: every comparison with nan
+    # is false, and nothing is longer than infinity
+    if isinstance(value, bool) or not isinstance(value, (int, float)) \
+            or not math.isfinite(value) or value < 0:
+        raise ValidationError(name, value, "must be a finite, non-negative number of seconds")
 
 
 NO_RETRY = RetryPolicy(max_attempts=1)
 
 
+#: the longest wait any server hint is read as (a year): a bigger number is a server's
+#: mistake, and the retry policy's ``max_retry_after`` refuses to sleep on it anyway
+MAX_HINT = 366 * 86400.0
+#: the biggest count read from a rate-limit header
+MAX_COUNT = 10**12
+#: hints longer than this are not numbers or dates any ESP sends: not parsed at all
+_MAX_HINT_TEXT = 256
+# ASCII digits only: float() also reads "nan", "inf", "1e-320", "1_000" and Arabic-Indic
+# digits, none of which a server's hint means
+_DECIMAL = re.compile(r"[0-9]{1,20}(?:\.[0-9]{1,20})?")
+_WHOLE = re.compile(r"[0-9]{1,13}")
+
+
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as delta-seconds or an HTTP-date; seconds from now, never negative."""
-    if not value:
+    """``Retry-After`` as delta-seconds or an HTTP-date: seconds from now, in
+    ``[0, MAX_HINT]``; ``None`` when it is neither (negative, ``nan``, garbage)."""
+    if not value or len(value) > _MAX_HINT_TEXT:
         return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
+    seconds = _decimal(value)
+    if seconds is not None:
+        return min(seconds, MAX_HINT)
+    when = _http_date(value)
     if when is None:
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+    return _bounded(when - (time.time() if now is None else now))
 
 
 def parse_reset(value: str | None, now: float | None = None) -> float | None:
     """``X-RateLimit-Reset``: ESPs send epoch seconds, epoch milliseconds or a delta.
-    Returns seconds from now."""
-    if not value:
+    Returns seconds from now in ``[0, MAX_HINT]``, or ``None`` when unreadable."""
+    if not value or len(value) > _MAX_HINT_TEXT:
         return None
-    try:
-        n = float(value.strip())
-    except ValueError:
+    n = _decimal(value)
+    if n is None:
         return parse_retry_after(value, now)
     now = time.time() if now is None else now
     if n > 1e12:
         n = n / 1000.0 - now
     elif n > 1e9:
         n = n - now
-    return max(0.0, n)
+    return _bounded(n)
+
+
+def parse_count(value: str | None) -> int | None:
+    """A rate-limit count (``X-RateLimit-Limit``, ``-Remaining``): a whole number in
+    ``[0, MAX_COUNT]``, else ``None``. A fraction, a sign, an exponent, ``nan`` or ``inf``
+    is ignored: read as a rate, ``0.0001`` requests per window would stall the limiter for
+    days."""
+    if not value or len(value) > _MAX_HINT_TEXT:
+        return None
+    m = _WHOLE.fullmatch(value.strip(" \t"))
+    if m is None:
+        return None
+    n = int(m.group())
+    return n if n <= MAX_COUNT else None
+
+
+def _decimal(value: str) -> float | None:
+    m = _DECIMAL.fullmatch(value.strip(" \t"))
+    return float(m.group()) if m else None
+
+
+def _http_date(value: str) -> float | None:
+    """An HTTP-date as epoch seconds; ``None`` for anything the email parser cannot place
+    on the calendar (it raises several kinds of error on hostile input)."""
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when is None:
+        return None
+    try:
+        return when.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _bounded(seconds: float) -> float | None:
+    if not math.isfinite(seconds):
+        return None
+    return min(max(0.0, seconds), MAX_HINT)
 
 
 class RetryRunner:
@@ -213,6 +289,8 @@ class RetryRunner:
         self.count("throttled")
         # A wait longer than max_retry_after is surfaced, not slept on: do not impose it on
         # every caller of the shared limiter either.
+        # (SES hands its own hints in: anything not a finite wait is no hint at all)
+        retry_after = _finite(retry_after)
         too_long = retry_after is not None and retry_after > self.retry.max_retry_after
         self.limiter.on_throttle(None if too_long else retry_after)
 
@@ -243,7 +321,7 @@ class RetryRunner:
 
     def should_retry(self, exc: BaseException, idempotent: bool) -> bool:
         if isinstance(exc, RateLimited):
-            wanted = exc.retry_after
+            wanted = _finite(exc.retry_after)
             if wanted is not None and wanted > self.retry.max_retry_after:
                 return False
         elif isinstance(exc, TransportError):
@@ -280,8 +358,11 @@ class RetryRunner:
 
     def retry_delay(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            return exc.retry_after
+        wanted = _finite(exc.retry_after) if isinstance(exc, RateLimited) else None
+        if wanted is not None:
+            # should_retry already refused waits over max_retry_after; cap anyway, so no
+            # hint can hold a thread longer than the policy allows
+            return min(wanted, self.retry.max_retry_after)
         cap = min(self.retry.max_backoff, self.retry.base_delay * 2 ** (state.attempt_number - 1))
         return random.uniform(0, cap)  # noqa: S311 - jitter, not cryptography
 
@@ -293,15 +374,25 @@ class RetryRunner:
                  self.retry.max_attempts - 1, delay, exc)
 
 
+def _finite(seconds: float | None) -> float | None:
+    """A wait in seconds, or ``None`` when it is none (negative, ``nan``, ``inf``)."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
 def _sleep(seconds: float) -> None:
     # looked up per call so tests can replace time.sleep
     time.sleep(seconds)
 
 
 __all__ = [
+    "MAX_COUNT",
+    "MAX_HINT",
     "NO_RETRY",
     "RetryPolicy",
     "RetryRunner",
+    "parse_count",
     "parse_reset",
     "parse_retry_after",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 
@@ -397,3 +398,22 @@ def test_one_overload_seen_by_many_threads_cuts_the_rate_once() -> None:
     lim.acquire()
     lim.on_throttle(None)
     assert lim.rate == pytest.approx(1000.0 * BETA * BETA)
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, 0.0, -1.0])
+def test_numbers_that_cannot_pace_or_pause_are_ignored(bad: float) -> None:
+    # nan would switch pacing off (every comparison with it is false), inf stop it for good
+    clock = StepClock()
+    lim = RateLimiter(2.0, clock=clock, sleep=clock.sleep)
+    lim.lower_ceiling(bad)
+    lim.pause_for(bad)
+    lim.on_throttle(bad)
+    assert lim.ceiling == 2.0
+    assert lim.rate is not None
+    assert math.isfinite(lim.rate)
+    lim.acquire()
+    lim.acquire()
+    assert clock.slept
+    assert all(math.isfinite(s) and s <= 1.0 for s in clock.slept)
+    lim.lower_ceiling(1.0)  # the other side: a real number still lowers it
+    assert lim.ceiling == 1.0

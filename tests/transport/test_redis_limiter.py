@@ -8,6 +8,7 @@ bounds loose enough for a busy machine and rates high enough that each takes und
 from __future__ import annotations
 
 import itertools
+import math
 import multiprocessing
 import os
 import shutil
@@ -509,3 +510,14 @@ def test_a_learnt_lower_ceiling_caps_the_shared_rate(url: str) -> None:
     assert limiter.ceiling == 40.0
     times = grant_times(limiter, 0.5)
     assert rate_of(times) <= 40 * 1.05
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -1.0])
+def test_numbers_that_cannot_pace_or_pause_are_ignored(url: str, bad: float) -> None:
+    # round(inf) raises OverflowError and nan would poison the shared hash
+    lim = RedisLimiter(key(), 5.0, url=url)
+    lim.lower_ceiling(bad)
+    lim.pause_for(bad)
+    lim.on_throttle(bad)
+    assert lim.ceiling == 5.0
+    assert lim.snapshot()["paused_for"] == 0.0

@@ -8,12 +8,20 @@ servers' hints (``Retry-After``, ``X-RateLimit-Reset``) the delay is taken from.
 from __future__ import annotations
 
 import email.utils
+import math
 from collections.abc import Callable
 
 import pytest
 import responses
 
-from espkit.errors import NotFound, RateLimited, Rejected, ServerError, TransportError
+from espkit.errors import (
+    NotFound,
+    RateLimited,
+    Rejected,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
 from espkit.transport import RetryPolicy, RetryRunner, Transport
 from espkit.transport.ratelimit import RateLimiter, RetryBudget
 from espkit.transport.retry import parse_reset, parse_retry_after
@@ -184,7 +192,9 @@ def test_parse_retry_after() -> None:
     assert parse_retry_after("soon") is None
     assert parse_retry_after(" 12 ") == 12.0
     assert parse_retry_after("1.5") == 1.5
-    assert parse_retry_after("-3") == 0.0
+    # not delta-seconds (RFC 9110: digits only): ignored, so the jittered backoff applies
+    # rather than an immediate retry
+    assert parse_retry_after("-3") is None
     now = 1_700_000_000.0
     date = email.utils.formatdate(now + 90, usegmt=True)
     assert parse_retry_after(date, now=now) == pytest.approx(90.0)
@@ -201,3 +211,24 @@ def test_parse_reset() -> None:
     assert parse_reset(str(now - 10), now) == 0.0
     assert parse_reset(email.utils.formatdate(now + 60, usegmt=True), now) == pytest.approx(60.0)
     assert parse_reset("garbage", now) is None
+
+
+# -- the policy's own numbers --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("max_attempts", 0), ("max_attempts", 1001), ("max_attempts", True), ("max_attempts", 2.5),
+    ("base_delay", -0.1), ("max_backoff", math.inf), ("max_retry_after", math.nan),
+    ("max_retry_after", -1), ("max_retry_after", "60"),
+])
+def test_a_policy_that_could_let_any_wait_through_is_refused(field: str, value: object) -> None:
+    # a nan or infinite max_retry_after would make every server hint "short enough"
+    with pytest.raises(ValidationError) as info:
+        RetryPolicy(**{field: value})  # type: ignore[arg-type]
+    assert info.value.field == field
+
+
+def test_policy_bounds_are_inclusive() -> None:
+    assert RetryPolicy(max_attempts=1).max_attempts == 1
+    assert RetryPolicy(max_attempts=1000).max_attempts == 1000
+    assert RetryPolicy(base_delay=0, max_retry_after=0).max_retry_after == 0

@@ -975,3 +975,40 @@ def test_threads_sleeping_between_retries_are_counted(clock: StepClock) -> None:
     t.request("GET", "/a")
     assert seen == [1]
     assert t.runner.backing_off == 0
+
+
+# -- an ESP's error text is scrubbed and bounded; a parser's trouble is not the caller's -------
+
+
+@responses.activate
+def test_an_error_parser_that_fails_on_a_hostile_body_falls_back_to_the_default(
+    clock: StepClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    def fragile(response: requests.Response, body: Any) -> ErrorDetail:
+        return ErrorDetail(body["errors"][0]["message"])  # KeyError on anything else
+
+    responses.get(f"{BASE}/x", status=422, json={"message": f"no: Bearer {KEY}"})
+    with caplog.at_level(logging.WARNING, logger="espkit.http"), \
+            pytest.raises(Rejected) as info:
+        make_transport(clock, parse_error=fragile).request("GET", "/x")
+    assert info.value.message == "no: ***"  # the whole header value it echoed
+    assert "error parser failed on a 422 answer (KeyError)" in caplog.text
+
+
+@responses.activate
+def test_a_provider_message_echoing_the_key_is_scrubbed(clock: StepClock) -> None:
+    def echo(response: requests.Response, body: Any) -> ErrorDetail:
+        return ErrorDetail(f"key {KEY} refused", code=f"code-{KEY}")
+
+    responses.post(f"{BASE}/x", status=401, json={"echo": KEY},
+                   headers={"X-Request-Id": "rid\x1b[2J" + "r" * 500})
+    with pytest.raises(AuthError) as info:
+        make_transport(clock, parse_error=echo).request("POST", "/x", json={})
+    err = info.value
+    assert err.message == "key *** refused"
+    assert err.code == "code-***"
+    assert err.body == {"echo": "***"}
+    assert err.request_id is not None
+    assert len(err.request_id) <= 200
+    assert "\x1b" not in err.request_id
+    assert KEY not in str(err) + repr(err) + repr(err.body)

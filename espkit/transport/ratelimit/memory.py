@@ -13,6 +13,7 @@ module's constants so both adapt alike.
 from __future__ import annotations
 
 import collections
+import math
 import threading
 import time
 from typing import Protocol, runtime_checkable
@@ -80,7 +81,7 @@ class RateLimiter:
         clock: Clock | None = None,
         sleep: Sleep | None = None,
     ) -> None:
-        if rate is not None and rate <= 0:
+        if rate is not None and not _finite_positive(rate):
             raise ValueError(f"rate must be positive, got {rate!r}")
         self.ceiling = rate
         self._rate = rate
@@ -144,7 +145,7 @@ class RateLimiter:
         with self._lock:
             now = self._clock()
             self.throttles += 1
-            if retry_after is not None and retry_after > 0:
+            if retry_after is not None and _finite_positive(retry_after):
                 self._paused_until = max(self._paused_until, now + retry_after)
             # credit the time up to now at the old rate, then drain: no saved-up tokens
             self._refill(now)
@@ -177,7 +178,7 @@ class RateLimiter:
             self._rate = max(self._min_rate, min(target, ceiling))
 
     def lower_ceiling(self, rate: float) -> None:
-        if rate <= 0:
+        if not _finite_positive(rate):
             return
         with self._lock:
             if self.ceiling is not None and rate >= self.ceiling:
@@ -194,8 +195,16 @@ class RateLimiter:
 
     def pause_for(self, seconds: float) -> None:
         """Hold every caller for ``seconds`` from now (from rate-limit reset headers)."""
+        if not _finite_positive(seconds):
+            return
         with self._lock:
             self._paused_until = max(self._paused_until, self._clock() + seconds)
+
+
+def _finite_positive(x: float) -> bool:
+    """Whether a number taken from an ESP's answer can pace or pause anything: ``nan``
+    would switch pacing off (every comparison with it is false), ``inf`` stop it for good."""
+    return math.isfinite(x) and x > 0
 
 
 __all__ = [

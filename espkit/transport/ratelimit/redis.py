@@ -63,6 +63,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import threading
 import time
 from collections.abc import Hashable, Sequence
@@ -126,7 +127,7 @@ class RedisLimiter:
         idle_ttl: float = IDLE_TTL,
         sleep: Sleep | None = None,
     ) -> None:
-        if rate is not None and rate <= 0:
+        if rate is not None and not (math.isfinite(rate) and rate > 0):
             raise ValueError(f"rate must be positive, got {rate!r}")
         self.ceiling = rate
         self._burst = max(1.0, burst)
@@ -208,7 +209,9 @@ class RedisLimiter:
     def on_throttle(self, retry_after: float | None = None) -> None:
         with self._count_lock:
             self._throttles += 1
-        pause_us = round(retry_after * 1e6) if retry_after is not None and retry_after > 0 else 0
+        # round(inf) raises and nan would poison the shared hash: no pause from either
+        usable = retry_after is not None and math.isfinite(retry_after) and retry_after > 0
+        pause_us = round(retry_after * 1e6) if usable and retry_after is not None else 0
         admitted = getattr(self._local, "admitted", None)
         self._report(self._throttle, [
             pause_us, "" if admitted is None else admitted, self._ceiling_arg, self._min_rate,
@@ -228,13 +231,13 @@ class RedisLimiter:
 
     def pause_for(self, seconds: float) -> None:
         """Hold every caller, in every process, for ``seconds`` from now (Redis's now)."""
-        if seconds > 0:
+        if math.isfinite(seconds) and seconds > 0:
             self._report(self._pause, [round(seconds * 1e6), self._ttl_ms])
 
     def lower_ceiling(self, rate: float) -> None:
         # the ceiling travels with every script call, so this process caps the shared rate
         # at the learnt limit from its next request on
-        if rate > 0 and (self.ceiling is None or rate < self.ceiling):
+        if math.isfinite(rate) and rate > 0 and (self.ceiling is None or rate < self.ceiling):
             self.ceiling = rate
             self._min_rate = min(self._min_rate, rate)
 
