@@ -32,6 +32,7 @@ from rich.text import Text
 
 from espkit import dns as records
 from espkit.account import Account
+from espkit.cli.accounts import fleet_trust, trust_options
 from espkit.cli.app import (
     EXIT_ESP,
     Ctx,
@@ -46,6 +47,7 @@ from espkit.cli.app import (
 )
 from espkit.cli.tables import cell
 from espkit.errors import ConfigError, NotFound
+from espkit.fleet import Trust
 from espkit.models import Domain
 
 #: domains fetched at once when the list call leaves the records out (Mailgun's does)
@@ -89,12 +91,14 @@ def _domain_sources(fn: Any) -> Any:
         click.option("--all", "all_", is_flag=True, help="Every domain of the account."),
         click.option("--fleet", "fleet_path", type=click.Path(dir_okay=False, exists=True),
                      help="Every domain a fleet file declares, labelled with its customer."),
+        trust_options,
     ]):
         fn = decorator(fn)
     return fn
 
 
-def _select(ctx: Ctx, names: Sequence[str], all_: bool, fleet_path: str | None) -> _Selection:
+def _select(ctx: Ctx, names: Sequence[str], all_: bool, fleet_path: str | None,
+            trust: Trust | None = None) -> _Selection:
     given = sum([bool(names), all_, fleet_path is not None])
     if given == 0:
         raise ConfigError("name the domains, or pass --all or --fleet FILE")
@@ -102,7 +106,7 @@ def _select(ctx: Ctx, names: Sequence[str], all_: bool, fleet_path: str | None) 
         raise ConfigError("give domain names, --all or --fleet FILE: only one of them")
     selection = _Selection()
     if fleet_path is not None:
-        _from_fleet(ctx, fleet_path, selection)
+        _from_fleet(ctx, fleet_path, selection, trust)
         return selection
     account = ctx.account
     wanted: list[str | Domain] = [*dict.fromkeys(names)] if names else [*account.domains.list()]
@@ -133,12 +137,12 @@ def _with_records(account: Account, wanted: Sequence[str | Domain]) -> list[Doma
         return list(pool.map(fetch, wanted))
 
 
-def _from_fleet(ctx: Ctx, path: str, selection: _Selection) -> None:
+def _from_fleet(ctx: Ctx, path: str, selection: _Selection, trust: Trust | None) -> None:
     from espkit import fleet
     from espkit.cli.accounts import open_connection
 
     try:
-        declared = fleet.load(path)
+        declared = fleet.load(path, trust=trust)
     except NotImplementedError:  # pragma: no cover - until the fleet loader lands
         raise ConfigError("this espkit cannot read fleet files yet") from None
     wanted = list(declared.domains())
@@ -212,7 +216,9 @@ def _zones(pairs: Sequence[str]) -> dict[str, str]:
 @handled
 def dns_export(ctx: Ctx, names: Sequence[str], all_: bool, fleet_path: str | None,
                fmt: str | None, out: str | None, out_dir: str | None,
-               zone_pairs: Sequence[str], ttl: int) -> None:
+               zone_pairs: Sequence[str], ttl: int, allow_host: Sequence[str],
+               allow_env: Sequence[str], allow_keyring_service: Sequence[str],
+               allow_path: Sequence[str]) -> None:
     """Write the records customers must publish, per domain, grouped by customer."""
     fmt = fmt or ("json" if ctx.output == "json" else "bind")
     if out and out_dir:
@@ -220,7 +226,8 @@ def dns_export(ctx: Ctx, names: Sequence[str], all_: bool, fleet_path: str | Non
     if out_dir and fmt != "octodns":
         raise ConfigError("--out-dir writes octoDNS zone files: use it with --format octodns")
     zones = _zones(zone_pairs)
-    selection = _select(ctx, names, all_, fleet_path)
+    trust = fleet_trust(allow_host, allow_env, allow_keyring_service, allow_path)
+    selection = _select(ctx, names, all_, fleet_path, trust)
     # a fleet customer's own domain is the default zone of its sending domains, unless
     # --zone says otherwise for the domain or the customer
     for domain, customer in selection.items:
@@ -308,11 +315,14 @@ def _summary(checks: Iterable[records.RecordCheck], domains: int) -> str:
 @handled
 def dns_check(ctx: Ctx, names: Sequence[str], all_: bool, fleet_path: str | None,
               nameservers: Sequence[str], timeout: float, concurrency: int,
-              only_problems: bool) -> None:
+              only_problems: bool, allow_host: Sequence[str],
+               allow_env: Sequence[str], allow_keyring_service: Sequence[str],
+               allow_path: Sequence[str]) -> None:
     """Look every required record up in live DNS: present, missing, wrong or error."""
     for server in nameservers:
         records.parse_nameserver(server)  # a typo is exit 2 before anything is asked
-    selection = _select(ctx, names, all_, fleet_path)
+    trust = fleet_trust(allow_host, allow_env, allow_keyring_service, allow_path)
+    selection = _select(ctx, names, all_, fleet_path, trust)
     customer = {d.name: label for d, label in selection.items}
     checks = records.check([d for d, _ in selection.items], nameservers=nameservers or None,
                            timeout=timeout, concurrency=concurrency)

@@ -22,11 +22,12 @@ from typing import Any
 import click
 from rich.table import Table
 
-from espkit.cli.accounts import open_accounts
+from espkit.cli.accounts import fleet_trust, open_accounts, trust_options
 from espkit.cli.app import EXIT_ESP, Ctx, emit, err, escape, handled, out, pass_ctx
 from espkit.cli.domains import domains
 from espkit.cli.tables import records_table
 from espkit.errors import ConfigError
+from espkit.fleet import Trust
 from espkit.verify import (
     VerificationInterrupted,
     VerificationReport,
@@ -55,11 +56,14 @@ from espkit.verify import (
                    "round up to 300 s.  [default: 15]")
 @click.option("--interval", type=float, default=None, hidden=True)  # the old name of --poll
 @click.option("--no-progress", is_flag=True, help="No progress display.")
+@trust_options
 @pass_ctx
 @handled
 def domains_verify(ctx: Ctx, names: Sequence[str], from_file: str | None,
                    fleet_path: str | None, wait: bool, timeout: float, poll: float | None,
-                   interval: float | None, no_progress: bool) -> None:
+                   interval: float | None, no_progress: bool, allow_host: Sequence[str],
+               allow_env: Sequence[str], allow_keyring_service: Sequence[str],
+               allow_path: Sequence[str]) -> None:
     """Ask the ESP to check the DNS records of each NAME now; with --wait, until verified.
 
     With --fleet FLEET: every domain the fleet file declares (or the NAMEs among them), each
@@ -79,7 +83,8 @@ def domains_verify(ctx: Ctx, names: Sequence[str], from_file: str | None,
     if fleet_path is not None:
         if from_file is not None:
             raise click.UsageError("give --fleet FLEET or --from-file FILE, not both")
-        _verify_fleet(ctx, fleet_path, names, wait, timeout, every, no_progress)
+        _verify_fleet(ctx, fleet_path, names, wait, timeout, every, no_progress,
+                      fleet_trust(allow_host, allow_env, allow_keyring_service, allow_path))
         return
     items: list[Any] = list(names)
     if from_file is not None:
@@ -112,7 +117,7 @@ def domains_verify(ctx: Ctx, names: Sequence[str], from_file: str | None,
 
 
 def _verify_fleet(ctx: Ctx, fleet_path: str, names: Sequence[str], wait: bool,
-                  timeout: float, poll: float, no_progress: bool) -> None:
+                  timeout: float, poll: float, no_progress: bool, trust: Trust) -> None:
     """``domains verify --fleet``: the fleet's accounts opened as ``espkit apply`` opens
     them (the global --sandbox-db for sandbox connections without a path of their own)."""
     from espkit import fleet as fleet_file
@@ -121,7 +126,7 @@ def _verify_fleet(ctx: Ctx, fleet_path: str, names: Sequence[str], wait: bool,
     if ctx.subaccount:
         raise ConfigError("--subaccount does not apply with --fleet: the fleet file says "
                           "which subaccount each domain is in")
-    fleet = fleet_file.load(fleet_path)
+    fleet = fleet_file.load(fleet_path, trust=trust)
     display = None if no_progress or ctx.output == "json" else _VerifyDisplay(wait)
     try:
         with open_accounts(ctx, fleet) as accounts, display or contextlib.nullcontext():

@@ -3,14 +3,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import sqlite3
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-import attrs
 import dns.zone
 import pytest
 import yaml
@@ -212,7 +213,7 @@ def test_export_fleet_built_in_code(run, domains: list[Domain], sandbox_db: str,
                 subaccount="umbrella"),  # no such subaccount yet
         ),
     )
-    monkeypatch.setattr(fleet, "load", lambda path: model)
+    monkeypatch.setattr(fleet, "load", lambda path, **_: model)
     result = run("-o", "json", "dns", "export", "--fleet", __file__)
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
@@ -333,55 +334,42 @@ HOSTILE_NAMES = ["../../somewhere", "/tmp/espkit-abs.example", "a/b.example", "x
 
 
 @pytest.fixture
-def account_answers(monkeypatch: pytest.MonkeyPatch) -> Callable[[list[Domain]], None]:
-    """``account_answers(domains)``: the account answers ``--all`` with these domains, names
-    as a hostile ESP might send them."""
-    from espkit.cli import dns as dns_cli
+def esp_renames(sandbox_db: str) -> Callable[[str, str], None]:
+    """``esp_renames(old, new)``: the ESP (the sandbox's own state) now answers with the
+    domain ``old`` named ``new``, as a hostile or broken ESP might name it."""
 
-    def answer(items: list[Domain]) -> None:
-        def select(ctx: object, names: object, all_: bool, fleet_path: object) -> object:
-            selection = dns_cli._Selection()
-            selection.items = [(d, None) for d in items]
-            return selection
+    def rename(old: str, new: str) -> None:
+        with contextlib.closing(sqlite3.connect(sandbox_db)) as db, db:
+            db.execute("UPDATE domains SET name = ? WHERE name = ?", (new, old))
 
-        monkeypatch.setattr(dns_cli, "_select", select)
-
-    return answer
+    return rename
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
-def test_export_refuses_a_hostile_domain_name_before_writing(
-        run, domains: list[Domain], account_answers: Callable[[list[Domain]], None],
+def test_export_refuses_a_hostile_domain_name_from_the_esp_before_writing(
+        run, domains: list[Domain], esp_renames: Callable[[str, str], None],
         tmp_path: Path, name: str) -> None:
-    account_answers([domains[0], attrs.evolve(domains[1], name=name)])
+    """A name the ESP answers with that is not a domain name is an unreadable answer (the
+    provider's decoding refuses it), so no format and no --out-dir ever sees it."""
+    esp_renames(domains[1].name, name)
     out_dir = tmp_path / "a" / "b" / "zones"
     out_file = tmp_path / "records.zone"
     before = tree(tmp_path)
     for args in (("--format", "octodns", "--out-dir", str(out_dir)),
                  ("--format", "bind", "--out", str(out_file)),
-                 ("--format", "octodns", "--out", str(out_file))):
+                 ("--format", "octodns", "--out", str(out_file)),
+                 ("--format", "csv"), ("--format", "json")):
         result = run("dns", "export", "--all", *args)
-        assert result.exit_code == 2, result.output
+        assert result.exit_code == 1, result.output
         line = " ".join(result.stderr.split())
-        # one error line naming the domain, its control characters shown, not acting
-        assert line.startswith(f"error: the domain {name!r} cannot be written: "), line
+        assert line.startswith(("error: sandbox 200 unreadable answer: name is not a domain "
+                                "name", "error: sandbox 200 unreadable answer: name contains "
+                                "control characters")), line
         assert "\x00" not in result.output
+        assert result.stdout == ""
         assert tree(tmp_path) == before
     assert not (tmp_path.parent / "somewhere").exists()
     assert not Path("/tmp/espkit-abs.example.yaml").exists()
-
-
-def test_export_csv_and_json_carry_hostile_names_as_data(
-        run, domains: list[Domain], account_answers: Callable[[list[Domain]], None]) -> None:
-    """Not file names nor zone data: CSV and JSON show such names as data."""
-    account_answers([domains[0], attrs.evolve(domains[1], name="../../somewhere")])
-    result = run("dns", "export", "--all", "--format", "csv")
-    assert result.exit_code == 0, result.output
-    assert {r["domain"] for r in csv.DictReader(io.StringIO(result.stdout))} == {
-        "news.acme.example", "../../somewhere"}
-    as_json = run("-o", "json", "dns", "export", "--all")
-    assert {d["domain"] for d in json.loads(as_json.stdout)} == {"news.acme.example",
-                                                                 "../../somewhere"}
 
 
 def test_check_table_shows_what_dns_serves_without_escapes(run, published: LocalDns,
