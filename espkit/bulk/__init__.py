@@ -3,8 +3,9 @@
 The package re-exports the names used outside it, so callers import from ``espkit.bulk``
 rather than from its modules: ``engine`` (``Bulk`` and the conveniences), ``execution``
 (its run loop and error kinds), ``operations`` (``Operation`` and the catalogue), ``inputs``
-(``read_items``), ``report`` (results and the ``Report``) and ``journal`` (the SQLite
-record that makes a run resumable).
+(``read_items``), ``report`` (results and the ``Report``), ``journal`` (the SQLite
+record that makes a run resumable; ``journalfile`` opens its file) and ``identity`` (the
+account a journal belongs to).
 """
 
 from espkit.bulk.engine import (
@@ -16,6 +17,7 @@ from espkit.bulk.engine import (
     verify_domains,
 )
 from espkit.bulk.execution import FATAL, UNHEALTHY
+from espkit.bulk.identity import AccountIdentity, identity_of
 from espkit.bulk.inputs import read_items
 from espkit.bulk.journal import (
     DONE,
@@ -44,6 +46,7 @@ __all__ = [
     "REPORT_COLUMNS",
     "SHOW_BAD_ROWS",
     "UNHEALTHY",
+    "AccountIdentity",
     "Bulk",
     "BulkInterrupted",
     "Entry",
@@ -56,6 +59,7 @@ __all__ = [
     "assign",
     "create_domains",
     "delete_domains",
+    "identity_of",
     "read_items",
     "verify_domains",
 ]

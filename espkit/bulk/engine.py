@@ -19,6 +19,9 @@ which sends the items and builds the ``Report`` (``report``). What the engine gu
   It stops early only when going on is pointless (bad credentials, wrong region, an
   unsupported option) or harmful (the ESP failing every request in a row); unsent items stay
   pending for a resume.
+* **One journal, one account.** A journal records the account it was started on (provider,
+  API host, subaccount scope, key fingerprint); opening it for another is a ``ConfigError``
+  naming the difference, and its rows are checked before anything is sent (``journal``).
 * **Resumable, duplicate-free.** Each item is journalled before and after its request (see
   ``journal``). A re-run with the same journal skips finished items, re-tries failed ones
   and reads back the ones that were in flight when the process died instead of re-sending
@@ -36,7 +39,8 @@ from typing import Any
 
 from espkit.account import Account
 from espkit.bulk.execution import Execution
-from espkit.bulk.journal import Journal
+from espkit.bulk.identity import identity_of, shown
+from espkit.bulk.journal import Journal, RowCheck
 from espkit.bulk.operations import (
     CREATE,
     DELETE,
@@ -81,7 +85,16 @@ class Bulk:
         if not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValidationError("max_concurrency", max_concurrency, "must be a positive integer")
         self.account = account
+        #: the account as its journal records it; computed once, sending nothing
+        self.identity = identity_of(account)
         self.journal = journal if isinstance(journal, Journal) else Journal(journal or ":memory:")
+        try:
+            # refused here, on opening, before any operation is even chosen
+            self.journal.check_identity(self.identity)
+        except BaseException:
+            if not isinstance(journal, Journal):
+                self.journal.close()
+            raise
         self.max_concurrency = max_concurrency
         self.on_progress = on_progress
         self.max_consecutive_failures = max_consecutive_failures
@@ -120,21 +133,26 @@ class Bulk:
         name = meta.get("operation")
         if not name:
             raise ConfigError(f"journal {self.journal.path} has no job to resume")
-        op = operation_named(name)
+        try:
+            op = operation_named(name)
+        except ValidationError as exc:
+            raise ConfigError(f"journal {self.journal.path} holds a {shown(name)!r} job that "
+                              f"cannot be resumed: {exc}") from None
         if op is None:
             raise ConfigError(
-                f"journal {self.journal.path} holds a {name!r} job; resume it the way it "
-                "was started (for a fleet apply: run apply again, it re-plans what is left)"
+                f"journal {self.journal.path} holds a {shown(name)!r} job; resume it the way "
+                "it was started (for a fleet apply: run apply again, it re-plans what is left)"
             )
         return self._run(op, None)
 
     # -- the run ---------------------------------------------------------------------------
 
-    def _job(self, op: Operation) -> dict[str, str]:
-        job = {"operation": op.name, "provider": self.account.name}
-        if self.account.subaccount:
-            job["subaccount"] = self.account.subaccount
-        return job
+    def _row_check(self, op: Operation) -> RowCheck | None:
+        check = op.check
+        if check is None:
+            return None
+        account = self.account
+        return lambda key, payload: check(account, key, payload)
 
     def _ingest(self, op: Operation, items: Iterable[Any]) -> None:
         bad: list[str] = []
@@ -175,7 +193,10 @@ class Bulk:
     def _run(self, op: Operation, items: Iterable[Any] | None) -> Report:
         if op.capability not in self.account.provider.SUPPORTS:
             raise self.account.provider.unsupported(op.capability)
-        self.journal.bind(self._job(op))
+        self.journal.bind(op.name, self.identity)
+        # rows an earlier run wrote are input too: a damaged or edited one stops the run
+        # here, before anything is sent, rather than being sent or skipped
+        self.journal.check_rows(self._row_check(op))
         if items is not None:
             if isinstance(items, (str, bytes)):
                 raise ValidationError("items", items, "must be an iterable of items, not one "

@@ -131,6 +131,10 @@ class Execution:
                 return
             try:
                 self.one(entry)
+            except Exception as exc:
+                # the journal could not record the item (a full disk, a file damaged under
+                # us): stop the run rather than lose this worker and wait for it forever
+                self.halt(f"{type(exc).__name__}: {exc}")
             finally:
                 with self.lock:
                     self.outstanding -= 1
@@ -246,6 +250,11 @@ class Execution:
             with contextlib.suppress(KeyboardInterrupt):
                 self.join()
             raise BulkInterrupted(self.report(interrupted=True)) from None
+        except BaseException:
+            # a journal error while feeding: the workers stop before the error goes up
+            self.stop.set()
+            self.join()
+            raise
         return self.report()
 
     def feed(self, entries: Iterable[Entry]) -> None:

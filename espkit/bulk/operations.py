@@ -24,6 +24,7 @@ from espkit.models import Capability, DomainSpec
 
 Prepare = Callable[[Account, Any], tuple[str, dict[str, Any]]]
 Run = Callable[[Account, str, Mapping[str, Any], bool], ItemResult]
+Check = Callable[[Account, str, Mapping[str, Any]], None]
 
 
 @attrs.frozen
@@ -31,12 +32,19 @@ class Operation:
     """One kind of item work the engine can run: ``prepare`` validates an input item into
     (journal key, payload) before anything is sent; ``run`` does one item and says what
     happened (``resumed`` is true when an earlier run died with it in flight: look before
-    re-sending). ``capability`` is checked once before the run."""
+    re-sending). ``capability`` is checked once before the run.
+
+    ``check`` vets a row read back from a journal, which may have been edited: it raises
+    ``ValidationError`` unless (key, payload) is exactly what ``prepare`` journals, so a
+    key cannot name one domain while its payload creates another. Without it, rows are
+    only checked for their shape (the fleet's and the verifier's operations, which run
+    on journals of their own in memory)."""
 
     name: str
     prepare: Prepare
     run: Run
     capability: Capability
+    check: Check | None = None
 
 
 def _prepare_create(acct: Account, item: Any) -> tuple[str, dict[str, Any]]:
@@ -49,6 +57,23 @@ def _prepare_create(acct: Account, item: Any) -> tuple[str, dict[str, Any]]:
 
 def _prepare_name(acct: Account, item: Any) -> tuple[str, dict[str, Any]]:
     return name_of(item), {}
+
+
+def _check_create(acct: Account, key: str, payload: Mapping[str, Any]) -> None:
+    name, checked = _prepare_create(acct, payload)
+    if name != key:
+        raise ValidationError("key", key, f"does not match the domain its input names "
+                              f"({name!r})")
+    if checked != payload:
+        raise ValidationError("payload", dict(payload), "is not the checked form of the "
+                              f"input for {key!r}")
+
+
+def _check_name(acct: Account, key: str, payload: Mapping[str, Any]) -> None:
+    if payload:
+        raise ValidationError("payload", dict(payload), f"must be empty for {key!r}")
+    if name_of(key) != key:
+        raise ValidationError("key", key, f"is not in its checked form ({name_of(key)!r})")
 
 
 def _run_create(acct: Account, key: str, payload: Mapping[str, Any], resumed: bool
@@ -90,9 +115,10 @@ def _run_verify(acct: Account, key: str, payload: Mapping[str, Any], resumed: bo
                       detail="records not valid yet: " + (", ".join(missing) or "none named"))
 
 
-CREATE = Operation("create", _prepare_create, _run_create, Capability.DOMAINS)
-DELETE = Operation("delete", _prepare_name, _run_delete, Capability.DOMAINS)
-VERIFY = Operation("verify", _prepare_name, _run_verify, Capability.DOMAIN_VERIFY)
+CREATE = Operation("create", _prepare_create, _run_create, Capability.DOMAINS, _check_create)
+DELETE = Operation("delete", _prepare_name, _run_delete, Capability.DOMAINS, _check_name)
+VERIFY = Operation("verify", _prepare_name, _run_verify, Capability.DOMAIN_VERIFY,
+                   _check_name)
 
 
 def assign_operation(pool: str | None, ip: str | None) -> Operation:
@@ -113,7 +139,7 @@ def assign_operation(pool: str | None, ip: str | None) -> Operation:
         return ItemResult(key, Outcome.ASSIGNED)
 
     name = f"assign pool:{target}" if pool is not None else f"assign ip:{target}"
-    return Operation(name, _prepare_name, run, capability)
+    return Operation(name, _prepare_name, run, capability, _check_name)
 
 
 def operation_named(name: str) -> Operation | None:
@@ -121,6 +147,9 @@ def operation_named(name: str) -> Operation | None:
     from its name), or None for one the catalogue does not hold, such as a fleet apply's."""
     if name.startswith("assign "):
         kind, _, target = name.partition(" ")[2].partition(":")
+        if kind not in ("pool", "ip"):
+            return None
+        # the target is checked as the user's would be (a bad one: ValidationError)
         return assign_operation(target if kind == "pool" else None,
                                 target if kind == "ip" else None)
     known = {o.name: o for o in (CREATE, DELETE, VERIFY)}
@@ -131,6 +160,7 @@ __all__ = [
     "CREATE",
     "DELETE",
     "VERIFY",
+    "Check",
     "Operation",
     "Prepare",
     "Run",

@@ -8,6 +8,11 @@ failures); the report on stdout as a table or, with ``--output json``, as JSON. 
 when every item settled without failure, 1 when some failed or the run stopped early, 2 for
 bad input, 130 for Ctrl-C.
 Failed items are written to a file in the input's own CSV form, so it can be fed back.
+
+What this command writes is private and inert: journals (``espkit.bulk.journal``) and the
+failed-items file are created 0600, since they hold ESP error text; and every CSV cell
+goes through ``csv_cell``, the one place a cell a spreadsheet would run as a formula is
+neutralised.
 """
 
 from __future__ import annotations
@@ -15,7 +20,9 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -25,8 +32,10 @@ from rich.table import Table
 
 from espkit import bulk as engine
 from espkit.bulk import FAILED, REPORT_COLUMNS, Bulk, BulkInterrupted, Journal, Report
+from espkit.bulk.identity import identity_of, shown
 from espkit.cli.app import EXIT_ESP, Ctx, cli, err, escape, handled, out, pass_ctx
 from espkit.cli.progress import ProgressBar
+from espkit.cli.tables import cell
 from espkit.errors import ConfigError
 
 
@@ -144,19 +153,40 @@ def bulk_status(ctx: Ctx) -> None:
     if not path or not Path(path).exists():
         raise ConfigError(f"no journal at {path!r}: pass --journal FILE of an earlier run")
     with Journal(path) as journal:
+        journal.check_rows()  # an unreadable row is named here, not counted as nothing
         meta, states, outcomes = journal.meta(), journal.counts(), journal.outcomes()
+        identity = journal.identity
     data = {"journal": path, "job": {k: v for k, v in meta.items() if k != "version"},
             "states": states, "outcomes": outcomes}
     if ctx.output == "json":
         click.echo(json.dumps(data, indent=2))
         return
-    t = Table("state", "items", title=f"{path}: {meta.get('operation', '?')} on "
-                                       f"{meta.get('provider', '?')}")
+    # the journal's text is not ours: bounded, control characters escaped, no markup
+    account = identity.describe() if identity else shown(meta.get("provider", "?"))
+    t = Table("state", "items", title=escape(f"{path}: {shown(meta.get('operation', '?'))} "
+                                             f"on {account}"))
     for state, n in states.items():
         t.add_row(state, str(n))
     for outcome, n in outcomes.items():
-        t.add_row(f"  {outcome}", str(n))
+        t.add_row(cell(f"  {outcome}"), str(n))
     out.print(t)
+
+
+@bulk.command("adopt")
+@pass_ctx
+@handled
+def bulk_adopt(ctx: Ctx) -> None:
+    """Record this account in --journal, written by an earlier espkit (no request is sent).
+
+    Journals now record the account they belong to, and one that does not is refused once
+    it holds finished items: adopt it only if it was started on this account."""
+    path = _options().journal
+    if not path or not Path(path).exists():
+        raise ConfigError(f"no journal at {path!r}: pass --journal FILE of an earlier run")
+    identity = identity_of(ctx.account)
+    with Journal(path) as journal:
+        journal.adopt(identity)
+    err.print(escape(f"journal {path} belongs to {identity.describe()}"), highlight=False)
 
 
 # -- running and reporting -----------------------------------------------------------------
@@ -185,17 +215,17 @@ def _finish(ctx: Ctx, journal: Journal, options: _Options, report: Report) -> No
     _show(ctx, report)
     written = _write_failed(journal, options.failed_file(), report)
     if written:
-        err.print(f"{len(report.failed)} failed item(s) written to {written}: fix them and "
-                  "feed the file back to the same command", highlight=False)
+        err.print(f"{len(report.failed)} failed item(s) written to {escape(str(written))}: "
+                  "fix them and feed the file back to the same command", highlight=False)
 
 
 def _show(ctx: Ctx, report: Report) -> None:
     if ctx.output == "json":
         click.echo(report.to_json(indent=2))
         return
-    t = Table("outcome", "items", title=f"bulk {report.operation}")
+    t = Table("outcome", "items", title=escape(f"bulk {report.operation}"))
     for outcome, n in sorted(report.counts.items()):
-        t.add_row(outcome, str(n))
+        t.add_row(cell(outcome), str(n))
     if report.remaining:
         t.add_row("not done yet", str(report.remaining))
     out.print(t)
@@ -204,7 +234,8 @@ def _show(ctx: Ctx, report: Report) -> None:
         f = Table("domain", "error", title="failed")
         f.add_column("message", overflow="fold")
         for item in report.failed[:20]:
-            f.add_row(item.key, type(item.error).__name__, str(item.error))
+            # what the ESP said is shown as text: no markup, no control characters
+            f.add_row(cell(item.key), cell(type(item.error).__name__), cell(str(item.error)))
         out.print(f)
         if len(report.failed) > 20:
             out.print(f"... and {len(report.failed) - 20} more (see the failed-items file)")
@@ -219,21 +250,57 @@ def _write_failed(journal: Journal, path: Path, report: Report) -> Path | None:
     if not rows:
         return None
     columns = ["name", *sorted({k for r in rows for k in r} - {"name", *REPORT_COLUMNS})]
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[*columns, *REPORT_COLUMNS])
-        writer.writeheader()
-        writer.writerows(rows)
+    fields = [*columns, *REPORT_COLUMNS]
+    write_private_csv(path, [fields, *([r.get(f, "") for f in fields] for r in rows)])
     return path
+
+
+#: what a spreadsheet takes as the start of a formula (OWASP, CSV injection)
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def csv_cell(value: object) -> str:
+    """One CSV cell, inert in a spreadsheet: error text comes from the ESP, and a cell such
+    as ``=HYPERLINK(...)`` would run when the file is opened. Such a cell gets a leading
+    ``'`` (OWASP's advice), which shows the text as it was. The one place the failed-items
+    file's cells are made; a shared neutraliser replaces this body."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def write_private_csv(path: Path, rows: Iterable[Iterable[object]]) -> None:
+    """Write ``rows`` (the first is the header) to ``path`` as CSV, every cell through
+    ``csv_cell``. The file is 0600 from its creation (``mkstemp``) and takes the place of
+    ``path`` only when complete, so a crash never leaves half a file, and an earlier file
+    readable by others is replaced rather than written into."""
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            for row in rows:
+                writer.writerow([csv_cell(cell) for cell in row])
+        os.replace(temp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        if isinstance(exc, OSError):
+            raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+        raise
 
 
 def _failed_rows(journal: Journal) -> Iterable[dict[str, Any]]:
     for entry in journal.entries(FAILED):
-        row = {k: " ".join(v) if isinstance(v, list) else v for k, v in entry.payload.items()}
+        row = {k: " ".join(map(str, v)) if isinstance(v, list) else v
+               for k, v in entry.payload.items()}
         row.setdefault("name", entry.key)
         row.update(outcome="failed", error_type=entry.error_type or "",
                    error=entry.error or "")
         yield row
 
 
-__all__ = ["bulk", "bulk_assign", "bulk_create", "bulk_delete", "bulk_resume", "bulk_status",
-           "bulk_verify"]
+__all__ = ["bulk", "bulk_adopt", "bulk_assign", "bulk_create", "bulk_delete", "bulk_resume",
+           "bulk_status", "bulk_verify", "csv_cell", "write_private_csv"]

@@ -10,6 +10,7 @@ import pytest
 
 import espkit
 from espkit.bulk import Bulk, BulkInterrupted, Journal, Progress
+from espkit.bulk.identity import identity_of
 from espkit.sandbox import Emulator, FakeClock
 from espkit.testing import emulator
 
@@ -138,8 +139,13 @@ def test_a_journal_belongs_to_one_job(tmp_path: Path) -> None:
     acct = sandbox()
     journal = str(tmp_path / "run.db")
     Bulk(acct, journal=journal).create_domains(names(2))
-    with pytest.raises(espkit.ConfigError, match=r"belongs to another job.*operation"):
+    emu = emulator(acct)
+    emu.history.clear()
+    with pytest.raises(espkit.ConfigError, match=r"belongs to another job \(a 'create' job; "
+                       r"this is 'delete'\); nothing was sent"):
         Bulk(acct, journal=journal).delete_domains(names(2))
+    assert list(emu.history) == []
+    assert on_server(acct) == set(names(2))
 
 
 # -- faults: every item settles, nothing is created twice ---------------------------------------
@@ -196,7 +202,7 @@ def test_items_in_flight_at_a_crash_are_read_back_not_resent(tmp_path: Path) -> 
     emu = emulator(acct)
     journal_path = str(tmp_path / "run.db")
     journal = Journal(journal_path)
-    journal.bind({"operation": "create", "provider": "sandbox"})
+    journal.bind("create", identity_of(acct))
     journal.add((n, {"name": n}) for n in names(4))
     # a run died after sending the first two: one landed, one was lost on the way
     acct.domains.create(names(4)[0])
