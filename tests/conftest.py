@@ -63,9 +63,12 @@ def sandbox_db(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def run(sandbox_db: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+def run(sandbox_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+        ) -> Callable[..., Result]:
     """``run("domains", "list")``: the espkit command line on the test's sandbox file, as a
-    user runs it from a shell; ``columns`` is the terminal width rich lays tables out in."""
+    user runs it from a shell (in the test's own directory, where files it writes by default
+    land); ``columns`` is the terminal width rich lays tables out in."""
+    monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ESPKIT_PROVIDER", raising=False)
     monkeypatch.delenv("ESPKIT_SANDBOX_DB", raising=False)
     runner = CliRunner()
