@@ -5,16 +5,17 @@ customer's domains expanded from the templates.
 The checks of each section live in their own module, as one class each, and every class
 builds on the sections it needs checked first::
 
-    reader.Reader            YAML and CSV, the line of every value, ``problems``
+    reader.Reader            YAML, the line of every value, ``problems``, the limits
     checker.Checker          shared state, ``error``, ``template_text``
     schema_errors.SchemaChecks            the JSON Schema, its errors reworded
     connections.ConnectionChecks          connections, ``default_connection``
     streams.StreamChecks                  pools, streams, creation options
     templates.TemplateChecks              what templates and customers may both set
-    customers.CustomerChecks              customers, their domains expanded
+    customers.CustomerChecks              customers (or their CSV file), domains expanded
 
 ``Loader`` is ``CustomerChecks`` and ``SchemaChecks`` together; this module runs them in
-order (``Loader.fleet``) and checks ``safety``.
+order (``Loader.fleet``) and checks ``safety`` and the numbers the schema bounds from below
+only (``bounds``); the limits on what is read are ``espkit.fleet.reader``'s.
 
 Internal: ``fleet.loads`` calls ``load_text`` once PyYAML and jsonschema are known to be
 installed.
@@ -28,7 +29,14 @@ from typing import Any
 from espkit.fleet.checker import as_dict, as_strings, kind_of
 from espkit.fleet.customers import CustomerChecks
 from espkit.fleet.model import Fleet, FleetFileError, Ownership, Problem, Safety
-from espkit.fleet.reader import KeyPath
+from espkit.fleet.reader import (
+    MAX_RATE_LIMIT,
+    MAX_TIMEOUT,
+    MIN_RATE_LIMIT,
+    KeyPath,
+    excerpt,
+    hint_budget,
+)
 from espkit.fleet.schema_errors import SchemaChecks
 
 
@@ -36,6 +44,7 @@ class Loader(CustomerChecks, SchemaChecks):
     """Checks what it read and builds the ``Fleet``; ``problems`` has every problem found."""
 
     def fleet(self, data: dict[str, Any]) -> Fleet:
+        self.bounds(data)
         self.conns = self.connections(data)
         self.default = self.default_connection(data)
         pools = self.pools(data)
@@ -62,6 +71,27 @@ class Loader(CustomerChecks, SchemaChecks):
             default_connection=self.default,
         )
 
+    def bounds(self, data: dict[str, Any]) -> None:
+        """A connection's ``rate_limit`` and ``timeout`` within sane ranges: the schema only
+        wants them positive, and 1e-9 requests a second waits for ever."""
+        for name, conf in as_dict(data.get("connections")).items():
+            if not isinstance(conf, dict):
+                continue
+            path: KeyPath = ("connections", name)
+            self.within(conf.get("rate_limit"), (*path, "rate_limit"),
+                        MIN_RATE_LIMIT, MAX_RATE_LIMIT, "requests a second")
+            timeout = conf.get("timeout")
+            for i, value in enumerate(timeout if isinstance(timeout, list) else ()):
+                self.within(value, (*path, "timeout", i), 0, MAX_TIMEOUT, "seconds")
+
+    def within(self, value: object, at: KeyPath, least: float, most: float, unit: str) -> None:
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return  # not a number: the schema says so
+        if value > most:
+            self.error(at, f"must be at most {most:,} {unit}, got {value}")
+        elif value < least:
+            self.error(at, f"must be at least {least:,} {unit}, got {value}")
+
     def safety(self, conf: dict[str, Any]) -> Safety:
         values: dict[str, Any] = {}
         for key in ("max_delete", "max_reassign"):
@@ -73,7 +103,7 @@ class Loader(CustomerChecks, SchemaChecks):
                 except ValueError:
                     continue  # the schema reported it
                 if not 0 <= share <= 1:
-                    self.error(at, f"{value!r} is not a share between 0% and 100%")
+                    self.error(at, f"{excerpt(value)} is not a share between 0% and 100%")
                     continue
                 values[key] = share
             elif isinstance(value, (int, float)) and not isinstance(value, bool) and (
@@ -113,17 +143,23 @@ def _prepare(loader: Loader, data: dict[str, Any]) -> None:
 def load_text(text: str, source: str, base_dir: Path) -> Fleet:
     """``fleet.loads``: the ``Fleet``, or ``FleetFileError`` listing every problem."""
     loader = Loader(source, base_dir)
-    data = loader.parse(text)
     fleet: Fleet | None = None
-    if data is not None and not isinstance(data, dict):
-        loader.add((), f"the file must be a mapping of keys (version, connections, ...), "
-                       f"not {kind_of(data)}")
-    elif isinstance(data, dict):
-        _prepare(loader, data)
-        loader.check_schema(data)
-        fleet = loader.fleet(data)
-    if loader.problems or fleet is None:
-        raise FleetFileError(source, _sorted(loader.problems))
+    with hint_budget():
+        data = loader.parse(text)
+        if data is not None and not isinstance(data, dict):
+            loader.add((), f"the file must be a mapping of keys (version, connections, ...), "
+                           f"not {kind_of(data)}")
+        elif isinstance(data, dict):
+            _prepare(loader, data)
+            loader.check_schema(data)
+            fleet = loader.fleet(data)
+    problems = _sorted(loader.problems)
+    if loader.full:  # checks stop looking at MAX_PROBLEMS; no line: listed first
+        more = f" ({loader.dropped:,} more found, not listed)" if loader.dropped else ""
+        problems.insert(0, Problem(f"stopped after {len(loader.problems):,} problems{more}: "
+                                   "fix these and load it again"))
+    if problems or fleet is None:
+        raise FleetFileError(source, problems)
     return fleet
 
 

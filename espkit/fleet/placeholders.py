@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from espkit.fleet.reader import excerpt
+
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 #: what a domain template may use
 DOMAIN_FIELDS = ("customer", "domain", "stream")
@@ -25,10 +27,10 @@ def placeholder_problem(text: str, allowed: tuple[str, ...]) -> str | None:
     use = ", ".join("{" + a + "}" for a in allowed)
     if unknown:
         shown = ", ".join("{" + n + "}" for n in unknown)
-        return f"unknown placeholder {shown} in {text!r}; use {use}"
+        return f"unknown placeholder {shown} in {excerpt(text)}; use {use}"
     rest = PLACEHOLDER.sub("", text)
     if "{" in rest or "}" in rest:
-        return f"unbalanced brace in {text!r}; placeholders are {use}"
+        return f"unbalanced brace in {excerpt(text)}; placeholders are {use}"
     return None
 
 

@@ -1,9 +1,17 @@
-"""Reading a fleet file: its YAML, and the customers CSV file it may name, as plain values
-with the line of every one, and the problems found on the way, with theirs.
+"""Reading a fleet file: its YAML as plain values with the line of every one, and the
+problems found on the way, with theirs; and the limits on everything a fleet file makes
+espkit read (``MAX_*``: the customers CSV file is read by ``espkit.fleet.customers``).
 
 The YAML is composed into a node tree and turned into plain values by hand, recording the
 line of every key path on the way (``("customers", 3, "domain")`` -> 14), so that both the
 JSON Schema errors (``error.absolute_path``) and espkit's own checks can point at a line.
+
+Everything read is bounded before it is built (a fleet file may come from anyone who can
+open a pull request, and ``espkit plan`` reads it in CI): the text's size, what YAML aliases
+expand it to and how deep it nests (counted over the parser's events, before composing),
+every number, and the files it names (regular files under a size cap). Problems quote the
+fleet file in bounded excerpts (``excerpt``, ``shorten``, ``listing``), and stop at
+``MAX_PROBLEMS``.
 
 Internal: ``espkit.fleet.loader.Loader`` is a ``Reader`` that also checks what it read;
 ``fleet.loads`` imports it once PyYAML is known to be installed.
@@ -11,11 +19,12 @@ Internal: ``espkit.fleet.loader.Loader`` is a ``Reader`` that also checks what i
 
 from __future__ import annotations
 
-import csv
+import contextlib
+import contextvars
 import difflib
-import io
-import re
-from collections.abc import Iterable
+import itertools
+import math
+from collections.abc import Iterable, Iterator, Sized
 from pathlib import Path
 from typing import Any
 
@@ -30,9 +39,62 @@ _TAG_STR = "tag:yaml.org,2002:str"
 _TAG_MAP = "tag:yaml.org,2002:map"
 _TAG_SEQ = "tag:yaml.org,2002:seq"
 _TAG_MERGE = "tag:yaml.org,2002:merge"
+_TAG_NUMBERS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
 
-_CSV_FIELDS = ("name", "domain", "template", "subaccount", "streams", "connection")
-_CSV_SPLIT = re.compile(r"[,\s]+")
+# The limits: far above any real fleet (80,000 inline customers take 3.7 MB, 400,000 values
+# and 11 s), far below what exhausts a CI runner.
+#: the longest fleet file read, in characters; more customers belong in a CSV file
+MAX_FLEET_CHARS = 4 * 1024 * 1024
+#: the values (mappings, lists, scalars) a fleet file may hold, aliases expanded: what the
+#: checks walk, about 25 microseconds each
+MAX_NODES = 500_000
+#: YAML aliases may expand the file (its values plus the characters of its scalars, as if
+#: written out without aliases) to this many times its length ...
+MAX_EXPANSION = 10
+#: ... or to this much, for small files ...
+MIN_EXPANDED = 100_000
+#: ... and never beyond this, whatever the file's length (what error messages may quote)
+MAX_EXPANDED = 16 * 1024 * 1024
+#: how deep mappings and lists may nest, aliases expanded (a fleet file needs 6)
+MAX_DEPTH = 32
+#: the largest number a fleet file may hold (and none that is not finite)
+MAX_NUMBER = 10**15
+#: the longest a number may be written (digits, signs, ``_``, ``:`` of YAML 1.1 base 60)
+MAX_NUMBER_CHARS = 40
+#: a connection's ``rate_limit`` (requests a second: below, one call would wait hours) ...
+MIN_RATE_LIMIT = 0.01
+MAX_RATE_LIMIT = 10_000
+#: ... and each of its ``timeout`` values (seconds)
+MAX_TIMEOUT = 3_600
+#: a customers CSV file: its size in bytes, its rows and the characters of one cell
+MAX_CSV_BYTES = 16 * 1024 * 1024
+MAX_CSV_ROWS = 200_000
+MAX_CSV_CELL = 1024
+MAX_CSV_COLUMNS = 1000
+#: the sending domains a fleet may expand to (customers times their streams)
+MAX_DOMAINS = 200_000
+#: a problem's message is shortened (its middle left out) beyond this many characters
+MAX_MESSAGE = 600
+#: problems listed; past it they are counted (50,000 bad entries need not cost gigabytes)
+MAX_PROBLEMS = 10_000
+#: names "did you mean" may compare words with in one load (about 40 microseconds each:
+#: 2,000 streams and 200 misspelt references took 16 s, 10,000 would take 15 minutes)
+MAX_HINT_COMPARISONS = 50_000
+
+#: what is left of ``MAX_HINT_COMPARISONS`` in the load under way (None: no limit)
+_HINTS: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "espkit_fleet_hints", default=None
+)
+
+
+@contextlib.contextmanager
+def hint_budget() -> Iterator[None]:
+    """``did_you_mean`` within ``MAX_HINT_COMPARISONS`` until the block ends."""
+    token = _HINTS.set([MAX_HINT_COMPARISONS])
+    try:
+        yield
+    finally:
+        _HINTS.reset(token)
 
 
 def path_text(path: KeyPath) -> str:
@@ -46,13 +108,58 @@ def path_text(path: KeyPath) -> str:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    if len(word) > 64:  # no name is this long: a pasted value, not a typo
+        return ""
+    budget = _HINTS.get()
+    if budget is not None:  # in a load: hints stop when the budget is spent
+        count = len(choices) if isinstance(choices, Sized) else 100
+        if count > budget[0]:
+            return ""
+        budget[0] -= count
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def excerpt(value: object, limit: int = 80) -> str:
+    """``value`` for a message, bounded: a string quoted (cut to ``limit`` characters), other
+    values by their ``repr`` under the same bound."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= limit else value[: limit - 3] + "...")
+    if isinstance(value, (bool, float)) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        return repr(value) if abs(value) < 10**limit else "a number too large to show"
+    if isinstance(value, (list, tuple)):
+        return f"a list of {len(value)}"
+    if isinstance(value, dict):
+        return f"a mapping of {len(value)}"
+    text = repr(value)  # bytes (!!binary), dates: short, or cut
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def listing(names: Iterable[str], limit: int = 20) -> str:
+    """``a, b, c``: the first ``limit`` names, and how many there are in all when more (a
+    message per misspelt reference must not list 20,000 streams each time)."""
+    first = list(itertools.islice(names, limit + 1))
+    if len(first) <= limit:
+        return ", ".join(first)
+    total = f" ({len(names):,} in all)" if isinstance(names, Sized) else ""
+    return ", ".join(first[:limit]) + f", ...{total}"
+
+
+def shorten(message: str) -> str:
+    """``message`` with its middle left out when over ``MAX_MESSAGE`` characters: the start
+    says what and where, the end (a reason) is kept."""
+    if len(message) <= MAX_MESSAGE:
+        return message
+    head = MAX_MESSAGE * 2 // 3
+    tail = MAX_MESSAGE - head - 5
+    return f"{message[:head]} ... {message[-tail:]}"
+
+
 class Reader:
-    """Reads the YAML and CSV, remembering where each value came from, and collects the
-    problems (``problems``) with their lines."""
+    """Reads the YAML, remembering where each value came from (and each customer read from
+    a CSV file), and collects the problems (``problems``) with their lines."""
 
     def __init__(self, source: str, base_dir: Path) -> None:
         self.source = source
@@ -64,6 +171,8 @@ class Reader:
         #: customers read from a CSV file: index -> (file, line)
         self.csv_rows: dict[int, tuple[str, int]] = {}
         self.problems: list[Problem] = []
+        #: problems past ``MAX_PROBLEMS``, counted only
+        self.dropped = 0
         #: values YAML could not give (an unsupported tag): reported, so nothing else is
         self.broken: set[KeyPath] = set()
         self._built: dict[int, Any] = {}
@@ -92,6 +201,19 @@ class Reader:
             return f"line {row[1]}" if same else f"{row[0]} line {row[1]}"
         return f"line {self.line_of(path)}"
 
+    @property
+    def full(self) -> bool:
+        """Whether ``MAX_PROBLEMS`` were found: checks may stop looking."""
+        return len(self.problems) >= MAX_PROBLEMS
+
+    def report(self, problem: Problem) -> None:
+        """Keep ``problem`` (its message shortened), or count it past ``MAX_PROBLEMS``."""
+        if self.full:
+            self.dropped += 1
+            return
+        self.problems.append(Problem(shorten(problem.message), shorten(problem.path),
+                                     problem.line, problem.file))
+
     def add(self, path: KeyPath, message: str, *, at: KeyPath | None = None,
             line: int | None = None) -> None:
         """A problem about the value at ``path``, pointing at the line of ``at`` (default:
@@ -104,17 +226,23 @@ class Reader:
                 column = str(rest[1])  # a stream's column
             else:
                 column = str(rest[0]) if rest else ""
-            self.problems.append(Problem(message, column, row[1], row[0]))
+            self.report(Problem(message, column, row[1], row[0]))
             return
         if line is None:
             line = self.line_of(target)
-        self.problems.append(Problem(message, path_text(path), line))
+        self.report(Problem(message, path_text(path), line))
 
     # -- YAML --------------------------------------------------------------------------------
     def parse(self, text: str) -> Any:
+        if len(text) > MAX_FLEET_CHARS:
+            self.add((), f"the file is {len(text):,} characters long: a fleet file may be at "
+                         f"most {MAX_FLEET_CHARS:,} (put many customers in a CSV file)")
+            return None
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         self._constructor = yaml.constructor.SafeConstructor()
         try:
+            if not self.measure(text, loader):
+                return None
             root = yaml.compose(text, Loader=loader)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
@@ -136,6 +264,61 @@ class Reader:
             self.add((), "the file is empty; it needs at least version and connections")
             return None
         return self.build(root, ())
+
+    def measure(self, text: str, loader: Any) -> bool:
+        """Whether the document stays within ``MAX_DEPTH``, ``MAX_NODES`` and the expansion
+        budget; else the problem, at the line where a limit is crossed.
+
+        Counted over the parser's events, before anything is composed or built: an alias
+        adds the values, size and depth of what its anchor holds, so ``&b [*a, *a, ...]``
+        bombs are refused at their first costly alias, in time and memory linear in the
+        text."""
+        budget = min(MAX_EXPANDED, max(MIN_EXPANDED, MAX_EXPANSION * len(text)))
+        anchors: dict[str, tuple[int, int, int]] = {}  # anchor -> (nodes, size, levels)
+        frames: list[list[Any]] = []  # open collections: [anchor, nodes, size, deepest]
+        nodes = size = 0
+        for event in yaml.parse(text, Loader=loader):
+            deepest = len(frames)
+            if isinstance(event, yaml.CollectionStartEvent):
+                frames.append([event.anchor, nodes, size, len(frames) + 1])
+                nodes, size, deepest = nodes + 1, size + 1, deepest + 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                anchor, start_nodes, start_size, deepest = frames.pop()
+                if anchor is not None:
+                    anchors[anchor] = (nodes - start_nodes, size - start_size,
+                                       deepest - len(frames))
+                if frames:
+                    frames[-1][3] = max(frames[-1][3], deepest)
+                continue
+            elif isinstance(event, yaml.ScalarEvent):
+                nodes, size = nodes + 1, size + 1 + len(event.value)
+                if event.anchor is not None:
+                    anchors[event.anchor] = (1, 1 + len(event.value), 0)
+            elif isinstance(event, yaml.AliasEvent):
+                more_nodes, more, levels = anchors.get(event.anchor or "", (1, 1, 0))
+                nodes, size, deepest = nodes + more_nodes, size + more, deepest + levels
+                if frames:
+                    frames[-1][3] = max(frames[-1][3], deepest)
+            else:
+                continue
+            via = (f" through YAML alias {excerpt(event.anchor, 40)}"
+                   if isinstance(event, yaml.AliasEvent) else "")
+            line = event.start_mark.line + 1 if event.start_mark is not None else None
+            if deepest > MAX_DEPTH:
+                self.add((), f"mappings and lists nest more than {MAX_DEPTH} levels deep{via}: "
+                             "a fleet file needs a handful", line=line)
+                return False
+            if nodes > MAX_NODES:
+                self.add((), f"the file holds more than {MAX_NODES:,} values{via}: refused "
+                             "before reading it (many customers belong in a CSV file)",
+                         line=line)
+                return False
+            if size > budget:
+                self.add((), f"the file expands past {budget:,} values and characters{via} "
+                             f"(at most {MAX_EXPANSION} times its length, never over "
+                             f"{MAX_EXPANDED:,}): refused before reading it", line=line)
+                return False
+        return True
 
     def build(self, node: Any, path: KeyPath) -> Any:
         if isinstance(node, yaml.ScalarNode):
@@ -181,7 +364,7 @@ class Reader:
                 continue
             key = knode.value  # the key as written: `yes:` and `2024:` are names too
             if key in first:
-                self.add(path, f"duplicate key {key!r}: first on line {first[key]}, "
+                self.add(path, f"duplicate key {excerpt(key)}: first on line {first[key]}, "
                                f"again on line {kline}", line=kline)
                 continue
             first[key] = kline
@@ -206,86 +389,68 @@ class Reader:
     def scalar(self, node: Any, path: KeyPath) -> Any:
         if node.tag == _TAG_STR:
             return node.value
+        line = node.start_mark.line + 1
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        if node.tag in _TAG_NUMBERS and len(node.value) > MAX_NUMBER_CHARS:
+            # before converting: int() of 5,000 digits raises, base 60 ("1:2:...") is slow
+            return self.unreadable(path, f"a number of {len(node.value):,} characters: a fleet "
+                                         f"file's numbers are at most {MAX_NUMBER_CHARS} (quote "
+                                         "it if it is text)", line)
         try:
             value = self._constructor.construct_object(node, deep=True)
         except yaml.constructor.ConstructorError:
             return self.unsupported(node, path)
+        except (ValueError, ArithmeticError, LookupError, AttributeError, TypeError):
+            # `!!bool maybe`, `!!int x`, a date that does not exist (2024-13-45)
+            return self.unreadable(path, f"YAML cannot read {excerpt(node.value)} as "
+                                         f"{excerpt(tag, 40)}: quote it if it is text", line)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+            not math.isfinite(value) or abs(value) > MAX_NUMBER
+        ):
+            return self.unreadable(path, f"the number {excerpt(node.value)} is out of range: a "
+                                         f"fleet file's numbers are finite and at most "
+                                         f"{MAX_NUMBER:,} (quote it if it is text)", line)
         if not node.style and not isinstance(value, str) and node.value:  # plain (C: "")
             self.raw[path] = node.value
         return value
 
-    def unsupported(self, node: Any, path: KeyPath) -> None:
-        self.add(path, f"unsupported YAML tag {node.tag!r}: a fleet file holds plain values",
-                 line=node.start_mark.line + 1)
+    def unreadable(self, path: KeyPath, message: str, line: int) -> None:
+        """A scalar that cannot become a value: reported, so nothing else is."""
+        self.add(path, message, line=line)
         self.broken.add(path)
 
-    # -- CSV ---------------------------------------------------------------------------------
-    def read_csv(self, name: str, stream_names: Iterable[str]) -> list[Any]:
-        path = Path(name).expanduser()
-        if not path.is_absolute():
-            path = self.base_dir / path
-        shown = str(path)
-        try:
-            text = path.read_text(encoding="utf-8-sig")  # -sig: a spreadsheet's BOM
-        except FileNotFoundError:
-            self.add(("customers",), f"customers file {shown!r} not found")
-            return []
-        except UnicodeDecodeError:
-            self.add(("customers",), f"customers file {shown!r} is not UTF-8 text")
-            return []
-        except OSError as exc:
-            self.add(("customers",), f"cannot read customers file {shown!r}: "
-                                     f"{exc.strerror or type(exc).__name__}")
-            return []
-        reader = csv.reader(io.StringIO(text, newline=""))
-        header = next(reader, None)
-        if header is None:
-            self.problems.append(Problem("the file is empty; it needs a header row "
-                                        "(name, domain, ...)", "", 1, shown))
-            return []
-        columns = [c.strip() for c in header]
-        known = set(_CSV_FIELDS) | set(stream_names)
-        usable: list[str | None] = []
-        for column in columns:
-            if column not in known:
-                if column:
-                    self.problems.append(Problem(
-                        f"unknown column {column!r}{did_you_mean(column, known)}: columns are "
-                        f"{', '.join(_CSV_FIELDS)} and stream names", column, 1, shown))
-                usable.append(None)
-            elif column in usable:
-                self.problems.append(Problem(f"column {column!r} appears twice", column, 1,
-                                             shown))
-                usable.append(None)
-            else:
-                usable.append(column)
-        if "name" not in columns:
-            self.problems.append(Problem("no 'name' column: the header row needs name "
-                                         "(and usually domain)", "", 1, shown))
-            return []
-        rows: list[Any] = []
-        start = reader.line_num + 1
-        for cells in reader:
-            line, start = start, reader.line_num + 1
-            if not any(c.strip() for c in cells) or cells[0].lstrip().startswith("#"):
-                continue
-            if len(cells) > len(columns):
-                self.problems.append(Problem(f"{len(cells)} cells, but the header has "
-                                             f"{len(columns)} columns", "", line, shown))
-            entry: dict[str, Any] = {}
-            for field, cell in zip(usable, cells, strict=False):
-                value = cell.strip()
-                if field is None or not value:
-                    continue
-                if field == "streams":
-                    entry["streams"] = [s for s in _CSV_SPLIT.split(value) if s]
-                elif field in _CSV_FIELDS:
-                    entry[field] = value
-                else:
-                    entry.setdefault("domains", {})[field] = value
-            self.csv_rows[len(rows)] = (shown, line)
-            rows.append(entry)
-        return rows
+    def unsupported(self, node: Any, path: KeyPath) -> None:
+        self.add(path, f"unsupported YAML tag {excerpt(node.tag)}: a fleet file holds plain "
+                       "values", line=node.start_mark.line + 1)
+        self.broken.add(path)
 
 
-__all__ = ["KeyPath", "Reader", "did_you_mean", "path_text"]
+__all__ = [
+    "MAX_CSV_BYTES",
+    "MAX_CSV_CELL",
+    "MAX_CSV_COLUMNS",
+    "MAX_CSV_ROWS",
+    "MAX_DEPTH",
+    "MAX_DOMAINS",
+    "MAX_EXPANDED",
+    "MAX_EXPANSION",
+    "MAX_FLEET_CHARS",
+    "MAX_HINT_COMPARISONS",
+    "MAX_MESSAGE",
+    "MAX_NODES",
+    "MAX_NUMBER",
+    "MAX_NUMBER_CHARS",
+    "MAX_PROBLEMS",
+    "MAX_RATE_LIMIT",
+    "MAX_TIMEOUT",
+    "MIN_EXPANDED",
+    "MIN_RATE_LIMIT",
+    "KeyPath",
+    "Reader",
+    "did_you_mean",
+    "excerpt",
+    "hint_budget",
+    "listing",
+    "path_text",
+    "shorten",
+]

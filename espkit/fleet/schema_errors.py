@@ -2,6 +2,11 @@
 path and line, what was expected and what YAML read, a "did you mean", and never the value
 of a connection setting (it may be a key pasted by mistake).
 
+Messages are built from the key path, its line and a bounded excerpt of the value, never
+from jsonschema's ``error.message``: it holds the ``repr`` of the whole value, which YAML
+aliases may have expanded. jsonschema's ``uniqueItems`` is replaced: it compares every pair
+of items it cannot sort (quadratic: 4,000 mappings in a ``streams`` list took 14 s).
+
 ``SchemaChecks`` is the part of ``espkit.fleet.loader.Loader`` that runs the schema; it
 records where the schema complained so espkit's own checks stay quiet there.
 """
@@ -9,13 +14,14 @@ records where the schema complained so espkit's own checks stay quiet there.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from typing import Any
 
 import jsonschema
 
 from espkit.fleet.checker import Checker, kind_of, under
 from espkit.fleet.model import schema
-from espkit.fleet.reader import KeyPath, did_you_mean
+from espkit.fleet.reader import KeyPath, did_you_mean, excerpt
 
 _TYPE_WORDS = {
     "object": "a mapping", "array": "a list", "string": "a string", "number": "a number",
@@ -24,13 +30,34 @@ _TYPE_WORDS = {
 
 
 def _show(value: object) -> str:
-    if isinstance(value, str):
-        return repr(value if len(value) <= 80 else value[:77] + "...")
     if isinstance(value, bool):
         return "true" if value else "false"
     if value is None or isinstance(value, (dict, list)):
         return kind_of(value)
-    return str(value)
+    if isinstance(value, (str, int, float)):
+        return excerpt(value)
+    text = str(value)  # a date, bytes (!!binary): bounded
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _first_repeat(items: list[Any]) -> tuple[Any] | None:
+    """The first item listed twice, in linear time; only strings and plain scalars are
+    compared (the schema lists names: anything else is a type error of its own)."""
+    seen: set[tuple[str, Any]] = set()
+    for item in items:
+        if isinstance(item, (dict, list)):
+            continue
+        key = (type(item).__name__ if isinstance(item, (bool, str)) else "number", item)
+        if key in seen:
+            return (item,)
+        seen.add(key)
+    return None
+
+
+def _unique_items(validator: Any, unique: Any, instance: Any,
+                  schema: Any) -> Iterator[jsonschema.ValidationError]:
+    if unique and isinstance(instance, list) and _first_repeat(instance) is not None:
+        yield jsonschema.ValidationError("has non-unique elements")
 
 
 def _sensitive(path: KeyPath) -> bool:
@@ -46,7 +73,11 @@ def _validator() -> jsonschema.Draft202012Validator:
     document = schema()
     # the schema has no recursion: validate against a copy with every $ref inlined, which
     # is several times faster over thousands of customers than resolving refs each time
-    return jsonschema.Draft202012Validator(_inline(document, document))
+    cls = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        jsonschema.Draft202012Validator, {"uniqueItems": _unique_items}
+    )
+    result: jsonschema.Draft202012Validator = cls(_inline(document, document))
+    return result
 
 
 def _inline(node: Any, root: dict[str, Any]) -> Any:
@@ -69,6 +100,8 @@ class SchemaChecks(Checker):
 
     def check_schema(self, data: Any) -> None:
         for err in _validator().iter_errors(data):
+            if self.full:
+                break  # the rest would only be counted
             self.schema_problem(err)
 
     def schema_problem(self, err: jsonschema.ValidationError) -> None:
@@ -82,15 +115,15 @@ class SchemaChecks(Checker):
         if "propertyNames" in err.relative_schema_path or "propertyNames" in err.schema_path:
             at = (*path, str(value))
             self.bad.add(at)
-            hint = sub.get("patternErrorMessage") or err.message
-            self.add(path, f"{value!r} is not a valid name: {hint}", at=at)
+            hint = sub.get("patternErrorMessage") or "names are letters, digits, '.', '_', '-'"
+            self.add(path, f"{excerpt(value)} is not a valid name: {hint}", at=at)
             return
         if kind == "additionalProperties" and isinstance(value, dict):
             allowed = list(sub.get("properties", {}))
             for key in value:
                 if key not in allowed:
                     self.bad.add((*path, key))
-                    self.add(path, f"unknown key {key!r}{did_you_mean(key, allowed)}",
+                    self.add(path, f"unknown key {excerpt(key)}{did_you_mean(key, allowed)}",
                              at=(*path, key))
             return
         if kind == "required" and isinstance(value, dict):
@@ -147,12 +180,10 @@ class SchemaChecks(Checker):
         if kind == "minProperties":
             return f"needs at least {limit} entry" if limit == 1 else f"needs {limit} entries"
         if kind == "uniqueItems" and isinstance(value, list):
-            seen: list[Any] = []
-            for item in value:
-                if item in seen:
-                    return f"lists {_show(item)} twice"
-                seen.append(item)
-        return f"invalid value ({kind})" if secret else err.message
+            repeat = _first_repeat(value)
+            if repeat is not None:
+                return f"lists {_show(repeat[0])} twice"
+        return f"invalid value ({kind})" if secret else f"{shown}: invalid value ({kind})"
 
 
 __all__ = [

@@ -14,7 +14,7 @@ from espkit.fleet.checker import as_dict
 from espkit.fleet.connections import ConnectionChecks
 from espkit.fleet.model import DEFAULT_DOMAIN_TEMPLATE, PoolSpec, StreamSpec
 from espkit.fleet.placeholders import DOMAIN_FIELDS
-from espkit.fleet.reader import KeyPath, did_you_mean
+from espkit.fleet.reader import KeyPath, did_you_mean, excerpt, listing
 
 
 class StreamChecks(ConnectionChecks):
@@ -24,8 +24,8 @@ class StreamChecks(ConnectionChecks):
         if not isinstance(name, str):
             return None
         if name not in self.pool_conn:
-            self.error(at, f"unknown pool {name!r}{did_you_mean(name, self.pool_conn)}; "
-                           f"defined: {', '.join(self.pool_conn) or 'none'}")
+            self.error(at, f"unknown pool {excerpt(name)}{did_you_mean(name, self.pool_conn)}; "
+                           f"defined: {listing(self.pool_conn) or 'none'}")
         return name
 
     def ips(self, value: object, path: KeyPath) -> list[tuple[int, str]]:

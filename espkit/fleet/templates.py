@@ -12,7 +12,7 @@ import attrs
 
 from espkit.fleet.checker import as_dict
 from espkit.fleet.placeholders import DOMAIN_FIELDS, SUBACCOUNT_FIELDS
-from espkit.fleet.reader import KeyPath, did_you_mean
+from espkit.fleet.reader import KeyPath, did_you_mean, excerpt, listing
 from espkit.fleet.streams import StreamChecks
 
 
@@ -53,13 +53,15 @@ class TemplateChecks(StreamChecks):
         listed = conf.get("streams")
         if isinstance(listed, list):
             out.streams = []
+            seen: set[str] = set()  # a list of 100,000 names: no quadratic `in`
             for i, s in enumerate(listed):
-                if not isinstance(s, str):
+                if not isinstance(s, str) or self.full:
                     continue
                 if s not in streams:
-                    self.error((*path, "streams", i), f"unknown stream {s!r}"
-                               f"{did_you_mean(s, streams)}; defined: {', '.join(streams)}")
-                elif s not in out.streams:
+                    self.error((*path, "streams", i), f"unknown stream {excerpt(s)}"
+                               f"{did_you_mean(s, streams)}; defined: {listing(streams)}")
+                elif s not in seen:
+                    seen.add(s)
                     out.streams.append(s)
         out.subaccount = self.template_text(conf.get("subaccount"), (*path, "subaccount"),
                                             SUBACCOUNT_FIELDS)
@@ -67,8 +69,8 @@ class TemplateChecks(StreamChecks):
         for s, text in as_dict(conf.get("domains")).items():
             at = (*path, "domains", s)
             if s not in streams:
-                self.error((*path, "domains"), f"unknown stream {s!r}"
-                           f"{did_you_mean(s, streams)}; defined: {', '.join(streams)}", at=at)
+                self.error((*path, "domains"), f"unknown stream {excerpt(s)}"
+                           f"{did_you_mean(s, streams)}; defined: {listing(streams)}", at=at)
                 continue
             checked = self.template_text(text, at, DOMAIN_FIELDS)
             if checked is not None:
@@ -76,8 +78,8 @@ class TemplateChecks(StreamChecks):
         for s, ov in as_dict(conf.get("overrides")).items():
             at = (*path, "overrides", s)
             if s not in streams:
-                self.error((*path, "overrides"), f"unknown stream {s!r}"
-                           f"{did_you_mean(s, streams)}; defined: {', '.join(streams)}", at=at)
+                self.error((*path, "overrides"), f"unknown stream {excerpt(s)}"
+                           f"{did_you_mean(s, streams)}; defined: {listing(streams)}", at=at)
                 continue
             if not isinstance(ov, dict):
                 continue
