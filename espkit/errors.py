@@ -264,6 +264,36 @@ class FleetFileError(ConfigError):
         super().__init__(f"{source}: {len(problems)} problem(s):\n  {shown}{more}")
 
 
+class ProtocolError(EspError):
+    """The ESP answered something espkit cannot read: a body that is not JSON or not of the
+    documented shape, a create whose answer names no object or another one, a listing that
+    repeats itself (a page that brings nothing new, a cursor seen before, no end in sight).
+
+    ESP answers are untrusted input: rather than guess, espkit stops with this error.
+    ``excerpt`` is a short piece of the answer (at most a few hundred characters, credentials
+    and control characters removed) to show what came back; the body itself is not kept.
+    ``maybe_applied`` is set when the unreadable answer was a success to a write (a create
+    answered ``200`` with garbage): read back before re-sending, as after a timeout.
+    """
+
+    kind = "unreadable answer"
+
+    def __init__(self, message: str, *, excerpt: str = "", **kw: Any) -> None:
+        self.excerpt = excerpt
+        kw["body"] = None  # never the raw answer: it may be huge, hostile or echo a secret
+        super().__init__(message, **kw)
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        return f"{text}; the answer began: {self.excerpt}" if self.excerpt else text
+
+
+class UnreadableFile(ConfigError):
+    """A file espkit was pointed at (a fleet file, the customers CSV it names) cannot be read
+    as asked: not a regular file (a device, a FIFO, a directory), too large, or gone. The
+    message names the file and says why, never its contents."""
+
+
 __all__ = [
     "AlreadyExists",
     "AuthError",
@@ -277,12 +307,14 @@ __all__ = [
     "LimiterUnavailable",
     "MissingCredentials",
     "NotFound",
+    "ProtocolError",
     "RateLimited",
     "RegionMismatch",
     "Rejected",
     "ServerError",
     "TooMuchChange",
     "TransportError",
+    "UnreadableFile",
     "UnsafePlan",
     "Unsupported",
     "ValidationError",

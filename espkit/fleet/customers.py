@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from espkit import providers, validate
-from espkit.errors import ConfigError, ValidationError
+from espkit.errors import ConfigError, UnreadableFile, ValidationError
 from espkit.fleet.checker import as_text
 from espkit.fleet.model import (
     DEFAULT_TEMPLATE,
@@ -53,10 +53,6 @@ _CSV_SPLIT = re.compile(r"[,\s]+")
 _COLUMN_LIKE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
-class Unreadable(Exception):
-    """A file a fleet file names cannot be read; the message names it and says why."""
-
-
 _NOT_REGULAR = (
     (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
     (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"),
@@ -64,7 +60,7 @@ _NOT_REGULAR = (
 
 
 def read_bounded(path: Path, limit: int, what: str) -> bytes:
-    """The bytes of the regular file ``path``, at most ``limit`` of them, or ``Unreadable``
+    """The bytes of the regular file ``path``, at most ``limit`` of them, or ``UnreadableFile``
     naming ``what`` (``"customers file"``) and the path, never the contents.
 
     A directory, FIFO, socket or device is refused by ``os.stat`` before it is opened
@@ -76,9 +72,9 @@ def read_bounded(path: Path, limit: int, what: str) -> bytes:
         before = os.stat(path)
         for test, kind in _NOT_REGULAR:
             if test(before.st_mode):
-                raise Unreadable(f"{what} {shown} is {kind}, not a regular file")
+                raise UnreadableFile(f"{what} {shown} is {kind}, not a regular file")
         if before.st_size > limit:
-            raise Unreadable(f"{what} {shown} is {before.st_size:,} bytes: at most {limit:,}")
+            raise UnreadableFile(f"{what} {shown} is {before.st_size:,} bytes: at most {limit:,}")
         flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
         fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
         with open(fd, "rb") as file:
@@ -86,7 +82,7 @@ def read_bounded(path: Path, limit: int, what: str) -> bytes:
             if (now.st_dev, now.st_ino) != (before.st_dev, before.st_ino) or not (
                 stat.S_ISREG(now.st_mode)
             ):
-                raise Unreadable(f"{what} {shown} changed while it was opened")
+                raise UnreadableFile(f"{what} {shown} changed while it was opened")
             chunks: list[bytes] = []  # not read(limit + 1): that allocates all of it at once
             size = 0
             while size <= limit:
@@ -97,12 +93,12 @@ def read_bounded(path: Path, limit: int, what: str) -> bytes:
                 size += len(chunk)
             data = b"".join(chunks)
     except FileNotFoundError:
-        raise Unreadable(f"{what} {shown} not found") from None
+        raise UnreadableFile(f"{what} {shown} not found") from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
         reason = getattr(exc, "strerror", None) or type(exc).__name__
-        raise Unreadable(f"cannot read {what} {shown}: {reason}") from None
+        raise UnreadableFile(f"cannot read {what} {shown}: {reason}") from None
     if len(data) > limit:
-        raise Unreadable(f"{what} {shown} is over {limit:,} bytes")
+        raise UnreadableFile(f"{what} {shown} is over {limit:,} bytes")
     return data
 
 
@@ -139,7 +135,7 @@ class CustomerChecks(TemplateChecks):
         try:
             # -sig: a spreadsheet's BOM
             text = read_bounded(path, MAX_CSV_BYTES, "customers file").decode("utf-8-sig")
-        except Unreadable as exc:
+        except UnreadableFile as exc:
             self.add(("customers",), str(exc))
             return []
         except UnicodeDecodeError:
@@ -390,6 +386,5 @@ class CustomerChecks(TemplateChecks):
 
 __all__ = [
     "CustomerChecks",
-    "Unreadable",
     "read_bounded",
 ]

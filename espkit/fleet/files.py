@@ -18,30 +18,7 @@ from espkit.fleet.model import Fleet
 from espkit.fleet.trust import Trust
 
 
-def load(path: str | Path, *, trust: Trust | None = None) -> Fleet:
-    """Read and check a fleet file (YAML; customers may come from a CSV it names).
-
-    A file that cannot be read is a ``ConfigError``; an invalid one a ``FleetFileError``
-    listing every problem with its line, as is a connection that would send a key where
-    ``trust`` (default: ``Trust.from_env()``) does not allow."""
-    file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"fleet file {str(file)!r} not found") from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"fleet file {str(file)!r} is not UTF-8 text") from None
-    except OSError as exc:
-        raise ConfigError(
-            f"cannot read fleet file {str(file)!r}: {exc.strerror or type(exc).__name__}"
-        ) from None
-    return loads(text, source=str(file), base_dir=file.parent, trust=trust)
-
-
-def loads(text: str, *, source: str = "<string>", base_dir: str | Path | None = None,
-          trust: Trust | None = None) -> Fleet:
-    """Like ``load`` for YAML text; ``base_dir`` resolves relative paths (CSV customers, the
-    sandbox's ``path``, which must stay inside it); default: the current directory."""
+def _check_extra() -> None:
     try:
         import jsonschema  # noqa: F401
         import yaml  # noqa: F401
@@ -49,6 +26,33 @@ def loads(text: str, *, source: str = "<string>", base_dir: str | Path | None = 
         raise ConfigError(
             f"reading fleet files needs {exc.name}: pip install 'espkit[fleet]'"
         ) from None
+
+
+def load(path: str | Path, *, trust: Trust | None = None) -> Fleet:
+    """Read and check a fleet file (YAML; customers may come from a CSV it names).
+
+    A file that cannot be read is a ``ConfigError``; an invalid one a ``FleetFileError``
+    listing every problem with its line, as is a connection that would send a key where
+    ``trust`` (default: ``Trust.from_env()``) does not allow."""
+    file = Path(path)
+    _check_extra()
+    from espkit.fleet.customers import read_bounded
+    from espkit.fleet.reader import MAX_FLEET_CHARS
+
+    # a regular file of bounded size: `espkit plan /dev/zero` (or a FIFO) must not hang
+    data = read_bounded(file, 4 * MAX_FLEET_CHARS, "fleet file")  # UTF-8: <= 4 bytes a char
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"fleet file {str(file)!r} is not UTF-8 text") from None
+    return loads(text, source=str(file), base_dir=file.parent, trust=trust)
+
+
+def loads(text: str, *, source: str = "<string>", base_dir: str | Path | None = None,
+          trust: Trust | None = None) -> Fleet:
+    """Like ``load`` for YAML text; ``base_dir`` resolves relative paths (CSV customers, the
+    sandbox's ``path``, which must stay inside it); default: the current directory."""
+    _check_extra()
     from espkit.fleet import loader as fleet_loader  # PyYAML and jsonschema
 
     fleet = fleet_loader.load_text(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -571,8 +572,15 @@ def test_missing_file_is_a_config_error_naming_it(tmp_path: Path) -> None:
         fleet.load(path)
     assert not isinstance(info.value, FleetFileError)
     assert str(path) in str(info.value)
-    with pytest.raises(ConfigError, match="cannot read"):
-        fleet.load(tmp_path)  # a directory
+    with pytest.raises(ConfigError, match="is a directory, not a regular file"):
+        fleet.load(tmp_path)
+    # a device or a FIFO is refused before it is read: neither ends nor blocks the run
+    with pytest.raises(ConfigError, match="is a device, not a regular file"):
+        fleet.load("/dev/zero")
+    fifo = tmp_path / "fleet.fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="is a named pipe, not a regular file"):
+        fleet.load(fifo)
 
 
 def test_yaml_syntax_error_has_its_line() -> None:

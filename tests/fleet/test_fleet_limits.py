@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from espkit import fleet
-from espkit.errors import ConfigError
+from espkit.errors import ConfigError, UnreadableFile
 from espkit.fleet import Fleet, FleetFileError, Problem, reader
 from espkit.fleet import customers as customers_module
 
@@ -437,11 +437,11 @@ def test_a_file_longer_than_it_says_is_read_only_to_the_cap(tmp_path: Path) -> N
     assert customers_module.read_bounded(data, 70_000, "file") == b"x" * 70_000
     data.write_bytes(b"x" * 100)
     assert customers_module.read_bounded(data, 100, "file") == b"x" * 100
-    with pytest.raises(customers_module.Unreadable, match="is 100 bytes: at most 99"):
+    with pytest.raises(UnreadableFile, match="is 100 bytes: at most 99"):
         customers_module.read_bounded(data, 99, "file")
     environ = Path("/proc/self/environ")
     if environ.exists():
-        with pytest.raises(customers_module.Unreadable, match="is over 10 bytes"):
+        with pytest.raises(UnreadableFile, match="is over 10 bytes"):
             customers_module.read_bounded(environ, 10, "file")
 
 
