@@ -57,8 +57,11 @@ class Checker(Reader):
     """A ``Reader`` with the state espkit's checks share and the primitives they all use:
     ``error`` and ``template_text``."""
 
-    def __init__(self, source: str, base_dir: Path) -> None:
+    def __init__(self, source: str, base_dir: Path,
+                 allowed_paths: tuple[str, ...] = ()) -> None:
         super().__init__(source, base_dir)
+        #: files (or directories of files) outside base_dir the caller lets the file name
+        self.allowed_paths = allowed_paths
         #: paths the schema already complained about: espkit's checks stay quiet there
         self.bad: set[KeyPath] = set()
         # set by fleet(), in this order

@@ -123,6 +123,26 @@ def _records(reader: Any, file: str, problems: list[Problem]) -> Iterator[tuple[
 class CustomerChecks(TemplateChecks):
     """Customers and their domains; needs everything else checked first."""
 
+    def outside(self, path: Path) -> str | None:
+        """Why the fleet file may not read ``path``, or None: a file it names must be inside
+        its own directory (links resolved) unless the caller allowed the place (--allow-path,
+        $ESPKIT_ALLOW_PATHS); a fleet file from a pull request must not read the runner's
+        other files into error messages or plans."""
+        try:
+            real = os.path.realpath(path)
+            homes = [os.path.realpath(os.path.expanduser(str(p))) for p in self.allowed_paths]
+            own = os.path.realpath(self.base_dir)
+        except (ValueError, OSError):  # a NUL in the path: read_bounded names the problem
+            return None
+        if os.path.commonpath([real, own]) == own:
+            return None
+        for home in homes:
+            if os.path.commonpath([real, home]) == home:
+                return None
+        return (f"customers file {excerpt(str(path), 300)} is outside the fleet file's "
+                f"directory: a fleet file cannot read files elsewhere; allow it with "
+                f"--allow-path {excerpt(real, 300)} or $ESPKIT_ALLOW_PATHS")
+
     def read_csv(self, name: str, stream_names: Iterable[str]) -> list[Any]:
         """The customers of a CSV file, as the entries of a ``customers`` list would be."""
         try:
@@ -132,6 +152,10 @@ class CustomerChecks(TemplateChecks):
         if not path.is_absolute():
             path = self.base_dir / path
         shown = str(path)
+        outside = self.outside(path)
+        if outside is not None:
+            self.add(("customers",), outside)
+            return []
         try:
             # -sig: a spreadsheet's BOM
             text = read_bounded(path, MAX_CSV_BYTES, "customers file").decode("utf-8-sig")

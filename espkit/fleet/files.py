@@ -55,11 +55,12 @@ def loads(text: str, *, source: str = "<string>", base_dir: str | Path | None = 
     _check_extra()
     from espkit.fleet import loader as fleet_loader  # PyYAML and jsonschema
 
+    trust = trust if trust is not None else Trust.from_env()
     fleet = fleet_loader.load_text(
-        text, source, Path(base_dir) if base_dir is not None else Path()
+        text, source, Path(base_dir) if base_dir is not None else Path(), trust.paths
     )
     # before anyone can connect: no key is read, no request sent, until this passes
-    (trust if trust is not None else Trust.from_env()).check(fleet)
+    trust.check(fleet)
     return fleet
 
 

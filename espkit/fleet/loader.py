@@ -140,9 +140,11 @@ def _prepare(loader: Loader, data: dict[str, Any]) -> None:
         )
 
 
-def load_text(text: str, source: str, base_dir: Path) -> Fleet:
-    """``fleet.loads``: the ``Fleet``, or ``FleetFileError`` listing every problem."""
-    loader = Loader(source, base_dir)
+def load_text(text: str, source: str, base_dir: Path,
+              allowed_paths: tuple[str, ...] = ()) -> Fleet:
+    """``fleet.loads``: the ``Fleet``, or ``FleetFileError`` listing every problem.
+    ``allowed_paths``: the caller's opt-ins for files outside ``base_dir``."""
+    loader = Loader(source, base_dir, allowed_paths)
     fleet: Fleet | None = None
     with hint_budget():
         data = loader.parse(text)

@@ -54,13 +54,14 @@ def _report() -> Iterator[None]:
         print("\nfuzz inputs:", ", ".join(f"{k}={v}" for k, v in sorted(SEEN.items())))
 
 
-def measured(text: str, base_dir: Path | str = ".") -> tuple[Fleet | ConfigError, float, int]:
+def measured(text: str, base_dir: Path | str = ".", trust: fleet.Trust | None = None
+             ) -> tuple[Fleet | ConfigError, float, int]:
     """What ``fleet.loads`` gave (a Fleet or the ConfigError), its seconds and peak bytes.
     Anything else it raises fails the test as it is."""
     tracemalloc.start()
     start = time.perf_counter()
     try:
-        out: Fleet | ConfigError = fleet.loads(text, base_dir=base_dir)
+        out: Fleet | ConfigError = fleet.loads(text, base_dir=base_dir, trust=trust)
     except ConfigError as exc:
         out = exc
     finally:
@@ -370,9 +371,11 @@ def csv_fleet(name: str) -> str:
     ("/dev/zero", "a device"), ("/dev/null", "a device"), (".", "a directory"),
 ])
 def test_customers_must_be_a_regular_file(tmp_path: Path, path: str, kind: str) -> None:
+    """Even where the caller allowed the place, a device or directory is not read."""
     if not Path(path).exists():
         pytest.skip(f"no {path} here")
-    out, seconds, _ = measured(csv_fleet(path), tmp_path)
+    # the caller allowed /dev (a fleet file alone may not name files outside its directory)
+    out, seconds, _ = measured(csv_fleet(path), tmp_path, fleet.Trust(paths=("/dev",)))
     assert isinstance(out, FleetFileError)
     assert seconds < 1
     [p] = out.problems
@@ -747,3 +750,32 @@ def test_the_fuzz_property_catches_untyped_errors(monkeypatch: pytest.MonkeyPatc
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q", "-s"]))
+
+
+def test_a_customers_file_outside_the_fleet_directory_needs_the_callers_opt_in(
+        tmp_path: Path) -> None:
+    """A fleet file from a pull request must not read the runner's other files: a CSV
+    outside its directory (also through a link) is refused before it is read, unless the
+    caller allowed the place."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    secret = elsewhere / "customers.csv"
+    secret.write_text("name,domain\nsecret-customer,secret.example\n")
+    home = tmp_path / "fleet"
+    home.mkdir()
+    (home / "link.csv").symlink_to(secret)
+    (home / "inside.csv").write_text("name,domain\nacme,acme.example\n")
+    for name in (str(secret), "../elsewhere/customers.csv", "link.csv"):
+        out, _, _ = measured(csv_fleet(name), home)
+        assert isinstance(out, FleetFileError), name
+        [p] = out.problems
+        assert "is outside the fleet file's directory" in p.message
+        assert "--allow-path" in p.message
+        assert "secret-customer" not in str(out)
+    allowed = fleet.Trust(paths=(str(elsewhere),))
+    for name in (str(secret), "link.csv"):
+        out, _, _ = measured(csv_fleet(name), home, allowed)
+        assert isinstance(out, Fleet), out
+        assert [c.name for c in out.customers] == ["secret-customer"]
+    out, _, _ = measured(csv_fleet("inside.csv"), home)
+    assert isinstance(out, Fleet), out
