@@ -24,8 +24,8 @@ once, in the account layer, for every provider, under the provider's ``runner``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ClassVar, TypeVar
 
 import requests
 
@@ -44,15 +44,33 @@ from espkit.models import (
     StreamKind,
     Subaccount,
 )
+from espkit.providers.payload import Source, credentials_of, decoded, remember_credentials
 from espkit.transport import (
     DEFAULT_TIMEOUT,
     ErrorDetail,
+    HttpResponse,
     RetryPolicy,
     RetryRunner,
     Transport,
     default_error_parser,
+    safe_url,
 )
 from espkit.transport.ratelimit import resolve_limiter_url, shared_budget, shared_limiter
+
+T = TypeVar("T")
+#: methods the transport may re-send; a 2xx to any other (POST, PATCH) has been applied
+_IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
+
+
+def remember_auth(session: requests.Session, auth: requests.auth.AuthBase) -> None:
+    """Let ``ProtocolError`` excerpts of answers read over ``session`` mask the credentials
+    ``auth`` sends: it signs a throwaway request (never sent), and the headers it adds are
+    kept in memory beside the session, in the forms an ESP could echo."""
+    blank = requests.Request("GET", "https://espkit.invalid/").prepare()
+    before = set(blank.headers)
+    signed = auth(blank)
+    remember_credentials(session, {k: v for k, v in signed.headers.items()
+                                   if k not in before and isinstance(v, str)})
 
 
 class Provider:
@@ -283,10 +301,11 @@ class HttpProvider(Provider):
         # a Redis limiter_url the limiter is also shared with other processes and hosts.
         key = (cls.name, secret.fingerprint, base_url.rstrip("/"))
         rate = rate_limit if rate_limit is not None else cls.RATE_LIMIT
-        return Transport(
+        auth = cls.make_auth(secret)
+        transport = Transport(
             cls.name,
             base_url,
-            auth=cls.make_auth(secret),
+            auth=auth,
             headers=cls.HEADERS,
             timeout=timeout,
             retry=retry or cls.RETRY,
@@ -296,6 +315,8 @@ class HttpProvider(Provider):
             parse_error=cls.parse_error,
             request_id_headers=cls.REQUEST_ID_HEADERS,
         )
+        remember_auth(transport.session, auth)
+        return transport
 
     def close(self) -> None:
         self.transport.session.close()
@@ -304,6 +325,30 @@ class HttpProvider(Provider):
     def seg(value: str) -> str:
         """Percent-encode one path segment."""
         return validate.segment(value)
+
+    # -- decoding answers (espkit.providers.payload) ------------------------------------
+
+    def source(self, method: str, path: str, response: HttpResponse | None = None, *,
+               idempotent: bool | None = None, transport: Transport | None = None) -> Source:
+        """Where an answer came from, for the ``ProtocolError`` that may refuse it."""
+        method = method.upper()
+        if idempotent is None:
+            idempotent = method in _IDEMPOTENT
+        base = (transport or self.transport).base_url
+        return Source(self.name, method, safe_url(base + path),
+                      None if response is None else response.status,
+                      None if response is None else response.request_id,
+                      write=response is not None and not idempotent,
+                      secrets=credentials_of((transport or self.transport).session))
+
+    def read(self, response: HttpResponse, decode: Callable[[Any], T], method: str,
+             path: str, *, idempotent: bool | None = None,
+             transport: Transport | None = None) -> T:
+        """``decode(response.body)``: the model, or a ``ProtocolError`` when the answer
+        cannot be read (see ``espkit.providers.payload``)."""
+        return decoded(decode, response.body,
+                       self.source(method, path, response, idempotent=idempotent,
+                                   transport=transport))
 
 
 __all__ = ["HttpProvider", "Provider"]

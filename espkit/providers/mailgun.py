@@ -12,12 +12,11 @@ resolved here. An IP is in at most one DIPP, so adding it to a pool moves it.
 
 from __future__ import annotations
 
-import collections
 import email.utils
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import requests
 
@@ -46,11 +45,13 @@ from espkit.models import (
     RecordStatus,
     Subaccount,
 )
+from espkit.providers import paging
+from espkit.providers import payload as pl
 from espkit.providers.base import HttpProvider
-from espkit.providers.payload import canonical_ip, is_ip, obj, offset_pages, str_or_none
 from espkit.transport import NO_RETRY, ErrorDetail, Transport, default_error_parser
 
 Json = dict[str, Any]
+T = TypeVar("T")
 Form = list[tuple[str, str]]
 
 #: Mailgun answers a duplicate create with a 400 in prose, not a 409
@@ -67,8 +68,6 @@ _VALIDITY = {
 }
 #: /v4/domains and /v5/accounts/subaccounts both cap ``limit`` at 1000
 _MAX_PAGE = 1000
-#: names remembered to drop repeats while listing: two full pages
-_REMEMBERED = 2 * _MAX_PAGE
 ON_BEHALF_OF = "X-Mailgun-On-Behalf-Of"
 
 
@@ -147,15 +146,16 @@ class MailgunProvider(HttpProvider):
         self,
         method: str,
         path: str,
+        decode: Callable[[Any], T],
         *,
         params: Sequence[tuple[str, Any]] | None = None,
         data: Form | None = None,
         idempotent: bool | None = None,
-    ) -> Json:
+    ) -> T:
+        """One request, its answer read by ``decode`` (``ProtocolError`` if unreadable)."""
         try:
-            body = self.transport.request(
-                method, path, params=params, data=data, idempotent=idempotent
-            ).body
+            response = self.transport.request(
+                method, path, params=params, data=data, idempotent=idempotent)
         except AuthError as exc:
             if exc.status == 401:
                 self._check_region(exc)
@@ -166,7 +166,7 @@ class MailgunProvider(HttpProvider):
             if "domain not found" in exc.message.lower():
                 self._check_region(exc)
             raise
-        return body if isinstance(body, dict) else {}
+        return self.read(response, decode, method, path, idempotent=idempotent)
 
     def _other_region(self) -> str | None:
         """The other region, or None when a custom base_url was given (nothing to probe)."""
@@ -200,12 +200,21 @@ class MailgunProvider(HttpProvider):
                 request_id=exc.request_id, body=exc.body,
             ) from None
 
-    def _pages(self, path: str, key: str, page_size: int | None) -> Iterator[Json]:
+    def _pages(self, path: str, key: str, item: Callable[[Json], T],
+               mark: Callable[[T], Any], page_size: int | None) -> Iterator[T]:
         """skip/limit paging, one page at a time, until a short page or the total."""
-        return offset_pages(
-            lambda limit, skip: self._call("GET", path, params=[("limit", limit),
-                                                                ("skip", skip)]),
-            key, min(page_size or _MAX_PAGE, _MAX_PAGE), ("total_count", "total"))
+        def page(body: Any) -> paging.Page[T]:
+            body = pl.need_obj(body, "the answer")
+            totals = [pl.opt_whole(body[k], k) for k in ("total_count", "total") if k in body]
+            if key not in body:
+                raise pl.Malformed(f"the answer has no {key!r} list")
+            return paging.Page([item(i) for i in pl.objects(body[key], key)],
+                               next((t for t in totals if t is not None), None))
+
+        return paging.offset_pages(
+            lambda limit, skip: self._call("GET", path, page, params=[("limit", limit),
+                                                                      ("skip", skip)]),
+            min(page_size or _MAX_PAGE, _MAX_PAGE), mark, self.source("GET", path))
 
     # -- domains ------------------------------------------------------------------------
 
@@ -226,57 +235,57 @@ class MailgunProvider(HttpProvider):
         if spec.ips:
             form.append(("ips", ",".join(spec.ips)))
         if spec.pool is not None:
-            form.append(("pool_id", str(self._find_pool(spec.pool)["pool_id"])))
-        return self._domain(self._call("POST", "/v4/domains", data=form), spec.name)
+            form.append(("pool_id", self._find_pool(spec.pool).id or ""))
+        return self._call("POST", "/v4/domains", lambda b: self._domain(b, spec.name),
+                          data=form)
 
     def get_domain(self, name: str) -> Domain:
-        return self._domain(self._call("GET", f"/v4/domains/{self.seg(name)}"), name)
+        return self._call("GET", f"/v4/domains/{self.seg(name)}",
+                          lambda b: self._domain(b, name))
 
     def list_domains(self, page_size: int | None = None) -> Iterator[Domain]:
         # Default order is newest first: a domain created while we page shifts the rest back,
-        # so we may see an item again (dropped here) but never skip one. A repeat can only
-        # come from just before, so remember the recent names, not all of them: listing
-        # 500,000 domains stays flat in memory.
-        recent: collections.deque[str] = collections.deque(maxlen=_REMEMBERED)
-        seen: set[str] = set()
-        for item in self._pages("/v4/domains", "items", page_size):
-            domain = self._domain({"domain": item}, str(item.get("name", "")), raw=item)
-            if domain.name in seen:
-                continue
-            if len(recent) == recent.maxlen:
-                seen.discard(recent[0])
-            recent.append(domain.name)
-            seen.add(domain.name)
-            yield domain
+        # so we may see an item again (dropped by the paging loop) but never skip one.
+        return self._pages("/v4/domains", "items",
+                           lambda item: self._domain({"domain": item}, None, raw=item),
+                           lambda d: d.name, page_size)
 
     def verify_domain(self, name: str) -> Domain:
-        return self._domain(self._call("PUT", f"/v4/domains/{self.seg(name)}/verify"), name)
+        return self._call("PUT", f"/v4/domains/{self.seg(name)}/verify",
+                          lambda b: self._domain(b, name))
 
     def delete_domain(self, name: str) -> None:
-        self._call("DELETE", f"/v3/domains/{self.seg(name)}")
+        self._call("DELETE", f"/v3/domains/{self.seg(name)}", pl.ignored)
 
-    def _domain(self, body: Json, fallback_name: str, raw: Json | None = None) -> Domain:
+    def _domain(self, body: Any, asked: str | None, raw: Json | None = None) -> Domain:
         """A Domain from a create/get/verify body (or a list item wrapped as {"domain": ...}).
-        ``raw`` defaults to the whole body."""
-        info = obj(body.get("domain"))
-        name = str(info.get("name") or fallback_name).rstrip(".").lower()
+        ``asked``: the name the call was about; an answer about no or another domain is
+        refused. ``raw`` defaults to the whole body."""
+        body = pl.need_obj(body, "the answer")
+        info = pl.need_obj(body.get("domain"), "the answer's domain")
+        name = pl.domain(info.get("name"), "domain.name")
+        if asked is not None:
+            if not pl.same_domain(name, asked):
+                raise pl.Malformed("the answer names another domain than the one asked for")
+            name = asked
         records = [
-            _record(r, name, receiving=False) for r in body.get("sending_dns_records") or []
-            if isinstance(r, dict)
+            _record(r, name, receiving=False)
+            for r in pl.objects(body.get("sending_dns_records"), "sending_dns_records")
         ] + [
-            _record(r, name, receiving=True) for r in body.get("receiving_dns_records") or []
-            if isinstance(r, dict)
+            _record(r, name, receiving=True)
+            for r in pl.objects(body.get("receiving_dns_records"), "receiving_dns_records")
         ]
-        state = _STATES.get(str(info.get("state", "")).lower(), DomainState.UNVERIFIED)
+        state = _STATES.get((pl.str_or_none(info.get("state")) or "").lower(),
+                            DomainState.UNVERIFIED)
         if info.get("is_disabled") is True:
             state = DomainState.DISABLED
         return Domain(
             name=name,
             provider=self.name,
             state=state,
-            id=str_or_none(info.get("id")),
+            id=pl.opt_ident(info.get("id"), "domain.id"),
             dns_records=tuple(records),
-            subaccount=str_or_none(info.get("subaccount_id")) or self.subaccount,
+            subaccount=pl.str_or_none(info.get("subaccount_id")) or self.subaccount,
             created_at=_http_date(info.get("created_at")),
             raw=body if raw is None else raw,
         )
@@ -286,42 +295,51 @@ class MailgunProvider(HttpProvider):
     def list_ips(self) -> Iterator[DedicatedIp]:
         # ``details`` (when present) tells which IPs are warming up; an IP listed there
         # without ``is_on_warmup`` is not (Mailgun omits false fields).
-        body = self._call("GET", "/v3/ips", params=[("dedicated", "true")])
-        details = {
-            str(d.get("ip")): d for d in body.get("details") or [] if isinstance(d, dict)
-        }
+        def decode(body: Any) -> list[tuple[str, Json | None]]:
+            body = pl.need_obj(body, "the answer")
+            details = {pl.ip(d.get("ip"), "details[].ip"): d
+                       for d in pl.objects(body.get("details"), "details")}
+            if "items" not in body:
+                raise pl.Malformed("the answer has no 'items' list")
+            return [(a, details.get(a)) for a in pl.ips(body["items"], "items")]
+
+        found = self._call("GET", "/v3/ips", decode, params=[("dedicated", "true")])
         pools = self._pool_of_ips()
-        for address in body.get("items") or []:  # unpaginated
-            detail = details.get(str(address))
-            yield DedicatedIp(
-                address=str(address),
-                provider=self.name,
-                pool=pools.get(str(address)),
-                warming_up=None if detail is None else bool(detail.get("is_on_warmup", False)),
-                raw={"ip": address, **(detail or {})},
-            )
+        return iter([DedicatedIp(
+            address=address, provider=self.name, pool=pools.get(address),
+            warming_up=None if detail is None else detail.get("is_on_warmup") is True,
+            raw={"ip": address, **(detail or {})},
+        ) for address, detail in found])  # unpaginated: read now, so errors surface here
 
     def get_ip(self, address: str) -> DedicatedIp:
-        body = self._call("GET", f"/v3/ips/{self.seg(address)}")
-        return DedicatedIp(
-            address=str(body.get("ip") or address),
-            provider=self.name,
-            pool=self._pool_of_ips().get(address),
-            rdns=str_or_none(body.get("rdns")),
-            raw=body,
-        )
+        def decode(body: Any) -> DedicatedIp:
+            body = pl.need_obj(body, "the answer")
+            if pl.ip(body.get("ip"), "ip") != address:
+                raise pl.Malformed("the answer is about another IP than the one asked for")
+            return DedicatedIp(address=address, provider=self.name,
+                               rdns=pl.str_or_none(body.get("rdns")), raw=body)
+
+        found = self._call("GET", f"/v3/ips/{self.seg(address)}", decode)
+        return DedicatedIp(address=found.address, provider=self.name,
+                           pool=self._pool_of_ips().get(address), rdns=found.rdns,
+                           raw=found.raw)
 
     def _pool_of_ips(self) -> dict[str, str]:
         """IP -> the name of the DIPP it is in."""
-        return {ip: str(p.get("name")) for p in self._pools_if_enabled() for ip in _members(p)}
+        return {member: p.name for p in self._pools_if_enabled() for member in p.ips}
 
     # -- IP pools (DIPPs) ---------------------------------------------------------------
 
-    def _pools(self) -> list[Json]:
-        body = self._call("GET", "/v3/ip_pools")  # unpaginated
-        return [p for p in body.get("ip_pools") or [] if isinstance(p, dict)]
+    def _pools(self) -> list[IpPool]:
+        def decode(body: Any) -> list[IpPool]:
+            body = pl.need_obj(body, "the answer")
+            if "ip_pools" not in body:
+                raise pl.Malformed("the answer has no 'ip_pools' list")
+            return [self._pool(p) for p in pl.objects(body["ip_pools"], "ip_pools")]
 
-    def _pools_if_enabled(self) -> list[Json]:
+        return self._call("GET", "/v3/ip_pools", decode)  # unpaginated
+
+    def _pools_if_enabled(self) -> list[IpPool]:
         """The DIPPs, or none when the account lacks the DIPPs feature (a 403), so that
         listing IPs or a domain's assignments does not fail for want of it."""
         try:
@@ -331,30 +349,37 @@ class MailgunProvider(HttpProvider):
                 raise
             return []
 
-    def _find_pool(self, name: str, pools: list[Json] | None = None) -> Json:
+    def _find_pool(self, name: str, pools: list[IpPool] | None = None) -> IpPool:
         """The DIPP called ``name``. Mailgun does not keep names unique, and allows names
         espkit will not take (spaces), so a pool_id is accepted as well."""
         pools = self._pools() if pools is None else pools
-        found = [p for p in pools if p.get("name") == name]
+        found = [p for p in pools if p.name == name]
         if not found:
-            found = [p for p in pools if p.get("pool_id") == name]
+            found = [p for p in pools if p.id == name]
         if not found:
             raise NotFound(f"no IP pool named {name!r}", provider=self.name)
         if len(found) > 1:
-            ids = ", ".join(str(p.get("pool_id")) for p in found)
+            ids = ", ".join(str(p.id) for p in found)
             raise ConflictingState(
                 f"{len(found)} IP pools are named {name!r} (pool ids {ids}); "
                 "rename one or pass a pool id", provider=self.name,
             )
         return found[0]
 
-    def _pool(self, raw: Json) -> IpPool:
+    def _pool(self, raw: Json, known_id: str | None = None) -> IpPool:
+        """A DIPP from a list item or a details answer (``known_id``: the pool asked for)."""
+        pool_id = pl.opt_ident(raw.get("pool_id"), "pool_id")
+        if known_id is not None and pool_id not in (None, known_id):
+            raise pl.Malformed("the answer is about another pool than the one asked for")
+        pool_id = pool_id or known_id
+        if pool_id is None:
+            raise pl.Malformed("a pool has no pool_id")
         return IpPool(
-            name=str(raw.get("name", "")),
+            name=pl.opt_text(raw.get("name"), "pool name") or pool_id,
             provider=self.name,
-            id=str_or_none(raw.get("pool_id")),
-            ips=tuple(_members(raw)),
-            description=str_or_none(raw.get("description")),
+            id=pool_id,
+            ips=tuple(pl.ips(raw.get("ips"), "pool ips")),
+            description=pl.str_or_none(raw.get("description")),
             raw=raw,
         )
 
@@ -362,70 +387,73 @@ class MailgunProvider(HttpProvider):
         self, name: str, ips: tuple[str, ...], description: str | None = None
     ) -> IpPool:
         # Mailgun would happily create a second pool with the same name, which would make the
-        # name (espkit's key) ambiguous; refuse up front instead.
-        if any(p.get("name") == name for p in self._pools()):
+        # name (espkit's key) ambiguous; refuse up front.
+        if any(p.name == name for p in self._pools()):
             raise AlreadyExists(f"an IP pool named {name!r} already exists", provider=self.name)
         # The spec marks description as required; an empty one is what "none" means.
         form: Form = [("name", name), ("description", description or "")]
-        form += [("ip", ip) for ip in ips]
-        body = self._call("POST", "/v3/ip_pools", data=form)
-        return IpPool(
-            name=name, provider=self.name, id=str_or_none(body.get("pool_id")),
-            ips=ips, description=description, raw=body,
-        )
+        form += [("ip", address) for address in ips]
+
+        def decode(body: Any) -> IpPool:
+            body = pl.need_obj(body, "the answer")  # {"message", "pool_id"}: the id matters
+            return IpPool(name=name, provider=self.name,
+                          id=pl.ident(body.get("pool_id"), "pool_id"),
+                          ips=ips, description=description, raw=body)
+
+        return self._call("POST", "/v3/ip_pools", decode, data=form)
 
     def list_pools(self) -> Iterator[IpPool]:
         # one unpaginated request, made now so that errors surface at the call
-        return iter([self._pool(p) for p in self._pools()])
+        return iter(self._pools())
 
     def get_pool(self, name: str) -> IpPool:
-        pool_id = str(self._find_pool(name)["pool_id"])
-        body = self._call("GET", f"/v3/ip_pools/{self.seg(pool_id)}")
-        return self._pool(obj(body.get("details")))
+        pool_id = self._find_pool(name).id or ""
+        return self._details(pool_id)[0]
 
     def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
         pools = self._pools()
         target = self._find_pool(pool, pools)
-        if ip in _members(target):
-            return self._pool(target)  # Mailgun refuses a PATCH that changes nothing
+        if ip in target.ips:
+            return target  # Mailgun refuses a PATCH that changes nothing
         # An IP is in at most one DIPP: take it out of its current one first (the move the
         # Pools.add_ip contract promises).
         for other in pools:
-            if other is not target and ip in _members(other):
+            if other is not target and ip in other.ips:
                 self._patch_pool(other, [("remove_ip", ip)])
         self._patch_pool(target, [("add_ip", ip)])
         # PATCH answers only {"message"}; the membership is what we just set.
-        return self._pool({**target, "ips": [*_members(target), ip]})
+        return _with_ips(target, (*target.ips, ip))
 
     def remove_ip_from_pool(self, pool: str, ip: str) -> IpPool:
         target = self._find_pool(pool)
-        members = _members(target)
-        if ip not in members:
-            return self._pool(target)
+        if ip not in target.ips:
+            return target
         self._patch_pool(target, [("remove_ip", ip)])
-        return self._pool({**target, "ips": [i for i in members if i != ip]})
+        return _with_ips(target, tuple(i for i in target.ips if i != ip))
 
-    def _patch_pool(self, pool: Json, form: Form) -> None:
-        self._call("PATCH", f"/v3/ip_pools/{self.seg(str(pool['pool_id']))}", data=form)
+    def _patch_pool(self, pool: IpPool, form: Form) -> None:
+        self._call("PATCH", f"/v3/ip_pools/{self.seg(pool.id or '')}", pl.ignored, data=form)
 
     def delete_pool(self, name: str, replacement: str | None = None) -> None:
         pools = self._pools()
         target = self._find_pool(name, pools)
-        if replacement is None and target.get("ips"):
+        if replacement is None and target.ips:
             raise ValidationError(
                 "replacement", None, "Mailgun deletes a pool that still has IPs only with a "
                 "replacement for its domains: an IP, another pool's name, or 'shared'",
             )
         params = self._replacement(replacement, pools)
-        self._call("DELETE", f"/v3/ip_pools/{self.seg(str(target['pool_id']))}", params=params)
+        self._call("DELETE", f"/v3/ip_pools/{self.seg(target.id or '')}", pl.ignored,
+                   params=params)
 
-    def _replacement(self, replacement: str | None, pools: list[Json]) -> list[tuple[str, str]]:
+    def _replacement(self, replacement: str | None, pools: list[IpPool]
+                     ) -> list[tuple[str, str]]:
         """Mailgun's replacement query: ``ip=<ip|shared>`` or ``pool_id=<id>``, never both."""
         if replacement is None:
             return []
-        if replacement == "shared" or is_ip(replacement):
+        if replacement == "shared" or pl.is_ip(replacement):
             return [("ip", replacement)]
-        return [("pool_id", str(self._find_pool(replacement, pools)["pool_id"]))]
+        return [("pool_id", self._find_pool(replacement, pools).id or "")]
 
     # -- assignment ---------------------------------------------------------------------
 
@@ -433,18 +461,19 @@ class MailgunProvider(HttpProvider):
         if kind is AssignmentKind.IP:
             # Legacy call, absent from the spec but documented and used by Mailgun's SDKs;
             # there is no other way to add a single IP to a domain.
-            self._call("POST", f"/v3/domains/{self.seg(domain)}/ips", data=[("ip", target)])
+            self._call("POST", f"/v3/domains/{self.seg(domain)}/ips", pl.ignored,
+                       data=[("ip", target)])
             return Assignment(domain, kind, target, self.name)
         # The spec's way: PATCH the DIPP with link_domain=<domain id>. Skipped when already
         # linked, because Mailgun rejects a PATCH that changes nothing and re-runs must work.
         pool = self._find_pool(target)
-        details = self._pool_details(pool)
-        if domain not in _linked_domains(details):
+        details, linked = self._details(pool.id or "")
+        if domain not in linked:
             domain_id = self.get_domain(domain).id
             if domain_id is None:
                 raise NotFound(f"Mailgun returned no id for domain {domain}", provider=self.name)
             self._patch_pool(pool, [("link_domain", domain_id)])
-        return Assignment(domain, kind, str(pool.get("name")), self.name, raw=details)
+        return Assignment(domain, kind, pool.name, self.name, raw=details.raw)
 
     def unassign(
         self, domain: str, kind: AssignmentKind, target: str, replacement: str | None = None
@@ -454,7 +483,7 @@ class MailgunProvider(HttpProvider):
             if replacement is not None:
                 raise ValidationError("replacement", replacement,
                                       "Mailgun takes a replacement only when unlinking a pool")
-            self._call("DELETE", f"{path}/{self.seg(target)}")
+            self._call("DELETE", f"{path}/{self.seg(target)}", pl.ignored)
             return
         # Unlinking a DIPP: DELETE .../ips/ip_pool with a replacement rather than PATCH
         # unlink_domain, because only the former lets us say what the domain sends from next
@@ -467,70 +496,92 @@ class MailgunProvider(HttpProvider):
         pools = self._pools()
         pool = self._find_pool(target, pools)
         # The call unlinks whatever pool is linked; make sure it is the one we were asked to.
-        if domain not in _linked_domains(self._pool_details(pool)):
+        if domain not in self._details(pool.id or "")[1]:
             raise NotFound(f"{domain} is not linked to IP pool {target!r}", provider=self.name)
-        self._call("DELETE", f"{path}/ip_pool", params=self._replacement(replacement, pools))
+        self._call("DELETE", f"{path}/ip_pool", pl.ignored,
+                   params=self._replacement(replacement, pools))
 
     def list_assignments(self, domain: str) -> list[Assignment]:
         # A domain sends from a linked DIPP or from its own list of IPs. Mailgun's domain
         # object does not say which pool is linked; the pools' details do.
-        body = self._call("GET", f"/v3/domains/{self.seg(domain)}/ips")
+        def decode(body: Any) -> tuple[list[str], Json]:
+            body = pl.need_obj(body, "the answer")
+            if "items" not in body:
+                raise pl.Malformed("the answer has no 'items' list")
+            return pl.ips(body["items"], "items"), body
+
+        own, body = self._call("GET", f"/v3/domains/{self.seg(domain)}/ips", decode)
         for pool in self._pools_if_enabled():
-            if pool.get("is_linked"):
-                details = self._pool_details(pool)
-                if domain in _linked_domains(details):
-                    return [Assignment(domain, AssignmentKind.POOL, str(pool.get("name")),
-                                       self.name, raw=details)]
-        return [Assignment(domain, AssignmentKind.IP, str(ip), self.name, raw=body)
-                for ip in body.get("items") or []]
+            if pool.raw.get("is_linked"):
+                details, linked = self._details(pool.id or "")
+                if domain in linked:
+                    return [Assignment(domain, AssignmentKind.POOL, pool.name, self.name,
+                                       raw=details.raw)]
+        return [Assignment(domain, AssignmentKind.IP, address, self.name, raw=body)
+                for address in own]
 
     def pool_links(self) -> dict[str, str]:
         # one list of DIPPs plus one detail read per linked DIPP, for the whole account
         links: dict[str, str] = {}
         for pool in self._pools_if_enabled():
-            if pool.get("is_linked"):
-                for domain in _linked_domains(self._pool_details(pool)):
-                    links.setdefault(domain, str(pool.get("name")))
+            if pl.opt_bool(pool.raw.get("is_linked")):
+                for name in self._details(pool.id or "")[1]:
+                    links.setdefault(name, pool.name)
         return links
 
-    def _pool_details(self, pool: Json) -> Json:
-        body = self._call("GET", f"/v3/ip_pools/{self.seg(str(pool['pool_id']))}")
-        return obj(body.get("details"))
+    def _details(self, pool_id: str) -> tuple[IpPool, list[str]]:
+        """A DIPP as its details answer has it, and the domains linked to it."""
+        def decode(body: Any) -> tuple[IpPool, list[str]]:
+            details = pl.need_obj(pl.need_obj(body, "the answer").get("details"), "details")
+            # The spec's example says linked_domains; its prose says linked_domain.
+            key = "linked_domains" if "linked_domains" in details else "linked_domain"
+            linked = [pl.domain(n, key) for n in pl.strings(details.get(key), key)]
+            return self._pool(details, pool_id), linked
+
+        return self._call("GET", f"/v3/ip_pools/{self.seg(pool_id)}", decode)
 
     # -- subaccounts --------------------------------------------------------------------
 
     def create_subaccount(self, name: str) -> Subaccount:
         # The spec takes the name as a query parameter, not a form field.
-        body = self._call("POST", "/v5/accounts/subaccounts", params=[("name", name)])
-        return self._subaccount(obj(body.get("subaccount")))
+        return self._call("POST", "/v5/accounts/subaccounts", self._subaccount_body,
+                          params=[("name", name)])
 
     def list_subaccounts(self) -> Iterator[Subaccount]:
-        for item in self._pages("/v5/accounts/subaccounts", "subaccounts", None):
-            yield self._subaccount(item)
+        return self._pages("/v5/accounts/subaccounts", "subaccounts", self._subaccount,
+                           lambda s: s.id, None)
 
     def get_subaccount(self, subaccount_id: str) -> Subaccount:
-        body = self._call("GET", f"/v5/accounts/subaccounts/{self.seg(subaccount_id)}")
-        return self._subaccount(obj(body.get("subaccount")))
+        return self._call("GET", f"/v5/accounts/subaccounts/{self.seg(subaccount_id)}",
+                          lambda b: self._subaccount_body(b, subaccount_id))
 
     def set_subaccount_enabled(self, subaccount_id: str, enabled: bool) -> Subaccount:
         action = "enable" if enabled else "disable"
         path = f"/v5/accounts/subaccounts/{self.seg(subaccount_id)}/{action}"
         try:
             # Setting a state is safe to repeat, so let the transport retry it on a 5xx.
-            body = self._call("POST", path, idempotent=True)
+            return self._call("POST", path, lambda b: self._subaccount_body(b, subaccount_id),
+                              idempotent=True)
         except Rejected as exc:
             # "subaccount is already disabled": the state we want; report it as it stands.
             if f"already {action}d" not in exc.message.lower():
                 raise
             return self.get_subaccount(subaccount_id)
-        return self._subaccount(obj(body.get("subaccount")))
+
+    def _subaccount_body(self, body: Any, asked: str | None = None) -> Subaccount:
+        """{"subaccount": {...}}; ``asked``: the id the call was about."""
+        sub = self._subaccount(pl.need_obj(pl.need_obj(body, "the answer").get("subaccount"),
+                                        "the answer's subaccount"))
+        if asked is not None and sub.id != asked:
+            raise pl.Malformed("the answer is about another subaccount than the one asked for")
+        return sub
 
     def _subaccount(self, raw: Json) -> Subaccount:
         return Subaccount(
-            id=str(raw.get("id", "")),
-            name=str(raw.get("name", "")),
+            id=pl.ident(raw.get("id"), "subaccount id"),
+            name=pl.opt_text(raw.get("name"), "subaccount name"),
             provider=self.name,
-            enabled=str(raw.get("status", "open")).lower() == "open",
+            enabled=(pl.str_or_none(raw.get("status")) or "open").lower() == "open",
             created_at=_http_date(raw.get("created_at")),
             raw=raw,
         )
@@ -540,20 +591,30 @@ class MailgunProvider(HttpProvider):
 
 
 def _record(raw: Json, domain: str, *, receiving: bool) -> DnsRecord:
-    rtype = str(raw.get("record_type", "")).upper()
+    rtype = pl.opt_text(raw.get("record_type"), "record_type").upper()
     # MX records often come without a name: they belong to the domain itself.
-    host = str(raw.get("name") or domain).rstrip(".").lower()
-    value = str(raw.get("value", ""))
-    priority = str(raw.get("priority") or "").strip()  # a string in Mailgun's payload
+    host = (pl.opt_text(raw.get("name"), "record name") or domain).rstrip(".").lower()
+    value = pl.opt_text(raw.get("value"), "record value")
     return DnsRecord(
         purpose=_purpose(rtype, host, value, receiving),
         type=rtype,
         host=host,
         value=value,
-        priority=int(priority) if priority.isdigit() else None,
-        status=_VALIDITY.get(str(raw.get("valid", "")).lower(), RecordStatus.UNKNOWN),
+        priority=_priority(raw.get("priority")),
+        status=_VALIDITY.get((pl.str_or_none(raw.get("valid")) or "").lower(),
+                             RecordStatus.UNKNOWN),
         raw=raw,
     )
+
+
+def _priority(value: Any) -> int | None:
+    """An MX priority: a string in Mailgun's payload ("10"), 0-65535, else none."""
+    text = pl.str_or_none(value) or ""
+    text = text.strip()
+    # isascii: str.isdigit() is also true of "²" and other digits int() refuses
+    if text.isascii() and text.isdigit() and len(text) <= 5 and int(text) <= 65535:
+        return int(text)
+    return None
 
 
 def _purpose(rtype: str, host: str, value: str, receiving: bool) -> RecordPurpose:
@@ -573,23 +634,13 @@ def _purpose(rtype: str, host: str, value: str, receiving: bool) -> RecordPurpos
     return RecordPurpose.OTHER
 
 
-def _members(pool: Json) -> list[str]:
-    """A pool's IPs in the canonical form espkit compares (validate.ip_address's)."""
-    return [canonical_ip(str(ip)) for ip in pool.get("ips") or []]
-
-
-
-def _linked_domains(details: Json) -> list[str]:
-    # The spec's example says linked_domains; its prose says linked_domain.
-    names = details.get("linked_domains") or details.get("linked_domain") or []
-    return [str(n).lower() for n in names] if isinstance(names, list) else []
-
-
+def _with_ips(pool: IpPool, members: tuple[str, ...]) -> IpPool:
+    return IpPool(name=pool.name, provider=pool.provider, id=pool.id, ips=members,
+                  description=pool.description, raw={**pool.raw, "ips": list(members)})
 
 
 def _bool(value: bool) -> str:
     return "true" if value else "false"
-
 
 
 def _http_date(value: Any) -> datetime | None:
@@ -598,7 +649,7 @@ def _http_date(value: Any) -> datetime | None:
         return None
     try:
         return email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
 
 

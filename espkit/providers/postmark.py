@@ -47,8 +47,9 @@ from espkit.models import (
     StreamKind,
     Subaccount,
 )
-from espkit.providers.base import HttpProvider
-from espkit.providers.payload import offset_pages
+from espkit.providers import paging
+from espkit.providers import payload as pl
+from espkit.providers.base import HttpProvider, remember_auth
 from espkit.transport import (
     ErrorDetail,
     Transport,
@@ -100,6 +101,10 @@ _TYPES = {
     StreamKind.BROADCAST: "Broadcasts",
     StreamKind.INBOUND: "Inbound",
 }
+
+#: the DomainDetails strings the records are built from
+_TEXT_KEYS = ("DKIMHost", "DKIMTextValue", "DKIMPendingHost", "DKIMPendingTextValue",
+              "ReturnPathDomain", "ReturnPathDomainCNAMEValue")
 
 _NO_IPS = (
     "Postmark has no dedicated-IP API: it sends from shared IP pools it manages itself, "
@@ -202,56 +207,66 @@ class PostmarkProvider(HttpProvider):
         self,
         method: str,
         path: str,
+        decode: Callable[[Any], T],
         *,
         params: list[tuple[str, Any]] | None = None,
         json: Json | None = None,
         server: bool = False,
-    ) -> Json:
+    ) -> T:
+        """One request, its answer read by ``decode`` (``ProtocolError`` if unreadable)."""
         transport = self._server_api() if server else self.transport
-        body = transport.request(method, path, params=params, json=json).body
-        return body if isinstance(body, dict) else {}
+        response = transport.request(method, path, params=params, json=json)
+        return self.read(response, decode, method, path, transport=transport)
 
-    def _pages(self, path: str, key: str, page_size: int | None) -> Iterator[Json]:
+    def _pages(self, path: str, key: str, item: Callable[[Json], T],
+               mark: Callable[[T], Any], page_size: int | None) -> Iterator[T]:
         """count/offset paging, one page at a time, until a short page or TotalCount."""
-        return offset_pages(
-            lambda count, offset: self._call("GET", path, params=[("count", count),
-                                                                  ("offset", offset)]),
-            key, min(page_size or _MAX_PAGE, _MAX_PAGE), ("TotalCount",))
+        def page(body: Any) -> paging.Page[T]:
+            body = pl.need_obj(body, "the answer")
+            if key not in body:
+                raise pl.Malformed(f"the answer has no {key!r} list")
+            return paging.Page([item(i) for i in pl.objects(body[key], key)],
+                               pl.opt_whole(body.get("TotalCount"), "TotalCount"))
+
+        return paging.offset_pages(
+            lambda count, offset: self._call("GET", path, page, params=[("count", count),
+                                                                        ("offset", offset)]),
+            min(page_size or _MAX_PAGE, _MAX_PAGE), mark, self.source("GET", path))
 
     # -- domains ----------------------------------------------------------------------------
 
     def create_domain(self, spec: DomainSpec) -> Domain:
-        body = self._call("POST", "/domains", json={
+        return self._call("POST", "/domains", lambda b: self._domain(b, spec.name), json={
             "Name": spec.name, "ReturnPathDomain": f"{RETURN_PATH_PREFIX}.{spec.name}",
         })
-        return self._domain(body, spec.name)
 
     def get_domain(self, name: str) -> Domain:
-        return self._with_id(name, lambda i: self._domain(self._call("GET", f"/domains/{i}"), name))
+        return self._with_id(name, lambda i: self._read_domain(i, name))
+
+    def _read_domain(self, ident: int, name: str) -> Domain:
+        return self._call("GET", f"/domains/{ident}", lambda b: self._domain(b, name, ident))
 
     def list_domains(self, page_size: int | None = None) -> Iterator[Domain]:
         # List items carry only ID, Name and the *Verified flags (postmark.js Domain.ts): no
-        # DNS records, which need a GET per domain.
-        seen: set[int] = set()
-        for item in self._pages("/domains", "Domains", page_size):
-            domain = self._domain(item, str(item.get("Name", "")))
-            ident = item.get("ID")
-            if isinstance(ident, int) and ident not in seen:
-                seen.add(ident)
-                yield domain
+        # DNS records, which need a GET per domain. IDs seen twice are dropped by the paging.
+        return self._pages("/domains", "Domains", lambda i: self._domain(i, None),
+                           lambda d: d.id, page_size)
 
     def verify_domain(self, name: str) -> Domain:
         def verify(ident: int) -> Domain:
-            details = self._call("PUT", f"/domains/{ident}/verifyDkim")
-            if details.get("ReturnPathDomain"):
-                self._call("PUT", f"/domains/{ident}/verifyReturnPath")
-            return self._domain(self._call("GET", f"/domains/{ident}"), name)
+            return_path = self._call(
+                "PUT", f"/domains/{ident}/verifyDkim",
+                lambda b: pl.opt_text(pl.need_obj(b, "the answer").get("ReturnPathDomain"),
+                                      "ReturnPathDomain"))
+            if return_path:
+                self._call("PUT", f"/domains/{ident}/verifyReturnPath", pl.ignored)
+            return self._read_domain(ident, name)
 
         return self._with_id(name, verify)
 
     def delete_domain(self, name: str) -> None:
         def delete(ident: int) -> None:
-            self._call("DELETE", f"/domains/{ident}")
+            self._call("DELETE", f"/domains/{ident}", pl.ignored)
             self._ids.pop(name, None)
 
         self._with_id(name, delete)
@@ -264,11 +279,12 @@ class PostmarkProvider(HttpProvider):
 
         def rotate(ident: int) -> Domain:
             try:
-                return self._domain(self._call("POST", f"/domains/{ident}/rotatedkim"), name)
+                return self._call("POST", f"/domains/{ident}/rotatedkim",
+                                  lambda b: self._domain(b, name, ident))
             except EspError as exc:
                 if exc.code != str(_DKIM_ROTATION_PENDING):
                     raise
-                return self._domain(self._call("GET", f"/domains/{ident}"), name)
+                return self._read_domain(ident, name)
 
         return self._with_id(name, rotate)
 
@@ -284,36 +300,41 @@ class PostmarkProvider(HttpProvider):
         return action(self._resolve(name))
 
     def _resolve(self, name: str) -> int:
-        for item in self._pages("/domains", "Domains", None):
-            ident = item.get("ID")
-            if isinstance(ident, int):
-                self._ids[_norm(str(item.get("Name", "")))] = ident
-                if _norm(str(item.get("Name", ""))) == name:
-                    return ident
+        # the domain list (decoded, so every item has a name and an ID) fills the cache
+        for domain in self._pages("/domains", "Domains", lambda i: self._domain(i, None),
+                                  lambda d: d.id, None):
+            if domain.name == name:
+                return int(str(domain.id))
         raise NotFound(f"no domain named {name!r}", provider=self.name)
 
-    def _domain(self, body: Json, fallback_name: str) -> Domain:
-        """A Domain from DomainDetails (create/get/verify/rotate) or a list item."""
-        name = _norm(str(body.get("Name") or fallback_name))
-        ident = body.get("ID")
-        if isinstance(ident, int):
-            self._ids[name] = ident
+    def _domain(self, body: Any, asked: str | None, ident: int | None = None) -> Domain:
+        """A Domain from DomainDetails (create/get/verify/rotate) or a list item. ``asked``
+        and ``ident``: the name and ID the call was about; an answer about another domain
+        (or about none) is refused."""
+        body = pl.need_obj(body, "the answer")
+        name = pl.domain(body.get("Name"), "Name")
+        if asked is not None:
+            name = pl.named(name, asked, "Name")
+        answered = pl.whole(body.get("ID"), "ID")
+        if ident is not None and answered != ident:
+            raise pl.Malformed("the answer is about another domain ID than the one asked for")
+        self._ids[name] = answered
+        text = {k: pl.opt_text(body.get(k), k) for k in _TEXT_KEYS}
         records: list[DnsRecord] = []
         dkim_ok = body.get("DKIMVerified") is True
-        if body.get("DKIMHost") and body.get("DKIMTextValue"):
-            records.append(_txt(RecordPurpose.DKIM, body["DKIMHost"], body["DKIMTextValue"],
-                                name, RecordStatus.VALID if dkim_ok else RecordStatus.PENDING,
-                                body))
-        if body.get("DKIMPendingHost") and body.get("DKIMPendingTextValue"):
+        if text["DKIMHost"] and text["DKIMTextValue"]:
+            records.append(_txt(text["DKIMHost"], text["DKIMTextValue"], name,
+                                RecordStatus.VALID if dkim_ok else RecordStatus.PENDING, body))
+        if text["DKIMPendingHost"] and text["DKIMPendingTextValue"]:
             # a new key (fresh domain or rotation) not verified yet
-            records.append(_txt(RecordPurpose.DKIM, body["DKIMPendingHost"],
-                                body["DKIMPendingTextValue"], name, RecordStatus.PENDING, body))
-        return_path = str(body.get("ReturnPathDomain") or "")
+            records.append(_txt(text["DKIMPendingHost"], text["DKIMPendingTextValue"], name,
+                                RecordStatus.PENDING, body))
+        return_path = text["ReturnPathDomain"]
         rp_ok = body.get("ReturnPathDomainVerified") is True
-        if return_path and body.get("ReturnPathDomainCNAMEValue"):
+        if return_path and text["ReturnPathDomainCNAMEValue"]:
             records.append(DnsRecord(
                 purpose=RecordPurpose.RETURN_PATH, type="CNAME", host=_host(return_path, name),
-                value=str(body["ReturnPathDomainCNAMEValue"]),
+                value=text["ReturnPathDomainCNAMEValue"],
                 status=RecordStatus.VALID if rp_ok else RecordStatus.PENDING,
                 raw={k: body.get(k) for k in ("ReturnPathDomain", "ReturnPathDomainCNAMEValue",
                                               "ReturnPathDomainVerified")},
@@ -327,7 +348,7 @@ class PostmarkProvider(HttpProvider):
             name=name,
             provider=self.name,
             state=DomainState.VERIFIED if verified else DomainState.UNVERIFIED,
-            id=None if ident is None else str(ident),
+            id=str(answered),
             dns_records=tuple(records),
             raw=body,
         )
@@ -335,20 +356,24 @@ class PostmarkProvider(HttpProvider):
     # -- servers (subaccounts) --------------------------------------------------------------
 
     def create_subaccount(self, name: str) -> Subaccount:
-        return self._subaccount(self._call("POST", "/servers", json={"Name": name}))
+        return self._call("POST", "/servers", self._subaccount, json={"Name": name})
 
     def list_subaccounts(self) -> Iterator[Subaccount]:
-        for item in self._pages("/servers", "Servers", None):
-            yield self._subaccount(item)
+        return self._pages("/servers", "Servers", self._subaccount, lambda s: s.id, None)
 
     def get_subaccount(self, subaccount_id: str) -> Subaccount:
-        return self._subaccount(self._call("GET", f"/servers/{self.seg(subaccount_id)}"))
+        return self._call("GET", f"/servers/{self.seg(subaccount_id)}",
+                          lambda b: self._subaccount(b, subaccount_id))
 
-    def _subaccount(self, raw: Json) -> Subaccount:
+    def _subaccount(self, raw: Any, asked: str | None = None) -> Subaccount:
         # ApiTokens are credentials: never kept in a model (raw is public), only as a Secret.
+        raw = pl.need_obj(raw, "the answer")
+        ident = str(pl.whole(raw.get("ID"), "ID"))
+        if asked is not None and ident != asked:
+            raise pl.Malformed("the answer is about another server than the one asked for")
         return Subaccount(
-            id=str(raw.get("ID", "")),
-            name=str(raw.get("Name", "")),
+            id=ident,
+            name=pl.opt_text(raw.get("Name"), "Name"),
             provider=self.name,
             enabled=True,
             raw=_redacted(raw),
@@ -363,60 +388,70 @@ class PostmarkProvider(HttpProvider):
             )
         with self._lock:
             if self._server_transport is None:
-                body = self._call("GET", f"/servers/{self.seg(self.server)}")
-                tokens = [t for t in body.get("ApiTokens") or [] if isinstance(t, str) and t]
+                tokens = self._call(
+                    "GET", f"/servers/{self.seg(self.server)}",
+                    lambda b: pl.strings(pl.need_obj(b, "the answer").get("ApiTokens"),
+                                         "ApiTokens"))
                 if not tokens:
                     raise AuthError(f"Postmark returned no API token for server {self.server}",
                                     provider=self.name)
                 t = self.transport
+                auth = HeaderAuth(SERVER_TOKEN_HEADER, Secret(tokens[0]))
                 self._server_transport = Transport(
-                    self.name, t.base_url, auth=HeaderAuth(SERVER_TOKEN_HEADER, Secret(tokens[0])),
+                    self.name, t.base_url, auth=auth,
                     headers=ACCEPT_JSON, timeout=t.timeout, retry=t.retry,
                     # one Postmark account: the server token shares its pacing and budget
                     limiter=t.limiter, budget=t.budget, session=t.session,
                     parse_error=self.parse_error, request_id_headers=t.request_id_headers,
                 )
+                remember_auth(t.session, auth)
             return self._server_transport
 
     # -- message streams (server token) -----------------------------------------------------
 
     def list_streams(self) -> Iterator[Stream]:
         # unpaginated; archived streams are left out (IncludeArchivedStreams=false)
-        body = self._call("GET", "/message-streams", server=True, params=[
-            ("MessageStreamType", "All"), ("IncludeArchivedStreams", "false")])
-        streams = []
-        for item in body.get("MessageStreams") or []:
-            if not isinstance(item, dict):
-                continue
-            if _KINDS.get(str(item.get("MessageStreamType", "")).lower()) is None:
-                log.warning("postmark: skipping stream %r of unknown type %r",
-                            item.get("ID"), item.get("MessageStreamType"))
-                continue
-            streams.append(self._stream(item))
-        return iter(streams)
+        def decode(body: Any) -> list[Stream]:
+            body = pl.need_obj(body, "the answer")
+            if "MessageStreams" not in body:
+                raise pl.Malformed("the answer has no 'MessageStreams' list")
+            streams = []
+            for item in pl.objects(body["MessageStreams"], "MessageStreams"):
+                kind = pl.str_or_none(item.get("MessageStreamType")) or ""
+                if _KINDS.get(kind.lower()) is None:
+                    log.warning("postmark: skipping stream %r of unknown type %r",
+                                pl.str_or_none(item.get("ID")), kind[:40])
+                    continue
+                streams.append(self._stream(item))
+            return streams
+
+        return iter(self._call("GET", "/message-streams", decode, server=True, params=[
+            ("MessageStreamType", "All"), ("IncludeArchivedStreams", "false")]))
 
     def get_stream(self, stream_id: str) -> Stream:
-        return self._stream(self._call("GET", f"/message-streams/{self.seg(stream_id)}",
-                                       server=True))
+        return self._call("GET", f"/message-streams/{self.seg(stream_id)}",
+                          lambda b: self._stream(b, stream_id), server=True)
 
     def create_stream(self, stream_id: str, name: str, kind: StreamKind) -> Stream:
-        body = self._call("POST", "/message-streams", server=True, json={
-            "ID": stream_id, "Name": name, "MessageStreamType": _TYPES[kind],
-        })
-        return self._stream(body)
+        return self._call("POST", "/message-streams", lambda b: self._stream(b, stream_id),
+                          server=True, json={
+                              "ID": stream_id, "Name": name, "MessageStreamType": _TYPES[kind],
+                          })
 
-    def _stream(self, raw: Json) -> Stream:
-        kind = _KINDS.get(str(raw.get("MessageStreamType", "")).lower())
+    def _stream(self, raw: Any, asked: str | None = None) -> Stream:
+        raw = pl.need_obj(raw, "the answer")
+        ident = pl.need_str(raw.get("ID"), "ID")
+        if asked is not None and ident != asked:
+            raise pl.Malformed("the answer is about another stream than the one asked for")
+        kind = _KINDS.get((pl.str_or_none(raw.get("MessageStreamType")) or "").lower())
         if kind is None:
-            raise EspError(f"unknown MessageStreamType {raw.get('MessageStreamType')!r}",
-                           provider=self.name, body=raw)
-        server = raw.get("ServerID")
+            raise pl.Malformed("MessageStreamType is not one espkit knows")
         return Stream(
-            id=str(raw.get("ID", "")),
-            name=str(raw.get("Name", "")),
+            id=ident,
+            name=pl.opt_text(raw.get("Name"), "Name"),
             kind=kind,
             provider=self.name,
-            subaccount=str(server) if server is not None else self.server,
+            subaccount=pl.opt_ident(raw.get("ServerID"), "ServerID") or self.server,
             raw=raw,
         )
 
@@ -434,12 +469,11 @@ def _host(host: str, domain: str) -> str:
     return host if host == domain or host.endswith("." + domain) else f"{host}.{domain}"
 
 
-def _txt(purpose: RecordPurpose, host: Any, value: Any, domain: str, status: RecordStatus,
-         body: Json) -> DnsRecord:
+def _txt(host: str, value: str, domain: str, status: RecordStatus, body: Json) -> DnsRecord:
     keys = ("DKIMHost", "DKIMTextValue", "DKIMPendingHost", "DKIMPendingTextValue",
             "DKIMVerified", "DKIMUpdateStatus")
-    return DnsRecord(purpose=purpose, type="TXT", host=_host(str(host), domain),
-                     value=str(value), status=status, raw={k: body.get(k) for k in keys})
+    return DnsRecord(purpose=RecordPurpose.DKIM, type="TXT", host=_host(host, domain),
+                     value=value, status=status, raw={k: body.get(k) for k in keys})
 
 
 def _redacted(raw: Mapping[str, Any]) -> Json:

@@ -11,10 +11,11 @@ It is an ordinary ``HttpProvider``: requests go through ``Transport`` (limiter, 
 
 from __future__ import annotations
 
+import enum
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 import platformdirs
@@ -36,7 +37,9 @@ from espkit.models import (
     RecordStatus,
     Subaccount,
 )
-from espkit.providers.base import HttpProvider
+from espkit.providers import paging
+from espkit.providers import payload as pl
+from espkit.providers.base import HttpProvider, remember_auth
 from espkit.sandbox import BASE_URL, MAX_PAGE, SCOPE_HEADER, Clock, Emulator, SandboxAdapter
 from espkit.transport import (
     DEFAULT_TIMEOUT,
@@ -52,6 +55,10 @@ from espkit.transport.ratelimit import (
     resolve_limiter_url,
     shared_limiter,
 )
+
+T = TypeVar("T")
+E = TypeVar("E", bound=enum.Enum)
+Json = dict[str, Any]
 
 ENV_DB = "ESPKIT_SANDBOX_DB"
 DEFAULT_API_KEY = "sandbox"
@@ -146,12 +153,14 @@ class SandboxProvider(HttpProvider):
             where = store if store == ":memory:" else os.path.abspath(store)
             limiter = shared_limiter((cls.name, api_key.fingerprint, where), rate_limit,
                                      limiter_url)
+        auth = cls.make_auth(api_key)
         transport = Transport(
-            cls.name, BASE_URL, auth=cls.make_auth(api_key), timeout=timeout,
+            cls.name, BASE_URL, auth=auth, timeout=timeout,
             retry=retry or RetryPolicy(), limiter=limiter,
             budget=RetryBudget(), session=session, parse_error=cls.parse_error,
             request_id_headers=cls.REQUEST_ID_HEADERS, sleep=sandbox_clock.sleep,
         )
+        remember_auth(session, auth)
         return cls(transport, emulator)
 
     def __repr__(self) -> str:
@@ -168,64 +177,97 @@ class SandboxProvider(HttpProvider):
             self.transport.session.close()
             self.emulator.close()
 
-    def _get(self, path: str, **params: Any) -> Any:
-        return self.transport.request("GET", path, params=params or None).body
+    def _call(self, method: str, path: str, decode: Callable[[Any], T], *,
+              params: dict[str, Any] | None = None, json: Any = None) -> T:
+        """One request, its answer read by ``decode`` (``ProtocolError`` if unreadable): the
+        emulator is espkit's own, but its answers are read like any ESP's."""
+        response = self.transport.request(method, path, params=params or None, json=json)
+        return self.read(response, decode, method, path)
 
-    def _pages(self, path: str, page_size: int | None = None) -> Iterator[Any]:
-        params: dict[str, Any] = {"limit": min(page_size or MAX_PAGE, MAX_PAGE)}
-        while True:
-            body = self._get(path, **params)
-            yield from body["items"]
-            if not body.get("next_cursor"):
-                return
-            params["cursor"] = body["next_cursor"]
+    def _pages(self, path: str, item: Callable[[Json], T],
+               page_size: int | None = None) -> Iterator[T]:
+        limit = min(page_size or MAX_PAGE, MAX_PAGE)
+
+        def page(body: Any) -> paging.Page[T]:
+            body = pl.need_obj(body, "the answer")
+            return paging.Page(
+                [item(i) for i in pl.objects(body.get("items"), "items", required=True)],
+                cursor=pl.opt_text(body.get("next_cursor"), "next_cursor") or None)
+
+        def fetch(cursor: str | None) -> paging.Page[T]:
+            params: dict[str, Any] = {"limit": limit}
+            if cursor is not None:
+                params["cursor"] = cursor
+            return self._call("GET", path, page, params=params)
+
+        return paging.cursor_pages(fetch, self.source("GET", path))
 
     # -- domains ---------------------------------------------------------------------------
 
-    def _domain(self, d: Mapping[str, Any]) -> Domain:
+    def _domain(self, d: Any, asked: str | None = None) -> Domain:
+        d = pl.need_obj(d, "the answer")
+        name = pl.domain(d.get("name"), "name")
+        if asked is not None:
+            name = pl.named(name, asked, "name")
         records = tuple(
-            DnsRecord(RecordPurpose(r["purpose"]), r["type"], r["host"], r["value"],
-                      r["priority"], RecordStatus(r["status"]), raw=r)
-            for r in d["records"]
+            DnsRecord(_enum(RecordPurpose, r.get("purpose")), pl.need_str(r.get("type"), "type"),
+                      pl.need_str(r.get("host"), "host"), pl.opt_text(r.get("value"), "value"),
+                      pl.opt_priority(r.get("priority"), "priority"),
+                      _enum(RecordStatus, r.get("status")), raw=r)
+            for r in pl.objects(d.get("records"), "records")
         )
-        return Domain(d["name"], self.name, DomainState(d["state"]), id=d["id"],
-                      dns_records=records, subaccount=d["subaccount"],
-                      created_at=datetime.fromisoformat(d["created_at"]), raw=d)
+        return Domain(name, self.name, _enum(DomainState, d.get("state")),
+                      id=pl.opt_ident(d.get("id"), "id"), dns_records=records,
+                      subaccount=pl.opt_ident(d.get("subaccount"), "subaccount"),
+                      created_at=_time(d.get("created_at")), raw=d)
 
     def create_domain(self, spec: DomainSpec) -> Domain:
         payload = {k: v for k, v in attrs.asdict(spec).items() if v is not None and v != []}
-        return self._domain(self.transport.request("POST", "/v1/domains", json=payload).body)
+        return self._call("POST", "/v1/domains", lambda b: self._domain(b, spec.name),
+                          json=payload)
 
     def get_domain(self, name: str) -> Domain:
-        return self._domain(self._get(f"/v1/domains/{self.seg(name)}"))
+        return self._call("GET", f"/v1/domains/{self.seg(name)}",
+                          lambda b: self._domain(b, name))
 
     def list_domains(self, page_size: int | None = None) -> Iterator[Domain]:
-        return (self._domain(d) for d in self._pages("/v1/domains", page_size))
+        return self._pages("/v1/domains", self._domain, page_size)
 
     def verify_domain(self, name: str) -> Domain:
-        path = f"/v1/domains/{self.seg(name)}/verify"
-        return self._domain(self.transport.request("PUT", path).body)
+        return self._call("PUT", f"/v1/domains/{self.seg(name)}/verify",
+                          lambda b: self._domain(b, name))
 
     def delete_domain(self, name: str) -> None:
-        self.transport.request("DELETE", f"/v1/domains/{self.seg(name)}")
+        self._call("DELETE", f"/v1/domains/{self.seg(name)}", pl.ignored)
 
     # -- dedicated IPs ---------------------------------------------------------------------
 
-    def _ip(self, d: Mapping[str, Any]) -> DedicatedIp:
-        return DedicatedIp(d["address"], self.name, pool=d["pool"], warming_up=d["warming_up"],
-                           rdns=d["rdns"], enabled=d["enabled"], raw=d)
+    def _ip(self, d: Any, asked: str | None = None) -> DedicatedIp:
+        d = pl.need_obj(d, "the answer")
+        address = pl.ip(d.get("address"), "address")
+        if asked is not None and address != asked:
+            raise pl.Malformed("the answer is about another IP than the one asked for")
+        return DedicatedIp(address, self.name, pool=pl.opt_text(d.get("pool"), "pool") or None,
+                           warming_up=pl.opt_bool(d.get("warming_up")),
+                           rdns=pl.str_or_none(d.get("rdns")),
+                           enabled=d.get("enabled") is not False, raw=d)
 
     def list_ips(self) -> Iterator[DedicatedIp]:
-        return (self._ip(d) for d in self._pages("/v1/ips"))
+        return self._pages("/v1/ips", self._ip)
 
     def get_ip(self, address: str) -> DedicatedIp:
-        return self._ip(self._get(f"/v1/ips/{self.seg(address)}"))
+        return self._call("GET", f"/v1/ips/{self.seg(address)}", lambda b: self._ip(b, address))
 
     # -- pools -------------------------------------------------------------------------------
 
-    def _pool(self, d: Mapping[str, Any]) -> IpPool:
-        return IpPool(d["name"], self.name, id=d["id"], ips=tuple(d["ips"]),
-                      description=d["description"], raw=d)
+    def _pool(self, d: Any, asked: str | None = None) -> IpPool:
+        d = pl.need_obj(d, "the answer")
+        name = pl.need_str(d.get("name"), "name")
+        if asked is not None and name != asked:
+            raise pl.Malformed("the answer is about another pool than the one asked for")
+        return IpPool(name, self.name, id=pl.opt_ident(d.get("id"), "id"),
+                      ips=tuple(pl.ips(d.get("ips"), "ips")),
+                      description=pl.str_or_none(d.get("description")), raw=d)
 
     def create_pool(
         self, name: str, ips: tuple[str, ...], description: str | None = None
@@ -233,70 +275,96 @@ class SandboxProvider(HttpProvider):
         payload: dict[str, Any] = {"name": name, "ips": list(ips)}
         if description is not None:
             payload["description"] = description
-        return self._pool(self.transport.request("POST", "/v1/pools", json=payload).body)
+        return self._call("POST", "/v1/pools", lambda b: self._pool(b, name), json=payload)
 
     def list_pools(self) -> Iterator[IpPool]:
-        return (self._pool(d) for d in self._pages("/v1/pools"))
+        return self._pages("/v1/pools", self._pool)
 
     def get_pool(self, name: str) -> IpPool:
-        return self._pool(self._get(f"/v1/pools/{self.seg(name)}"))
+        return self._call("GET", f"/v1/pools/{self.seg(name)}", lambda b: self._pool(b, name))
 
     def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
         path = f"/v1/pools/{self.seg(pool)}/ips/{self.seg(ip)}"
-        return self._pool(self.transport.request("PUT", path).body)
+        return self._call("PUT", path, lambda b: self._pool(b, pool))
 
     def remove_ip_from_pool(self, pool: str, ip: str) -> IpPool:
         path = f"/v1/pools/{self.seg(pool)}/ips/{self.seg(ip)}"
-        return self._pool(self.transport.request("DELETE", path).body)
+        return self._call("DELETE", path, lambda b: self._pool(b, pool))
 
     def delete_pool(self, name: str, replacement: str | None = None) -> None:
         params = {"replacement": replacement} if replacement is not None else None
-        self.transport.request("DELETE", f"/v1/pools/{self.seg(name)}", params=params)
+        self._call("DELETE", f"/v1/pools/{self.seg(name)}", pl.ignored, params=params)
 
     # -- assignments -----------------------------------------------------------------------
 
-    def _assignment(self, d: Mapping[str, Any]) -> Assignment:
-        return Assignment(d["domain"], AssignmentKind(d["kind"]), d["target"], self.name,
-                          raw=d)
+    def _assignment(self, d: Json, domain: str) -> Assignment:
+        if not pl.same_domain(pl.domain(d.get("domain"), "domain"), domain):
+            raise pl.Malformed("the answer is about another domain than the one asked for")
+        return Assignment(domain, _enum(AssignmentKind, d.get("kind")),
+                          pl.need_str(d.get("target"), "target"), self.name, raw=d)
 
     def _assignment_path(self, domain: str, kind: AssignmentKind, target: str) -> str:
         return f"/v1/domains/{self.seg(domain)}/assignments/{kind.value}/{self.seg(target)}"
 
     def assign(self, domain: str, kind: AssignmentKind, target: str) -> Assignment:
-        path = self._assignment_path(domain, kind, target)
-        return self._assignment(self.transport.request("PUT", path).body)
+        return self._call("PUT", self._assignment_path(domain, kind, target),
+                          lambda b: self._assignment(pl.need_obj(b, "the answer"), domain))
 
     def unassign(
         self, domain: str, kind: AssignmentKind, target: str, replacement: str | None = None
     ) -> None:
         params = {"replacement": replacement} if replacement is not None else None
-        self.transport.request("DELETE", self._assignment_path(domain, kind, target),
-                               params=params)
+        self._call("DELETE", self._assignment_path(domain, kind, target), pl.ignored,
+                   params=params)
 
     def list_assignments(self, domain: str) -> list[Assignment]:
-        body = self._get(f"/v1/domains/{self.seg(domain)}/assignments")
-        return [self._assignment(d) for d in body["items"]]
+        return self._call("GET", f"/v1/domains/{self.seg(domain)}/assignments", lambda b: [
+            self._assignment(d, domain) for d in pl.objects(
+                pl.need_obj(b, "the answer").get("items"), "items", required=True)])
 
     # -- subaccounts -----------------------------------------------------------------------
 
-    def _subaccount(self, d: Mapping[str, Any]) -> Subaccount:
-        return Subaccount(d["id"], d["name"], self.name, enabled=d["enabled"],
-                          created_at=datetime.fromisoformat(d["created_at"]), raw=d)
+    def _subaccount(self, d: Any, asked: str | None = None) -> Subaccount:
+        d = pl.need_obj(d, "the answer")
+        ident = pl.ident(d.get("id"), "id")
+        if asked is not None and ident != asked:
+            raise pl.Malformed("the answer is about another subaccount than the one asked for")
+        return Subaccount(ident, pl.opt_text(d.get("name"), "name"), self.name,
+                          enabled=d.get("enabled") is not False,
+                          created_at=_time(d.get("created_at")), raw=d)
 
     def create_subaccount(self, name: str) -> Subaccount:
-        body = self.transport.request("POST", "/v1/subaccounts", json={"name": name}).body
-        return self._subaccount(body)
+        return self._call("POST", "/v1/subaccounts", self._subaccount, json={"name": name})
 
     def list_subaccounts(self) -> Iterator[Subaccount]:
-        return (self._subaccount(d) for d in self._pages("/v1/subaccounts"))
+        return self._pages("/v1/subaccounts", self._subaccount)
 
     def get_subaccount(self, subaccount_id: str) -> Subaccount:
-        return self._subaccount(self._get(f"/v1/subaccounts/{self.seg(subaccount_id)}"))
+        return self._call("GET", f"/v1/subaccounts/{self.seg(subaccount_id)}",
+                          lambda b: self._subaccount(b, subaccount_id))
 
     def set_subaccount_enabled(self, subaccount_id: str, enabled: bool) -> Subaccount:
-        path = f"/v1/subaccounts/{self.seg(subaccount_id)}/status"
-        return self._subaccount(
-            self.transport.request("PUT", path, json={"enabled": enabled}).body)
+        return self._call("PUT", f"/v1/subaccounts/{self.seg(subaccount_id)}/status",
+                          lambda b: self._subaccount(b, subaccount_id),
+                          json={"enabled": enabled})
+
+
+def _enum(cls: type[E], value: Any) -> E:
+    """``cls(value)``, or ``Malformed`` for a value the enum does not have."""
+    try:
+        return cls(value)
+    except ValueError:
+        raise pl.Malformed(f"{cls.__name__} has no value like the one answered") from None
+
+
+def _time(value: Any) -> datetime | None:
+    """An ISO 8601 timestamp (report-only: anything else is None)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
 
 
 __all__ = ["SandboxProvider", "default_path"]

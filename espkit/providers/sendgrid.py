@@ -25,13 +25,14 @@ Warmup has no place in the common interface; ``start_warmup``, ``stop_warmup``,
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import secrets
 import string
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import requests
 
@@ -58,11 +59,13 @@ from espkit.models import (
     RecordStatus,
     Subaccount,
 )
+from espkit.providers import paging
+from espkit.providers import payload as pl
 from espkit.providers.base import HttpProvider
-from espkit.providers.payload import canonical_ip, obj, str_or_none
 from espkit.transport import ErrorDetail, Transport, default_error_parser
 
 Json = dict[str, Any]
+T = TypeVar("T")
 Params = list[tuple[str, Any]]
 
 ON_BEHALF_OF = "on-behalf-of"
@@ -175,28 +178,28 @@ class SendGridProvider(HttpProvider):
         self,
         method: str,
         path: str,
+        decode: Callable[[Any], T],
         *,
         params: Params | None = None,
         json: Any = None,
         idempotent: bool | None = None,
-    ) -> Any:
-        return self.transport.request(
-            method, path, params=params, json=json, idempotent=idempotent
-        ).body
+    ) -> T:
+        """One request, its answer read by ``decode`` (``ProtocolError`` if unreadable)."""
+        response = self.transport.request(
+            method, path, params=params, json=json, idempotent=idempotent)
+        return self.read(response, decode, method, path, idempotent=idempotent)
 
-    def _pages(self, path: str, params: Params, page_size: int | None) -> Iterator[Json]:
+    def _pages(self, path: str, params: Params, item: Callable[[Json], T],
+               mark: Callable[[T], Any], page_size: int | None) -> Iterator[T]:
         """limit/offset paging over a bare JSON array, one page at a time, until a short or
         empty page (SendGrid sends no total)."""
-        limit = min(page_size or _PAGE, _PAGE)
-        offset = 0
-        while True:
-            body = self._call("GET", path, params=[*params, ("limit", limit),
-                                                   ("offset", offset)])
-            items = [i for i in _list(body) if isinstance(i, dict)]
-            yield from items
-            offset += len(items)
-            if len(items) < limit:
-                return
+        def page(body: Any) -> paging.Page[T]:
+            return paging.Page([item(i) for i in pl.objects(body, "the answer", required=True)])
+
+        return paging.offset_pages(
+            lambda limit, offset: self._call("GET", path, page, params=[
+                *params, ("limit", limit), ("offset", offset)]),
+            min(page_size or _PAGE, _PAGE), mark, self.source("GET", path))
 
     # -- domains ------------------------------------------------------------------------
 
@@ -216,44 +219,46 @@ class SendGridProvider(HttpProvider):
         if self._find_domain(spec.name) is not None:
             raise AlreadyExists(f"domain {spec.name} is already authenticated",
                                 provider=self.name)
-        return self._domain(obj(self._call("POST", "/v3/whitelabel/domains", json=payload)))
+        return self._call("POST", "/v3/whitelabel/domains",
+                          lambda b: self._domain(b, spec.name), json=payload)
 
     def get_domain(self, name: str) -> Domain:
         found = self._find_domain(name)
         if found is None:
             raise NotFound(f"no authenticated domain {name}", provider=self.name)
-        return self._domain(found)
+        return found
 
     def list_domains(self, page_size: int | None = None) -> Iterator[Domain]:
         # New domains are appended (ids grow), so paging never skips one; ids seen twice
-        # (a delete shifting the list back) are dropped.
-        seen: set[str] = set()
-        for item in self._pages("/v3/whitelabel/domains", [("exclude_subusers", "true")],
-                                page_size):
-            domain = self._domain(item)
-            if domain.id not in seen:
-                seen.add(str(domain.id))
-                yield domain
+        # (a delete shifting the list back) are dropped by the paging loop.
+        return self._pages("/v3/whitelabel/domains", [("exclude_subusers", "true")],
+                           self._domain, lambda d: d.id, page_size)
 
     def verify_domain(self, name: str) -> Domain:
         domain_id = self._domain_id(name)
+
+        def results(body: Any) -> Json:
+            body = pl.need_obj(body, "the answer")
+            return pl.opt_obj(body.get("validation_results"), "validation_results")
+
         # Validation only re-reads DNS: safe to repeat, so let the transport retry a 5xx.
-        result = obj(self._call("POST", f"/v3/whitelabel/domains/{domain_id}/validate",
-                                 idempotent=True))
-        # The answer has per-record validity and reasons but no records: re-read the domain.
-        body = obj(self._call("GET", f"/v3/whitelabel/domains/{domain_id}"))
-        return self._domain(body, validation=obj(result.get("validation_results")))
+        validation = self._call("POST", f"/v3/whitelabel/domains/{domain_id}/validate",
+                                results, idempotent=True)
+        # The answer has per-record validity and reasons but no records: re-read the domain
+        # (which also checks, by name and id, that the answer is about the domain asked for).
+        return self._call("GET", f"/v3/whitelabel/domains/{domain_id}",
+                          lambda b: self._domain(b, name, validation, domain_id))
 
     def delete_domain(self, name: str) -> None:
-        self._call("DELETE", f"/v3/whitelabel/domains/{self._domain_id(name)}")
+        self._call("DELETE", f"/v3/whitelabel/domains/{self._domain_id(name)}", pl.ignored)
 
-    def _find_domain(self, name: str) -> Json | None:
+    def _find_domain(self, name: str) -> Domain | None:
         # ``domain=`` is a search, not an exact match: keep exact names only.
         params: Params = [("domain", name), ("exclude_subusers", "true")]
-        found = [d for d in self._pages("/v3/whitelabel/domains", params, None)
-                 if str(d.get("domain", "")).rstrip(".").lower() == name]
+        found = [d for d in self._pages("/v3/whitelabel/domains", params, self._domain,
+                                        lambda d: d.id, None) if d.name == name]
         if len(found) > 1:
-            ids = ", ".join(str(d.get("id")) for d in found)
+            ids = ", ".join(str(d.id) for d in found)
             raise ConflictingState(
                 f"{name} is authenticated {len(found)} times (ids {ids}); delete the extra "
                 "ones in SendGrid so the name identifies one", provider=self.name,
@@ -263,19 +268,30 @@ class SendGridProvider(HttpProvider):
     def _domain_id(self, name: str) -> str:
         return self.seg(str(self.get_domain(name).id))
 
-    def _domain(self, raw: Json, validation: Mapping[str, Any] | None = None) -> Domain:
-        name = str(raw.get("domain", "")).rstrip(".").lower()
-        dns = obj(raw.get("dns"))
+    def _domain(self, raw: Any, asked: str | None = None,
+                validation: Mapping[str, Any] | None = None, ident: str | None = None
+                ) -> Domain:
+        """A Domain from an authenticated-domain object. ``asked`` and ``ident``: the name
+        and id the call was about; an answer about another domain (or none) is refused."""
+        raw = pl.need_obj(raw, "the answer")
+        name = pl.domain(raw.get("domain"), "domain")
+        if asked is not None:
+            name = pl.named(name, asked, "domain")
+        answered = str(pl.whole(raw.get("id"), "id"))  # the key every later call uses
+        if ident is not None and answered != ident:
+            raise pl.Malformed("the answer is about another domain id than the one asked")
+        dns = pl.opt_obj(raw.get("dns"), "dns")
         records = tuple(
-            _record(key, obj(entry), name, obj((validation or {}).get(key)))
-            for key, entry in dns.items() if isinstance(entry, dict)
+            _record(key, pl.need_obj(entry, f"dns.{key}"), name,
+                    pl.obj((validation or {}).get(key)))
+            for key, entry in dns.items() if entry is not None
         )
         raw_out = raw if validation is None else {**raw, "validation_results": validation}
         return Domain(
             name=name,
             provider=self.name,
             state=DomainState.VERIFIED if raw.get("valid") is True else DomainState.UNVERIFIED,
-            id=_id(raw.get("id")),
+            id=answered,
             dns_records=records,
             subaccount=self.subaccount,
             raw=raw_out,
@@ -284,21 +300,25 @@ class SendGridProvider(HttpProvider):
     # -- dedicated IPs ------------------------------------------------------------------
 
     def list_ips(self) -> Iterator[DedicatedIp]:
-        for item in self._pages("/v3/ips", [], None):
-            yield self._ip(item)
+        return self._pages("/v3/ips", [], self._ip, lambda i: i.address, None)
 
     def get_ip(self, address: str) -> DedicatedIp:
-        return self._ip(obj(self._call("GET", f"/v3/ips/{self.seg(address)}")), address)
+        return self._call("GET", f"/v3/ips/{self.seg(address)}",
+                          lambda b: self._ip(b, address))
 
-    def _ip(self, raw: Json, fallback: str = "") -> DedicatedIp:
-        pools = [str(p) for p in raw.get("pools") or []]
+    def _ip(self, raw: Any, asked: str | None = None) -> DedicatedIp:
+        raw = pl.need_obj(raw, "the answer")
+        address = pl.ip(raw.get("ip"), "ip")
+        if asked is not None and address != asked:
+            raise pl.Malformed("the answer is about another IP than the one asked for")
+        pools = pl.strings(raw.get("pools"), "pools")
         return DedicatedIp(
-            address=canonical_ip(str(raw.get("ip") or fallback)),
+            address=address,
             provider=self.name,
             # an IP may be in several pools; the model has room for one (all are in raw)
             pool=pools[0] if pools else None,
-            warming_up=raw.get("warmup") if isinstance(raw.get("warmup"), bool) else None,
-            rdns=str_or_none(raw.get("rdns")),
+            warming_up=pl.opt_bool(raw.get("warmup")),
+            rdns=pl.str_or_none(raw.get("rdns")),
             raw=raw,
         )
 
@@ -307,13 +327,13 @@ class SendGridProvider(HttpProvider):
     def start_warmup(self, ip: str) -> DedicatedIp:
         """Put ``ip`` on SendGrid's automated warmup schedule (``POST /v3/ips/warmup``)."""
         ip = validate.ip_address(ip)
-        body = self._call("POST", "/v3/ips/warmup", json={"ip": ip}, idempotent=True)
-        return self._warmup(ip, body)
+        return self._call("POST", "/v3/ips/warmup", lambda b: self._warmup(ip, b),
+                          json={"ip": ip}, idempotent=True)
 
     def stop_warmup(self, ip: str) -> None:
         """Take ``ip`` off warmup (``DELETE /v3/ips/warmup/{ip}``)."""
         ip = validate.ip_address(ip)
-        self._call("DELETE", f"/v3/ips/warmup/{self.seg(ip)}")
+        self._call("DELETE", f"/v3/ips/warmup/{self.seg(ip)}", pl.ignored)
 
     def warmup_status(self, ip: str) -> DedicatedIp:
         """``ip`` with ``warming_up`` set and, in ``raw["start_date"]``, when it began.
@@ -323,21 +343,25 @@ class SendGridProvider(HttpProvider):
         """
         ip = validate.ip_address(ip)
         try:
-            body = self._call("GET", f"/v3/ips/warmup/{self.seg(ip)}")
+            return self._call("GET", f"/v3/ips/warmup/{self.seg(ip)}",
+                              lambda b: self._warmup(ip, b))
         except NotFound:
             current = self.get_ip(ip)  # NotFound again if the IP is not the account's
             return DedicatedIp(address=ip, provider=self.name, pool=current.pool,
                                warming_up=False, rdns=current.rdns, raw=current.raw)
-        return self._warmup(ip, body)
 
     def warming_up(self) -> list[DedicatedIp]:
         """Every IP currently warming up (``GET /v3/ips/warmup``, unpaginated)."""
-        return [self._warmup(canonical_ip(str(i.get("ip"))), [i])
-                for i in _list(self._call("GET", "/v3/ips/warmup")) if isinstance(i, dict)]
+        def decode(body: Any) -> list[DedicatedIp]:
+            entries = pl.objects(body, "the answer", required=True)
+            return [self._warmup(pl.ip(i.get("ip"), "ip"), [i]) for i in entries]
+
+        return self._call("GET", "/v3/ips/warmup", decode)
 
     def _warmup(self, ip: str, body: Any) -> DedicatedIp:
-        entry = next((i for i in _list(body) if isinstance(i, dict)
-                      and canonical_ip(str(i.get("ip"))) == ip), {})
+        """``ip`` as a warmup answer (a list of {ip, start_date}) has it."""
+        entries = pl.objects(body, "the answer", required=True)
+        entry = next((i for i in entries if pl.ip(i.get("ip"), "ip") == ip), {})
         start = entry.get("start_date")
         return DedicatedIp(address=ip, provider=self.name, warming_up=bool(entry),
                            raw={**entry, "started_at": _epoch(start)} if entry else {})
@@ -354,28 +378,36 @@ class SendGridProvider(HttpProvider):
         # whatever the wording of SendGrid's 400.
         if self._pool_or_none(name) is not None:
             raise AlreadyExists(f"an IP pool named {name!r} already exists", provider=self.name)
-        body = obj(self._call("POST", "/v3/ips/pools", json={"name": name}))
+
+        def decode(body: Any) -> Json:
+            answer = pl.need_obj(body, "the answer")
+            if pl.need_str(answer.get("name"), "name") != name:
+                raise pl.Malformed("the answer names another pool than the one asked for")
+            return answer
+
+        body = self._call("POST", "/v3/ips/pools", decode, json={"name": name})
         for ip in ips:
             self._add_ip(name, ip)
-        return IpPool(name=str(body.get("name") or name), provider=self.name, id=name,
-                      ips=ips, raw=body)
+        return IpPool(name=name, provider=self.name, id=name, ips=ips, raw=body)
 
     def list_pools(self) -> Iterator[IpPool]:
         # The pool list has names only; the members come from the IP list (each IP names
         # its pools): two requests instead of one per pool. Made now, so errors surface here.
-        names = [str(p.get("name")) for p in _list(self._call("GET", "/v3/ips/pools"))
-                 if isinstance(p, dict)]
+        names = self._call("GET", "/v3/ips/pools", lambda b: [
+            pl.need_str(p.get("name"), "name")
+            for p in pl.objects(b, "the answer", required=True)])
         members: dict[str, list[str]] = {n: [] for n in names}
         if names:
-            for ip in self._pages("/v3/ips", [], None):
-                for pool in ip.get("pools") or []:
-                    if str(pool) in members:
-                        members[str(pool)].append(canonical_ip(str(ip.get("ip"))))
+            for ip in self.list_ips():
+                for pool in ip.raw.get("pools") or []:
+                    if pool in members:
+                        members[pool].append(ip.address)
         return iter([IpPool(name=n, provider=self.name, id=n, ips=tuple(members[n]),
                             raw={"name": n}) for n in names])
 
     def get_pool(self, name: str) -> IpPool:
-        return self._pool(obj(self._call("GET", f"/v3/ips/pools/{self.seg(name)}")), name)
+        return self._call("GET", f"/v3/ips/pools/{self.seg(name)}",
+                          lambda b: self._pool(b, name))
 
     def _pool_or_none(self, name: str) -> IpPool | None:
         try:
@@ -383,9 +415,12 @@ class SendGridProvider(HttpProvider):
         except NotFound:
             return None
 
-    def _pool(self, raw: Json, fallback: str) -> IpPool:
-        name = str(raw.get("pool_name") or raw.get("name") or fallback)
-        return IpPool(name=name, provider=self.name, id=name, ips=tuple(_members(raw)),
+    def _pool(self, raw: Any, asked: str) -> IpPool:
+        raw = pl.need_obj(raw, "the answer")
+        answered = pl.opt_text(raw.get("pool_name") or raw.get("name"), "pool_name")
+        if answered and answered != asked:
+            raise pl.Malformed("the answer names another pool than the one asked for")
+        return IpPool(name=asked, provider=self.name, id=asked, ips=tuple(_members(raw)),
                       raw=raw)
 
     def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
@@ -401,14 +436,15 @@ class SendGridProvider(HttpProvider):
         # "Ensure member" is safe to repeat: let the transport retry a 5xx; an
         # AlreadyExists is a retried add that had landed.
         with contextlib.suppress(AlreadyExists):
-            self._call("POST", f"/v3/ips/pools/{self.seg(pool)}/ips", json={"ip": ip},
-                       idempotent=True)
+            self._call("POST", f"/v3/ips/pools/{self.seg(pool)}/ips", pl.ignored,
+                       json={"ip": ip}, idempotent=True)
 
     def remove_ip_from_pool(self, pool: str, ip: str) -> IpPool:
         current = self.get_pool(pool)
         if ip not in current.ips:
             return current
-        self._call("DELETE", f"/v3/ips/pools/{self.seg(pool)}/ips/{self.seg(ip)}")
+        self._call("DELETE", f"/v3/ips/pools/{self.seg(pool)}/ips/{self.seg(ip)}",
+                   pl.ignored)
         return IpPool(name=current.name, provider=self.name, id=current.id,
                       ips=tuple(i for i in current.ips if i != ip), raw=current.raw)
 
@@ -418,7 +454,7 @@ class SendGridProvider(HttpProvider):
                 "replacement", replacement, "SendGrid deletes a pool outright: no domain "
                 "sends from it (messages name their pool), so there is nothing to move",
             )
-        self._call("DELETE", f"/v3/ips/pools/{self.seg(name)}")
+        self._call("DELETE", f"/v3/ips/pools/{self.seg(name)}", pl.ignored)
 
     # -- subusers -------------------------------------------------------------------------
 
@@ -447,25 +483,32 @@ class SendGridProvider(HttpProvider):
         }
         if self.region == "eu":
             payload["region"] = "eu"
-        body = obj(self._call("POST", "/v3/subusers", json=payload))
-        return self._subaccount({"username": name, "disabled": False, **body})
+
+        def decode(body: Any) -> Subaccount:
+            sub = self._subaccount({"disabled": False, **pl.need_obj(body, "the answer")})
+            if sub.id != name:
+                raise pl.Malformed("the answer names another subuser than the one asked for")
+            return sub
+
+        return self._call("POST", "/v3/subusers", decode, json=payload)
 
     def list_subaccounts(self) -> Iterator[Subaccount]:
-        for item in self._pages("/v3/subusers", [], None):
-            yield self._subaccount(item)
+        return self._pages("/v3/subusers", [], self._subaccount, lambda s: s.id, None)
 
     def get_subaccount(self, subaccount_id: str) -> Subaccount:
         # No GET /v3/subusers/{name}: the list filtered by username is the read.
-        body = self._call("GET", "/v3/subusers", params=[("username", subaccount_id)])
-        for item in _list(body):
-            if isinstance(item, dict) and item.get("username") == subaccount_id:
-                return self._subaccount(item)
+        found = self._call("GET", "/v3/subusers", lambda b: [
+            self._subaccount(i) for i in pl.objects(b, "the answer", required=True)],
+            params=[("username", subaccount_id)])
+        for sub in found:
+            if sub.id == subaccount_id:
+                return sub
         raise NotFound(f"no subuser {subaccount_id!r}", provider=self.name)
 
     def set_subaccount_enabled(self, subaccount_id: str, enabled: bool) -> Subaccount:
         # Setting a state is safe to repeat, so let the transport retry a 5xx. SendGrid
         # answers 204 with no body: read the subuser back.
-        self._call("PATCH", f"/v3/subusers/{self.seg(subaccount_id)}",
+        self._call("PATCH", f"/v3/subusers/{self.seg(subaccount_id)}", pl.ignored,
                    json={"disabled": not enabled}, idempotent=True)
         return self.get_subaccount(subaccount_id)
 
@@ -474,13 +517,13 @@ class SendGridProvider(HttpProvider):
         if not ips:
             # PUT replaces the subuser's IPs: an empty list would leave it nothing to send from
             raise ValidationError("pool", pool, "has no IPs; add some before assigning it")
-        body = obj(self._call("PUT", f"/v3/subusers/{self.seg(subaccount_id)}/ips",
-                               json=ips))
+        body = self._call("PUT", f"/v3/subusers/{self.seg(subaccount_id)}/ips",
+                          lambda b: pl.opt_obj(b, "the answer"), json=ips)
         return Assignment("", AssignmentKind.POOL, pool, self.name,
                           raw={"subaccount": subaccount_id, **body})
 
     def _subaccount(self, raw: Json) -> Subaccount:
-        name = str(raw.get("username", ""))
+        name = pl.need_str(raw.get("username"), "username")
         return Subaccount(id=name, name=name, provider=self.name,
                           enabled=raw.get("disabled") is not True, raw=raw)
 
@@ -489,9 +532,9 @@ class SendGridProvider(HttpProvider):
 
 
 def _record(key: str, raw: Json, domain: str, check: Json) -> DnsRecord:
-    rtype = str(raw.get("type", "")).upper()
-    host = str(raw.get("host") or domain).rstrip(".").lower()
-    value = str(raw.get("data", ""))
+    rtype = pl.opt_text(raw.get("type"), "record type").upper()
+    host = (pl.opt_text(raw.get("host"), "record host") or domain).rstrip(".").lower()
+    value = pl.opt_text(raw.get("data"), "record data")
     valid = check.get("valid", raw.get("valid"))
     status = RecordStatus.UNKNOWN
     if isinstance(valid, bool):
@@ -544,32 +587,24 @@ def _placeholder_password() -> str:
 
 def _members(pool: Json) -> list[str]:
     """A pool's IPs: strings in the spec, ``{"ip": ...}`` objects in what SendGrid sends."""
-    out = []
-    for item in pool.get("ips") or []:
-        ip = item.get("ip") if isinstance(item, dict) else item
-        if ip:
-            out.append(canonical_ip(str(ip)))
-    return out
+    items = pool.get("ips")
+    if items is not None and not isinstance(items, list):
+        raise pl.Malformed(f"ips is {pl.kind(items)}, not a list")
+    return [pl.ip(item.get("ip") if isinstance(item, dict) else item, f"ips[{n}]")
+            for n, item in enumerate(items or []) if item is not None]
 
 
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-
-def _id(value: Any) -> str | None:
-    """SendGrid ids are integers (typed ``number`` in the spec, so maybe 42.0)."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    return None if value is None else str(value)
-
+#: the latest Unix time a datetime can hold (9999-12-31)
+_MAX_EPOCH = 253402300799
 
 
 def _epoch(value: Any) -> datetime | None:
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
-    return None
+    """A Unix timestamp (report-only: out of range or not a number is None, not an error)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not (isinstance(value, int) or math.isfinite(value)) or not 0 <= value <= _MAX_EPOCH:
+        return None
+    return datetime.fromtimestamp(value, tz=timezone.utc)
 
 
 __all__ = ["PLACEHOLDER_EMAIL_DOMAIN", "SendGridProvider"]

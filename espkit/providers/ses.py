@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import boto3
 import botocore.config
@@ -36,15 +36,10 @@ from botocore import xform_name
 
 from espkit.errors import (
     AlreadyExists,
-    AuthError,
     ConfigError,
     ConflictingState,
     EspError,
     NotFound,
-    RateLimited,
-    Rejected,
-    ServerError,
-    TransportError,
     Unsupported,
     ValidationError,
 )
@@ -61,50 +56,18 @@ from espkit.models import (
     RecordPurpose,
     RecordStatus,
 )
+from espkit.providers import paging
+from espkit.providers import payload as pl
 from espkit.providers.base import Provider
-from espkit.providers.payload import canonical_ip, is_ip, obj, str_or_none
-from espkit.transport import (
-    DEFAULT_TIMEOUT,
-    RetryPolicy,
-    RetryRunner,
-    parse_retry_after,
-    status_class,
-)
+from espkit.providers.payload import is_ip, obj, str_or_none
+from espkit.providers.ses_errors import NO_CREDENTIALS, client_error, transport_error
+from espkit.transport import DEFAULT_TIMEOUT, RetryPolicy, RetryRunner
 from espkit.transport.ratelimit import resolve_limiter_url, shared_budget, shared_limiter
 
 log = logging.getLogger("espkit.ses")
 
 Json = dict[str, Any]
-
-#: SES error codes espkit maps by name (the rest by HTTP status)
-_THROTTLES = frozenset({
-    "TooManyRequestsException", "Throttling", "ThrottlingException",
-    "ThrottledException", "RequestLimitExceeded", "RequestThrottled",
-    "RequestThrottledException", "SlowDown",
-})
-_AUTH = frozenset({
-    "AccessDeniedException", "AccessDenied", "UnrecognizedClientException",
-    "InvalidClientTokenId", "SignatureDoesNotMatch", "InvalidSignatureException",
-    "IncompleteSignature", "MissingAuthenticationToken", "ExpiredToken",
-    "ExpiredTokenException", "AuthFailure", "NotAuthorized",
-})
-_BY_CODE: dict[str, type[EspError]] = {
-    "NotFoundException": NotFound,
-    "AlreadyExistsException": AlreadyExists,
-    "ConfigurationSetAlreadyExistsException": AlreadyExists,
-    # a resource quota (identities, pools, config sets), not a throttle: retrying won't help
-    "LimitExceededException": Rejected,
-    "BadRequestException": Rejected,
-    "AccountSuspendedException": Rejected,
-    "SendingPausedException": Rejected,
-    "ConcurrentModificationException": ServerError,
-}
-#: failures where the request cannot have been acted on
-_NEVER_SENT = (botocore.exceptions.EndpointConnectionError,
-               botocore.exceptions.ConnectTimeoutError)
-_NO_CREDENTIALS = (botocore.exceptions.NoCredentialsError,
-                   botocore.exceptions.PartialCredentialsError,
-                   botocore.exceptions.CredentialRetrievalError)
+T = TypeVar("T")
 
 _RECORD_STATUS = {
     "SUCCESS": RecordStatus.VALID,
@@ -245,20 +208,22 @@ class SesProvider(Provider):
 
     # -- calls and errors ---------------------------------------------------------------
 
-    def _call(
-        self, operation: str, *, idempotent: bool, delete: bool = False, **params: Any
-    ) -> Json:
-        """One SES operation through espkit's retry loop. ``delete``: NotFound after an
-        ambiguous earlier attempt means that attempt deleted it."""
+    def _call(self, operation: str, decode: Callable[[Json], T], *, idempotent: bool,
+              delete: bool = False, **params: Any) -> T:
+        """One SES operation through espkit's retry loop, its answer read by ``decode``
+        (``ProtocolError`` if unreadable). ``delete``: NotFound after an ambiguous earlier
+        attempt means that attempt deleted it."""
         method: Callable[..., Any] = getattr(self.client, xform_name(operation))
+        source = pl.Source(self.name, operation, self._endpoint, write=not idempotent)
 
         def attempt() -> Json:
             self.runner.start_attempt()
             try:
                 response = method(**params)
             except botocore.exceptions.ClientError as exc:
-                raise self._client_error(operation, exc, idempotent) from None
-            except _NO_CREDENTIALS as exc:
+                raise client_error(self.runner, operation, exc, idempotent,
+                                   self._endpoint) from None
+            except NO_CREDENTIALS as exc:
                 raise ConfigError(
                     f"no usable AWS credentials ({type(exc).__name__}): boto3 looked in the "
                     "environment, the shared config and credentials files, SSO and instance "
@@ -267,79 +232,43 @@ class SesProvider(Provider):
             except botocore.exceptions.ParamValidationError as exc:
                 raise ValidationError("parameters", operation, str(exc)) from None
             except botocore.exceptions.BotoCoreError as exc:
-                raise self._transport_error(operation, exc) from None
+                raise transport_error(operation, exc, self._endpoint) from None
+            except pl.SLIPS as exc:
+                # botocore parses the answer against its model, and fails untyped on one of
+                # the wrong shape (an object for a list, "x" for an integer, deep nesting)
+                raise source.error(f"botocore could not parse the answer "
+                                   f"({type(exc).__name__})") from None
             self.runner.succeeded()
             return response if isinstance(response, dict) else {}
 
         def gone(exc: NotFound) -> Json:
             return {}
 
-        return self.runner.run(attempt, idempotent=idempotent, label=operation,
+        body = self.runner.run(attempt, idempotent=idempotent, label=operation,
                                gone=gone if delete else None)
+        meta = obj(body.get("ResponseMetadata"))
+        status = meta.get("HTTPStatusCode")
+        return pl.decoded(decode, {k: v for k, v in body.items() if k != "ResponseMetadata"},
+                          pl.Source(self.name, operation, self._endpoint,
+                                    status if isinstance(status, int) else None,
+                                    str_or_none(meta.get("RequestId")), not idempotent))
 
-    def _client_error(
-        self, operation: str, exc: botocore.exceptions.ClientError, idempotent: bool
-    ) -> EspError:
-        response: Json = exc.response if isinstance(exc.response, dict) else {}
-        error = obj(response.get("Error"))
-        meta = obj(response.get("ResponseMetadata"))
-        code = str(error.get("Code") or "")
-        message = str(error.get("Message") or code or "SES error")
-        status = meta.get("HTTPStatusCode") if isinstance(meta.get("HTTPStatusCode"),
-                                                          int) else None
-        headers = obj(meta.get("HTTPHeaders"))
-        if code in _THROTTLES or status == 429:
-            cls: type[EspError] = RateLimited
-        elif code in _AUTH:
-            cls = AuthError
-        elif code in _BY_CODE:
-            cls = _BY_CODE[code]
-        else:
-            cls = status_class(status or 400)
-        common: Json = {
-            "provider": self.name, "status": status, "method": operation,
-            "url": self._endpoint, "request_id": str_or_none(meta.get("RequestId")),
-            "code": code or None,
-            # the error only: no headers, nothing that could carry a signature
-            "body": {"Error": {"Code": code, "Message": message}},
-            # ConcurrentModification says the request was refused, not half-applied
-            "maybe_applied": issubclass(cls, ServerError) and not idempotent
-            and code != "ConcurrentModificationException",
-        }
-        if issubclass(cls, RateLimited):
-            retry_after = parse_retry_after(str_or_none(headers.get("retry-after")))
-            self.runner.throttled(retry_after)
-            return RateLimited(message, retry_after=retry_after, **common)
-        return cls(message, **common)
+    def _pages(self, operation: str, key: str, item: Callable[[Any], T],
+               page_size: int | None = None, **params: Any) -> Iterator[T]:
+        """NextToken paging, one page at a time (a token seen before is a ProtocolError)."""
+        def page(body: Json) -> paging.Page[T]:
+            if not isinstance(body.get(key), list):
+                raise pl.Malformed(f"{key} is {pl.kind(body.get(key))}, not a list")
+            return paging.Page([item(i) for i in body[key] if i is not None],
+                               cursor=pl.opt_text(body.get("NextToken"), "NextToken") or None)
 
-    def _transport_error(
-        self, operation: str, exc: botocore.exceptions.BotoCoreError
-    ) -> TransportError:
-        never_sent = isinstance(exc, _NEVER_SENT)
-        timed_out = isinstance(exc, (botocore.exceptions.ReadTimeoutError,
-                                     botocore.exceptions.ConnectTimeoutError))
-        what = "timed out" if timed_out else "connection failed"
-        log.debug("%s -> %s (%s)", operation, what, type(exc).__name__)
-        return TransportError(
-            f"{what}: {type(exc).__name__}"
-            + ("" if never_sent else " (the request may have been applied)"),
-            provider=self.name, method=operation, url=self._endpoint,
-            maybe_applied=not never_sent,
-        )
-
-    def _pages(self, operation: str, key: str, page_size: int | None = None,
-               **params: Any) -> Iterator[Any]:
-        """NextToken paging, one page at a time."""
-        token: str | None = None
-        while True:
+        def fetch(token: str | None) -> paging.Page[T]:
             extra: Json = {"NextToken": token} if token else {}
             if page_size is not None:
                 extra["PageSize"] = page_size
-            body = self._call(operation, idempotent=True, **params, **extra)
-            yield from body.get(key) or []
-            token = str_or_none(body.get("NextToken")) or None
-            if not token:
-                return
+            return self._call(operation, page, idempotent=True, **params, **extra)
+
+        return paging.cursor_pages(fetch, pl.Source(self.name, operation, self._endpoint))
 
     # -- domains (email identities) -------------------------------------------------------
 
@@ -354,10 +283,18 @@ class SesProvider(Provider):
                 "NextSigningKeyLength": f"RSA_{spec.dkim_key_size}_BIT"}
         if spec.pool is not None:
             params["ConfigurationSetName"] = self._ensure_config_set(spec.pool)
-        body = self._call("CreateEmailIdentity", idempotent=False, **params)
+
+        def created(body: Json) -> Json:
+            # The answer cannot name the identity; it must at least be a domain's
+            if body.get("IdentityType") != "DOMAIN":
+                raise pl.Malformed("the answer does not describe a domain identity")
+            self._domain(spec.name, body)  # readable, or refused now
+            return body
+
+        body = self._call("CreateEmailIdentity", created, idempotent=False, **params)
         mail_from = f"{MAIL_FROM_LABEL}.{spec.name}"
         try:
-            self._call("PutEmailIdentityMailFromAttributes", idempotent=True,
+            self._call("PutEmailIdentityMailFromAttributes", pl.ignored, idempotent=True,
                        EmailIdentity=spec.name, MailFromDomain=mail_from,
                        BehaviorOnMxFailure="USE_DEFAULT_VALUE")
         except EspError as exc:
@@ -372,21 +309,28 @@ class SesProvider(Provider):
         return self._domain(spec.name, body)
 
     def get_domain(self, name: str) -> Domain:
-        body = self._call("GetEmailIdentity", idempotent=True, EmailIdentity=name)
-        if body.get("IdentityType") not in (None, "DOMAIN", "MANAGED_DOMAIN"):
-            raise NotFound(f"{name} is an SES email address identity, not a domain",
-                           provider=self.name)
-        return self._domain(name, body)
+        def decode(body: Json) -> Domain:
+            if body.get("IdentityType") not in (None, "DOMAIN", "MANAGED_DOMAIN"):
+                raise NotFound(f"{name} is an SES email address identity, not a domain",
+                               provider=self.name)
+            return self._domain(name, body)
+
+        return self._call("GetEmailIdentity", decode, idempotent=True, EmailIdentity=name)
 
     def list_domains(self, page_size: int | None = None) -> Iterator[Domain]:
         """Domain identities, lazily, page by page. List items carry no DKIM tokens: their
         ``dns_records`` is empty (``get`` a domain for its records)."""
-        for item in self._pages("ListEmailIdentities", "EmailIdentities",
-                                min(page_size, 1000) if page_size else None):
-            if isinstance(item, dict) and item.get("IdentityType") == "DOMAIN":
-                name = str(item.get("IdentityName", "")).rstrip(".").lower()
-                yield Domain(name=name, provider=self.name,
-                             state=_state(None, item.get("VerificationStatus")), raw=item)
+        def item(raw: Any) -> Domain | None:
+            raw = pl.need_obj(raw, "EmailIdentities[]")
+            if raw.get("IdentityType") != "DOMAIN":
+                return None  # an email address identity
+            return Domain(name=pl.domain(raw.get("IdentityName"), "IdentityName"),
+                          provider=self.name,
+                          state=_state(None, raw.get("VerificationStatus")), raw=raw)
+
+        found = self._pages("ListEmailIdentities", "EmailIdentities", item,
+                            min(page_size, 1000) if page_size else None)
+        return (d for d in found if d is not None)
 
     def verify_domain(self, name: str) -> Domain:
         """SES has no "check now" call: it verifies asynchronously, checking DNS on its own
@@ -394,23 +338,28 @@ class SesProvider(Provider):
         return self.get_domain(name)
 
     def delete_domain(self, name: str) -> None:
-        self._call("DeleteEmailIdentity", idempotent=True, delete=True, EmailIdentity=name)
+        self._call("DeleteEmailIdentity", pl.ignored, idempotent=True, delete=True,
+                   EmailIdentity=name)
 
     def _domain(self, name: str, body: Json) -> Domain:
         name = name.rstrip(".").lower()
-        dkim = obj(body.get("DkimAttributes"))
+        dkim = pl.opt_obj(body.get("DkimAttributes"), "DkimAttributes")
         dkim_status = _RECORD_STATUS.get(str(dkim.get("Status")), RecordStatus.UNKNOWN)
+        tokens = pl.strings(dkim.get("Tokens"), "DkimAttributes.Tokens")
+        if not all(pl.LABEL.fullmatch(t) for t in tokens):  # <token>._domainkey.<domain>
+            raise pl.Malformed("a DKIM token is not a DNS label")
         records = [
             DnsRecord(
                 purpose=RecordPurpose.DKIM, type="CNAME",
                 host=f"{token}._domainkey.{name}", value=f"{token}.dkim.amazonses.com",
                 status=dkim_status, raw={"Token": token, "Status": dkim.get("Status")},
             )
-            for token in dkim.get("Tokens") or [] if isinstance(token, str) and token
+            for token in tokens
         ]
-        mail_from = obj(body.get("MailFromAttributes"))
-        mf_domain = str(mail_from.get("MailFromDomain") or "").rstrip(".").lower()
+        mail_from = pl.opt_obj(body.get("MailFromAttributes"), "MailFromAttributes")
+        mf_domain = pl.opt_text(mail_from.get("MailFromDomain"), "MailFromDomain")
         if mf_domain:
+            mf_domain = pl.domain(mf_domain, "MailFromDomain")
             mf_status = _RECORD_STATUS.get(str(mail_from.get("MailFromDomainStatus")),
                                            RecordStatus.UNKNOWN)
             records += [
@@ -432,15 +381,19 @@ class SesProvider(Provider):
     # -- dedicated IPs --------------------------------------------------------------------
 
     def list_ips(self) -> Iterator[DedicatedIp]:
-        for item in self._pages("GetDedicatedIps", "DedicatedIps", _PAGE):
-            if isinstance(item, dict):
-                yield self._ip(item)
+        return self._pages("GetDedicatedIps", "DedicatedIps", self._ip, _PAGE)
 
     def get_ip(self, address: str) -> DedicatedIp:
-        body = self._call("GetDedicatedIp", idempotent=True, Ip=address)
-        return self._ip(obj(body.get("DedicatedIp")) or {"Ip": address})
+        def decode(body: Json) -> DedicatedIp:
+            ip = self._ip(body.get("DedicatedIp"))
+            if ip.address != address:
+                raise pl.Malformed("the answer is about another IP than the one asked for")
+            return ip
 
-    def _ip(self, raw: Json) -> DedicatedIp:
+        return self._call("GetDedicatedIp", decode, idempotent=True, Ip=address)
+
+    def _ip(self, raw: Any) -> DedicatedIp:
+        raw = pl.need_obj(raw, "DedicatedIp")
         warmup = raw.get("WarmupStatus")
         percentage = raw.get("WarmupPercentage")
         if warmup in ("IN_PROGRESS", "DONE", "NOT_APPLICABLE"):
@@ -451,7 +404,7 @@ class SesProvider(Provider):
             warming = None
         pool = str_or_none(raw.get("PoolName"))
         return DedicatedIp(
-            address=canonical_ip(str(raw.get("Ip", ""))),
+            address=pl.ip(raw.get("Ip"), "Ip"),
             provider=self.name,
             pool=None if pool in (None, "", DEFAULT_POOL) else pool,
             warming_up=warming,
@@ -479,7 +432,7 @@ class SesProvider(Provider):
         params: Json = {"PoolName": name, "ScalingMode": scaling_mode}
         if description:
             params["Tags"] = [{"Key": "description", "Value": description[:256]}]
-        body = self._call("CreateDedicatedIpPool", idempotent=False, **params)
+        body = self._call("CreateDedicatedIpPool", lambda b: b, idempotent=False, **params)
         for ip in ips:
             self._move_ip(ip, name)
         return IpPool(name=name, provider=self.name, ips=ips, description=description,
@@ -487,26 +440,27 @@ class SesProvider(Provider):
 
     def list_pools(self) -> Iterator[IpPool]:
         members: dict[str, list[str]] | None = None
-        for pool in self._pages("ListDedicatedIpPools", "DedicatedIpPools"):
+        for name in self._pages("ListDedicatedIpPools", "DedicatedIpPools",
+                                lambda n: pl.need_str(n, "DedicatedIpPools[]")):
             if members is None:  # one read of every IP, only once there is a pool
                 members = {}
                 for ip in self.list_ips():
                     members.setdefault(str_or_none(ip.raw.get("PoolName")) or "",
                                        []).append(ip.address)
-            name = str(pool)
             yield IpPool(name=name, provider=self.name, ips=tuple(members.get(name, ())),
                          raw={"PoolName": name})
 
     def get_pool(self, name: str) -> IpPool:
-        body = obj(self._call("GetDedicatedIpPool", idempotent=True,
-                               PoolName=name).get("DedicatedIpPool"))
-        ips = tuple(
-            canonical_ip(str(i.get("Ip"))) for i in
-            self._pages("GetDedicatedIps", "DedicatedIps", _PAGE, PoolName=name)
-            if isinstance(i, dict)
-        )
-        return IpPool(name=str(body.get("PoolName") or name), provider=self.name, ips=ips,
-                      raw=body)
+        def decode(body: Json) -> Json:
+            pool = pl.need_obj(body.get("DedicatedIpPool"), "DedicatedIpPool")
+            if pool.get("PoolName") not in (None, name):
+                raise pl.Malformed("the answer is about another pool than the one asked for")
+            return pool
+
+        body = self._call("GetDedicatedIpPool", decode, idempotent=True, PoolName=name)
+        ips = tuple(ip.address for ip in self._pages("GetDedicatedIps", "DedicatedIps",
+                                                     self._ip, _PAGE, PoolName=name))
+        return IpPool(name=name, provider=self.name, ips=ips, raw=body)
 
     def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
         """Move ``ip`` into ``pool`` (an SES IP is in exactly one pool)."""
@@ -531,7 +485,8 @@ class SesProvider(Provider):
                            "pool with add_ip instead")
 
     def _move_ip(self, ip: str, pool: str) -> None:
-        self._call("PutDedicatedIpInPool", idempotent=True, Ip=ip, DestinationPoolName=pool)
+        self._call("PutDedicatedIpInPool", pl.ignored, idempotent=True, Ip=ip,
+                   DestinationPoolName=pool)
 
     def delete_pool(self, name: str, replacement: str | None = None) -> None:
         """Delete a pool. Its IPs go back to SES's default pool, or into ``replacement``
@@ -542,7 +497,8 @@ class SesProvider(Provider):
                                       "SES takes a pool name (or 'shared'), not an IP")
             for ip in self.get_pool(name).ips:
                 self._move_ip(ip, replacement)
-        self._call("DeleteDedicatedIpPool", idempotent=True, delete=True, PoolName=name)
+        self._call("DeleteDedicatedIpPool", pl.ignored, idempotent=True, delete=True,
+                   PoolName=name)
 
     # -- assignment: identity -> default configuration set -> SendingPoolName ---------------
 
@@ -557,21 +513,24 @@ class SesProvider(Provider):
     def _ensure_config_set(self, pool: str) -> str:
         """The pool's configuration set, created (or pointed back at the pool) as needed."""
         name = self.config_set_name(pool)
-        self._call("GetDedicatedIpPool", idempotent=True, PoolName=pool)  # NotFound early
+        self._call("GetDedicatedIpPool", pl.ignored, idempotent=True,
+                   PoolName=pool)  # NotFound early
         try:
-            body = self._call("GetConfigurationSet", idempotent=True, ConfigurationSetName=name)
+            current = self._call("GetConfigurationSet", _sending_pool, idempotent=True,
+                                 ConfigurationSetName=name)
         except NotFound:
             try:
-                self._call("CreateConfigurationSet", idempotent=False,
+                self._call("CreateConfigurationSet", pl.ignored, idempotent=False,
                            ConfigurationSetName=name,
                            DeliveryOptions={"SendingPoolName": pool})
             except AlreadyExists:
                 pass  # made concurrently (or by an ambiguous earlier attempt)
             else:
                 return name
-            body = self._call("GetConfigurationSet", idempotent=True, ConfigurationSetName=name)
-        if obj(body.get("DeliveryOptions")).get("SendingPoolName") != pool:
-            self._call("PutConfigurationSetDeliveryOptions", idempotent=True,
+            current = self._call("GetConfigurationSet", _sending_pool, idempotent=True,
+                                 ConfigurationSetName=name)
+        if current != pool:
+            self._call("PutConfigurationSetDeliveryOptions", pl.ignored, idempotent=True,
                        ConfigurationSetName=name, SendingPoolName=pool)
         return name
 
@@ -582,8 +541,8 @@ class SesProvider(Provider):
         if kind is AssignmentKind.IP:
             raise self.unsupported(Capability.ASSIGN_DOMAIN_IP)
         wanted = self.config_set_name(target)  # a name SES would refuse: before sending
-        identity = self._call("GetEmailIdentity", idempotent=True, EmailIdentity=domain)
-        current = str_or_none(identity.get("ConfigurationSetName"))
+        current = self._call("GetEmailIdentity", _config_set, idempotent=True,
+                             EmailIdentity=domain)
         if current and current != wanted and not current.startswith(self.prefix):
             raise ConflictingState(
                 f"{domain} already uses configuration set {current!r}; set its "
@@ -591,8 +550,8 @@ class SesProvider(Provider):
                 provider=self.name)
         name = self._ensure_config_set(target)
         if current != name:
-            self._call("PutEmailIdentityConfigurationSetAttributes", idempotent=True,
-                       EmailIdentity=domain, ConfigurationSetName=name)
+            self._call("PutEmailIdentityConfigurationSetAttributes", pl.ignored,
+                       idempotent=True, EmailIdentity=domain, ConfigurationSetName=name)
         return Assignment(domain, kind, target, self.name, raw={"ConfigurationSetName": name})
 
     def unassign(
@@ -617,24 +576,35 @@ class SesProvider(Provider):
             self.assign(domain, AssignmentKind.POOL, replacement)
             return
         # no ConfigurationSetName: the identity has no default set any more
-        self._call("PutEmailIdentityConfigurationSetAttributes", idempotent=True,
-                   EmailIdentity=domain)
+        self._call("PutEmailIdentityConfigurationSetAttributes", pl.ignored,
+                   idempotent=True, EmailIdentity=domain)
 
     def list_assignments(self, domain: str) -> list[Assignment]:
-        identity = self._call("GetEmailIdentity", idempotent=True, EmailIdentity=domain)
-        set_name = str_or_none(identity.get("ConfigurationSetName"))
+        set_name = self._call("GetEmailIdentity", _config_set, idempotent=True,
+                              EmailIdentity=domain)
         if not set_name:
             return []
-        config = self._call("GetConfigurationSet", idempotent=True,
-                            ConfigurationSetName=set_name)
-        pool = str_or_none(obj(config.get("DeliveryOptions")).get("SendingPoolName"))
+        config = self._call("GetConfigurationSet", lambda b: (_sending_pool(b), b),
+                            idempotent=True, ConfigurationSetName=set_name)
+        pool, raw = config
         if not pool:
             return []
         return [Assignment(domain, AssignmentKind.POOL, pool, self.name,
-                           raw={"ConfigurationSetName": set_name, **config})]
+                           raw={"ConfigurationSetName": set_name, **raw})]
 
 
 # -- payload helpers ----------------------------------------------------------------------
+
+
+def _config_set(identity: Json) -> str | None:
+    """An identity's default configuration set (GetEmailIdentity), if any."""
+    return pl.opt_text(identity.get("ConfigurationSetName"), "ConfigurationSetName") or None
+
+
+def _sending_pool(config: Json) -> str | None:
+    """The pool a configuration set sends from (GetConfigurationSet), if any."""
+    options = pl.opt_obj(config.get("DeliveryOptions"), "DeliveryOptions")
+    return pl.opt_text(options.get("SendingPoolName"), "SendingPoolName") or None
 
 
 def _state(verified_for_sending: object, status: object) -> DomainState:
@@ -646,10 +616,6 @@ def _state(verified_for_sending: object, status: object) -> DomainState:
     if verified_for_sending is False and state is DomainState.VERIFIED:
         return DomainState.PENDING  # DNS checks passed, not yet cleared for sending
     return state
-
-
-
-
 
 
 __all__ = ["SesProvider"]

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import requests
 
@@ -52,8 +52,9 @@ from espkit.models import (
     RecordStatus,
     Subaccount,
 )
+from espkit.providers import paging
+from espkit.providers import payload as pl
 from espkit.providers.base import HttpProvider
-from espkit.providers.payload import canonical_ip, is_ip, obj, str_or_none
 from espkit.transport import (
     ErrorDetail,
     RetryPolicy,
@@ -62,6 +63,7 @@ from espkit.transport import (
 )
 
 Json = dict[str, Any]
+T = TypeVar("T")
 
 SUBACCOUNT_HEADER = "X-MSYS-SUBACCOUNT"
 DEFAULT_POOL = "default"
@@ -184,16 +186,20 @@ class SparkPostProvider(HttpProvider):
         self,
         method: str,
         path: str,
+        decode: Callable[[Any], T],
         *,
         params: list[tuple[str, Any]] | None = None,
         json: Json | None = None,
         idempotent: bool | None = None,
-    ) -> Any:
-        """The ``results`` of a call (``None`` for a 204)."""
-        body = self.transport.request(
-            method, path, params=params, json=json, idempotent=idempotent
-        ).body
-        return body.get("results") if isinstance(body, dict) else None
+    ) -> T:
+        """One request; ``decode`` reads the ``results`` of its answer (``ProtocolError`` if
+        unreadable). ``pl.ignored`` reads nothing (a 204, or an answer espkit has no use for)."""
+        response = self.transport.request(
+            method, path, params=params, json=json, idempotent=idempotent)
+        if decode is pl.ignored:
+            return decode(None)
+        return self.read(response, lambda body: decode(_results(body)), method, path,
+                         idempotent=idempotent)
 
     # -- sending domains ----------------------------------------------------------------
 
@@ -203,21 +209,21 @@ class SparkPostProvider(HttpProvider):
         payload: Json = {"domain": spec.name, "generate_dkim": True}
         if spec.dkim_key_size is not None:
             payload["dkim_key_length"] = spec.dkim_key_size
-        results = obj(self._call("POST", "/sending-domains", json=payload))
-        # The answer is {message, domain, dkim}: no status yet, so nothing is verified.
-        return self._domain(results, spec.name)
+        # The answer is {message, domain, dkim}: no status yet, so nothing is verified. It
+        # must name the domain: a create answered without one is not trusted to be it.
+        return self._call("POST", "/sending-domains",
+                          lambda r: self._domain(r, spec.name, named=True), json=payload)
 
     def get_domain(self, name: str) -> Domain:
         # The object comes back without its "domain" field (sending-domains.apib).
-        results = obj(self._call("GET", f"/sending-domains/{self.seg(name)}"))
-        return self._domain(results, name)
+        return self._call("GET", f"/sending-domains/{self.seg(name)}",
+                          lambda r: self._domain(r, name))
 
     def list_domains(self, page_size: int | None = None) -> Iterator[Domain]:
         # Unpaginated: one request, made now so errors surface at the call. List items have
         # no DKIM key, so (like Mailgun's) they carry no DNS records: get() one for those.
-        results = self._call("GET", "/sending-domains")
-        items = [i for i in results or [] if isinstance(i, dict)]
-        return iter([self._domain(i, str(i.get("domain", "")), records=False) for i in items])
+        return iter(self._call("GET", "/sending-domains", lambda r: [
+            self._domain(i, None, records=False) for i in _items(r)]))
 
     def verify_domain(self, name: str) -> Domain:
         # Ask for the DNS checks only: the mailbox checks would send e-mail. The answer is the
@@ -225,47 +231,62 @@ class SparkPostProvider(HttpProvider):
         # status the verify answer then overrides as the fresher of the two. A check is safe
         # to repeat, so let the transport retry it like a read.
         path = f"/sending-domains/{self.seg(name)}"
-        verified = obj(self._call("POST", f"{path}/verify",
-                                   json={"dkim_verify": True, "cname_verify": True},
-                                   idempotent=True))
-        current = obj(self._call("GET", path))
-        status = {**obj(current.get("status")),
-                  **{k: v for k, v in verified.items() if k in _STATUS_KEYS}}
-        merged = {**current, "status": status}
-        if "dns" in verified:
-            merged["dns"] = verified["dns"]
-        return self._domain(merged, name)
+        verified = self._call("POST", f"{path}/verify",
+                              lambda r: pl.need_obj(r, "results"),
+                              json={"dkim_verify": True, "cname_verify": True},
+                              idempotent=True)
+
+        def merge(results: Any) -> Domain:
+            current = pl.need_obj(results, "results")
+            status = {**pl.obj(current.get("status")),
+                      **{k: v for k, v in verified.items() if k in _STATUS_KEYS}}
+            merged = {**current, "status": status}
+            if "dns" in verified:
+                merged["dns"] = verified["dns"]
+            return self._domain(merged, name)
+
+        return self._call("GET", path, merge)
 
     def delete_domain(self, name: str) -> None:
-        self._call("DELETE", f"/sending-domains/{self.seg(name)}")
+        self._call("DELETE", f"/sending-domains/{self.seg(name)}", pl.ignored)
 
-    def _domain(self, raw: Json, fallback_name: str, *, records: bool = True) -> Domain:
-        name = str(raw.get("domain") or fallback_name).rstrip(".").lower()
-        status = obj(raw.get("status"))
-        sub = raw.get("subaccount_id")
+    def _domain(self, raw: Any, asked: str | None, *, records: bool = True,
+                named: bool = False) -> Domain:
+        """A Domain from a sending-domain object. ``asked``: the name the call was about (a
+        read answers without a name, a create with one; ``named``: it must); an answer about
+        another domain is refused."""
+        raw = pl.need_obj(raw, "results")
+        if "domain" in raw or named or asked is None:
+            name = pl.domain(raw.get("domain"), "domain")
+            if asked is not None:
+                name = pl.named(name, asked, "domain")
+        else:
+            name = asked
         return Domain(
             name=name,
             provider=self.name,
-            state=_state(status),
+            state=_state(pl.obj(raw.get("status"))),
             dns_records=self._records(raw, name) if records else (),
-            subaccount=str(sub) if sub is not None else self.subaccount,
+            subaccount=pl.opt_ident(raw.get("subaccount_id"), "subaccount_id")
+            or self.subaccount,
             created_at=_iso(raw.get("creation_time")),
             raw=raw,
         )
 
     def _records(self, raw: Json, domain: str) -> tuple[DnsRecord, ...]:
         """The records SparkPost checks, built from the DKIM key and the documented CNAME."""
-        status = obj(raw.get("status"))
-        dns = obj(raw.get("dns"))
-        dkim = obj(raw.get("dkim"))
+        status = pl.obj(raw.get("status"))
+        dns = pl.obj(raw.get("dns"))
+        dkim = pl.opt_obj(raw.get("dkim"), "dkim")
         out: list[DnsRecord] = []
-        public, selector = dkim.get("public"), dkim.get("selector")
+        public = pl.opt_text(dkim.get("public"), "dkim.public")
+        selector = pl.opt_text(dkim.get("selector"), "dkim.selector")
         if public and selector:
-            signing = str(dkim.get("signing_domain") or domain).rstrip(".").lower()
+            signing = pl.domain(dkim.get("signing_domain") or domain, "dkim.signing_domain")
             out.append(DnsRecord(
                 purpose=RecordPurpose.DKIM,
                 type="TXT",
-                host=f"{str(selector).lower()}._domainkey.{signing}",
+                host=f"{selector.lower()}._domainkey.{signing}",
                 value=f"v=DKIM1; k=rsa; h=sha256; p={public}",
                 status=_record_status(status.get("dkim_status")),
                 raw={"dkim": dkim, **({"error": dns["dkim_error"]}
@@ -293,25 +314,15 @@ class SparkPostProvider(HttpProvider):
     # -- sending IPs --------------------------------------------------------------------
 
     def list_ips(self) -> Iterator[DedicatedIp]:
-        results = self._call("GET", "/sending-ips")  # unpaginated
+        found = self._call("GET", "/sending-ips", lambda r: [  # unpaginated
+            _ip(i) for i in _items(r)])
         names = self._pool_names()
-        return iter([self._ip(i, names) for i in results or [] if isinstance(i, dict)])
+        return iter([_named_pool(ip, names) for ip in found])
 
     def get_ip(self, address: str) -> DedicatedIp:
-        results = obj(self._call("GET", f"/sending-ips/{self.seg(address)}"))
-        return self._ip(results, self._pool_names(), address)
-
-    def _ip(self, raw: Json, names: Mapping[str, str], fallback: str = "") -> DedicatedIp:
-        pool_id = raw.get("ip_pool")
-        warmup = raw.get("auto_warmup_enabled")
-        return DedicatedIp(
-            address=canonical_ip(str(raw.get("external_ip") or fallback)),
-            provider=self.name,
-            pool=None if pool_id is None else names.get(str(pool_id), str(pool_id)),
-            warming_up=warmup if isinstance(warmup, bool) else None,
-            rdns=str_or_none(raw.get("hostname")),
-            raw=raw,
-        )
+        found = self._call("GET", f"/sending-ips/{self.seg(address)}",
+                           lambda r: _ip(r, address))
+        return _named_pool(found, self._pool_names())
 
     def set_ip_warmup(self, address: str, enabled: bool, stage: int | None = None) -> DedicatedIp:
         """SparkPost-only: turn auto warmup on or off for one IP, optionally setting its
@@ -322,35 +333,28 @@ class SparkPostProvider(HttpProvider):
             if not isinstance(stage, int) or isinstance(stage, bool) or not 1 <= stage <= 29:
                 raise ValidationError("stage", stage, "must be a whole number from 1 to 29")
             payload["auto_warmup_stage"] = stage
-        self._call("PUT", f"/sending-ips/{self.seg(address)}", json=payload)
+        self._call("PUT", f"/sending-ips/{self.seg(address)}", pl.ignored, json=payload)
         return self.get_ip(address)
 
     # -- IP pools -----------------------------------------------------------------------
 
-    def _pools(self) -> list[Json]:
-        results = self._call("GET", "/ip-pools")  # unpaginated
-        return [p for p in results or [] if isinstance(p, dict)]
+    def _pools(self) -> list[IpPool]:
+        return self._call("GET", "/ip-pools", lambda r: [  # unpaginated
+            _pool(p) for p in _items(r)])
 
     def _pool_names(self) -> dict[str, str]:
-        return {str(p.get("id")): str(p.get("name") or p.get("id")) for p in self._pools()}
+        return {str(p.id): p.name for p in self._pools()}
 
-    def _find_pool(self, name: str, pools: list[Json] | None = None) -> Json:
+    def _find_pool(self, name: str, pools: list[IpPool] | None = None) -> IpPool:
         """The pool called ``name``, or whose id is ``name``."""
         pools = self._pools() if pools is None else pools
-        for key in ("name", "id"):
-            found = [p for p in pools if p.get(key) == name]
-            if found:
-                return found[0]
+        found = [p for p in pools if p.name == name] or [p for p in pools if p.id == name]
+        if found:
+            return found[0]
         raise NotFound(f"no IP pool named {name!r}", provider=self.name)
 
-    def _pool(self, raw: Json) -> IpPool:
-        return IpPool(
-            name=str(raw.get("name") or raw.get("id") or ""),
-            provider=self.name,
-            id=str_or_none(raw.get("id")),
-            ips=tuple(_members(raw)),
-            raw=raw,
-        )
+    def _read_pool(self, pool_id: str) -> IpPool:
+        return self._call("GET", f"/ip-pools/{self.seg(pool_id)}", lambda r: _pool(r, pool_id))
 
     def create_pool(
         self, name: str, ips: tuple[str, ...], description: str | None = None
@@ -361,20 +365,25 @@ class SparkPostProvider(HttpProvider):
         pools = self._pools()
         # SparkPost derives the id from the name; a second pool of the same name would make
         # the name ambiguous. Refuse up front.
-        if any(p.get("name") == name or p.get("id") == name for p in pools):
+        if any(name in (p.name, p.id) for p in pools):
             raise AlreadyExists(f"an IP pool named {name!r} already exists", provider=self.name)
-        results = obj(self._call("POST", "/ip-pools", json={"name": name}))
-        pool_id = str(results.get("id") or name)
+        # {"id": ...}: the id SparkPost derived is what every later call needs
+        def decode(results: Any) -> tuple[str, Json]:
+            results = pl.need_obj(results, "results")
+            return pl.ident(results.get("id"), "id"), results
+
+        pool_id, results = self._call("POST", "/ip-pools", decode, json={"name": name})
         for ip in ips:  # membership lives on the IP: move each one in
             self._move_ip(ip, pool_id)
-        return self._pool({"id": pool_id, "name": name,
+        return IpPool(name=name, provider=self.name, id=pool_id, ips=ips,
+                      raw={"id": pool_id, "name": name,
                            "ips": [{"external_ip": ip} for ip in ips], **results})
 
     def list_pools(self) -> Iterator[IpPool]:
-        return iter([self._pool(p) for p in self._pools()])
+        return iter(self._pools())
 
     def get_pool(self, name: str) -> IpPool:
-        return self._pool(self._find_pool(name))
+        return self._find_pool(name)
 
     def update_pool(
         self,
@@ -391,7 +400,7 @@ class SparkPostProvider(HttpProvider):
         pools = self._pools()
         pool = self._find_pool(validate.pool_name(name), pools)
         payload: Json = {"name": validate.pool_name(new_name) if new_name is not None
-                         else pool.get("name") or pool.get("id")}
+                         else pool.name}
         for key, value in (("signing_domain", signing_domain),
                            ("fbl_signing_domain", fbl_signing_domain)):
             if value is not None:
@@ -400,33 +409,30 @@ class SparkPostProvider(HttpProvider):
             payload["auto_warmup_overflow_pool"] = (
                 auto_warmup_overflow_pool if auto_warmup_overflow_pool == "shared pool"
                 else str(self._find_pool(validate.pool_name(auto_warmup_overflow_pool),
-                                         pools)["id"]))
-        pool_id = str(pool["id"])
-        self._call("PUT", f"/ip-pools/{self.seg(pool_id)}", json=payload)
-        return self._pool(obj(self._call("GET", f"/ip-pools/{self.seg(pool_id)}")))
+                                         pools).id))
+        pool_id = str(pool.id)
+        self._call("PUT", f"/ip-pools/{self.seg(pool_id)}", pl.ignored, json=payload)
+        return self._read_pool(pool_id)
 
     def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
         target = self._find_pool(pool)
-        if ip not in _members(target):
+        if ip not in target.ips:
             # An IP is in exactly one pool: this moves it out of its current one.
-            self._move_ip(ip, str(target["id"]))
-        return self._reread_pool(target)
+            self._move_ip(ip, str(target.id))
+        return self._read_pool(str(target.id))
 
     def remove_ip_from_pool(self, pool: str, ip: str) -> IpPool:
         target = self._find_pool(pool)
-        if ip not in _members(target):
-            return self._pool(target)
-        if target.get("id") == DEFAULT_POOL:
+        if ip not in target.ips:
+            return target
+        if target.id == DEFAULT_POOL:
             raise ValidationError("pool", pool, "every SparkPost IP is in exactly one pool; "
                                   "move it out of 'default' by adding it to another pool")
         self._move_ip(ip, DEFAULT_POOL)
-        return self._reread_pool(target)
-
-    def _reread_pool(self, pool: Json) -> IpPool:
-        return self._pool(obj(self._call("GET", f"/ip-pools/{self.seg(str(pool['id']))}")))
+        return self._read_pool(str(target.id))
 
     def _move_ip(self, ip: str, pool_id: str) -> None:
-        self._call("PUT", f"/sending-ips/{self.seg(ip)}", json={"ip_pool": pool_id})
+        self._call("PUT", f"/sending-ips/{self.seg(ip)}", pl.ignored, json={"ip_pool": pool_id})
 
     def delete_pool(self, name: str, replacement: str | None = None) -> None:
         """SparkPost moves a deleted pool's IPs to ``default``; with another pool's name as
@@ -434,13 +440,13 @@ class SparkPostProvider(HttpProvider):
         pools = self._pools()
         target = self._find_pool(name, pools)
         if replacement not in (None, DEFAULT_POOL):
-            if replacement == "shared" or is_ip(replacement):
+            if replacement == "shared" or pl.is_ip(replacement):
                 raise ValidationError("replacement", replacement, "SparkPost moves a deleted "
                                       "pool's IPs to another pool: give a pool name")
             other = self._find_pool(replacement, pools)
-            for ip in _members(target):
-                self._move_ip(ip, str(other["id"]))
-        self._call("DELETE", f"/ip-pools/{self.seg(str(target['id']))}")
+            for ip in target.ips:
+                self._move_ip(ip, str(other.id))
+        self._call("DELETE", f"/ip-pools/{self.seg(str(target.id))}", pl.ignored)
 
     # -- subaccounts --------------------------------------------------------------------
 
@@ -448,53 +454,56 @@ class SparkPostProvider(HttpProvider):
         # setup_api_key=false: otherwise SparkPost requires key_label/key_grants and answers
         # with a new API key, a secret espkit has no business receiving.
         payload: Json = {"name": name, "setup_api_key": False}
-        results = obj(self._call("POST", "/subaccounts", json=payload))
-        return self._subaccount({"id": results.get("subaccount_id"), "name": name,
-                                 "status": "active", **results})
+
+        def decode(results: Any) -> Subaccount:
+            results = pl.need_obj(results, "results")
+            # the id is what the create is for: an answer without one is refused
+            return self._subaccount({"id": results.get("subaccount_id"), "name": name,
+                                     "status": "active", **results})
+
+        return self._call("POST", "/subaccounts", decode, json=payload)
 
     def list_subaccounts(self) -> Iterator[Subaccount]:
         # Cursor paging is opt-in: asking for cursor=initial turns it on.
-        cursor = "initial"
-        while True:
-            body = self.transport.request(
-                "GET", "/subaccounts", params=[("cursor", cursor), ("per_page", _MAX_PAGE)]
-            ).body
-            body = body if isinstance(body, dict) else {}
-            for item in body.get("results") or []:
-                if isinstance(item, dict):
-                    yield self._subaccount(item)
-            nxt = obj(body.get("links")).get("next")
-            query = urllib.parse.parse_qs(urllib.parse.urlsplit(str(nxt or "")).query)
-            following = (query.get("cursor") or [""])[0]
-            if not following or following == cursor:
-                return
-            cursor = following
+        def fetch(cursor: str | None) -> paging.Page[Subaccount]:
+            params = [("cursor", cursor or "initial"), ("per_page", _MAX_PAGE)]
+            response = self.transport.request("GET", "/subaccounts", params=params)
+            return self.read(response, _subaccount_page(self._subaccount), "GET",
+                             "/subaccounts")
+
+        return paging.cursor_pages(fetch, self.source("GET", "/subaccounts"))
 
     def get_subaccount(self, subaccount_id: str) -> Subaccount:
         _check_sub_id(subaccount_id)
-        return self._subaccount(obj(self._call("GET", f"/subaccounts/{subaccount_id}")))
+        return self._call("GET", f"/subaccounts/{subaccount_id}",
+                          lambda r: self._subaccount(r, subaccount_id))
 
     def set_subaccount_enabled(self, subaccount_id: str, enabled: bool) -> Subaccount:
         _check_sub_id(subaccount_id)
         # active <-> suspended; "terminated" is final and left to the app.
-        self._call("PUT", f"/subaccounts/{subaccount_id}",
+        self._call("PUT", f"/subaccounts/{subaccount_id}", pl.ignored,
                    json={"status": "active" if enabled else "suspended"})
         return self.get_subaccount(subaccount_id)
 
     def assign_subaccount_pool(self, subaccount_id: str, pool: str) -> Assignment:
         _check_sub_id(subaccount_id)
         target = self._find_pool(pool)
-        pool_id = str(target["id"])
-        self._call("PUT", f"/subaccounts/{subaccount_id}", json={"ip_pool": pool_id})
-        return Assignment("", AssignmentKind.POOL, str(target.get("name") or pool_id),
-                          self.name, raw={"subaccount": subaccount_id, "ip_pool": pool_id})
+        pool_id = str(target.id)
+        self._call("PUT", f"/subaccounts/{subaccount_id}", pl.ignored,
+                   json={"ip_pool": pool_id})
+        return Assignment("", AssignmentKind.POOL, target.name, self.name,
+                          raw={"subaccount": subaccount_id, "ip_pool": pool_id})
 
-    def _subaccount(self, raw: Json) -> Subaccount:
+    def _subaccount(self, raw: Any, asked: str | None = None) -> Subaccount:
+        raw = pl.need_obj(raw, "results")
+        ident = pl.ident(raw.get("id"), "id")
+        if asked is not None and ident != asked:
+            raise pl.Malformed("the answer is about another subaccount than the one asked for")
         return Subaccount(
-            id=str(raw.get("id", "")),
-            name=str(raw.get("name", "")),
+            id=ident,
+            name=pl.opt_text(raw.get("name"), "name"),
             provider=self.name,
-            enabled=str(raw.get("status", "active")).lower() == "active",
+            enabled=(pl.str_or_none(raw.get("status")) or "active").lower() == "active",
             created_at=_iso(raw.get("created_at")),
             raw=raw,
         )
@@ -523,13 +532,63 @@ def _check_sub_id(value: str) -> None:
         raise ValidationError("subaccount", value, "SparkPost subaccount ids are numbers")
 
 
-def _members(pool: Json) -> list[str]:
-    return [canonical_ip(str(i.get("external_ip"))) for i in pool.get("ips") or []
-            if isinstance(i, dict) and i.get("external_ip")]
+def _results(body: Any) -> Any:
+    """Every SparkPost success wraps its payload in ``{"results": ...}``."""
+    body = pl.need_obj(body, "the answer")
+    if "results" not in body:
+        raise pl.Malformed("the answer has no 'results'")
+    return body["results"]
 
 
+def _items(results: Any) -> list[Json]:
+    """The ``results`` of a listing: a list of objects (missing or null is no listing)."""
+    return pl.objects(results, "results", required=True)
 
 
+def _ip(raw: Any, asked: str | None = None) -> DedicatedIp:
+    """A sending IP; ``pool`` holds the pool's id (``_named_pool`` gives its name)."""
+    raw = pl.need_obj(raw, "results")
+    address = pl.ip(raw.get("external_ip"), "external_ip")
+    if asked is not None and address != asked:
+        raise pl.Malformed("the answer is about another IP than the one asked for")
+    return DedicatedIp(
+        address=address,
+        provider=SparkPostProvider.name,
+        pool=pl.opt_ident(raw.get("ip_pool"), "ip_pool"),
+        warming_up=pl.opt_bool(raw.get("auto_warmup_enabled")),
+        rdns=pl.str_or_none(raw.get("hostname")),
+        raw=raw,
+    )
+
+
+def _named_pool(ip: DedicatedIp, names: Mapping[str, str]) -> DedicatedIp:
+    pool = None if ip.pool is None else names.get(ip.pool, ip.pool)
+    return DedicatedIp(address=ip.address, provider=ip.provider, pool=pool,
+                       warming_up=ip.warming_up, rdns=ip.rdns, raw=ip.raw)
+
+
+def _pool(raw: Any, asked: str | None = None) -> IpPool:
+    """A pool from the pool list or a read of one (``asked``: the id read)."""
+    raw = pl.need_obj(raw, "results")
+    pool_id = pl.ident(raw.get("id"), "id")  # the key of every later call
+    if asked is not None and pool_id != asked:
+        raise pl.Malformed("the answer is about another pool than the one asked for")
+    members = [pl.ip(i.get("external_ip"), "ips[].external_ip")
+               for i in pl.objects(raw.get("ips"), "ips")]
+    return IpPool(name=pl.opt_text(raw.get("name"), "name") or pool_id,
+                  provider=SparkPostProvider.name, id=pool_id, ips=tuple(members), raw=raw)
+
+
+def _subaccount_page(item: Callable[[Any], Subaccount]) -> Callable[[Any], paging.Page[Subaccount]]:
+    """A page of ``GET /subaccounts``: its results and the cursor in ``links.next``."""
+    def page(body: Any) -> paging.Page[Subaccount]:
+        body = pl.need_obj(body, "the answer")
+        items = [item(i) for i in pl.objects(body.get("results"), "results", required=True)]
+        link = pl.opt_text(pl.opt_obj(body.get("links"), "links").get("next"), "links.next")
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)
+        return paging.Page(items, cursor=(query.get("cursor") or [""])[0] or None)
+
+    return page
 
 
 def _iso(value: Any) -> datetime | None:

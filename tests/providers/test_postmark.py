@@ -1,8 +1,8 @@
 """The Postmark provider through the public API.
 
 Request-level tests mock the wire with ``responses``; stateful flows run against the fake in
-``tests/support/fakes/postmark.py``. Bodies follow Postmark's docs and ``ActiveCampaign/postmark.js``
-(``models/domains/DomainDetails.ts``, ``models/server/Server.ts``,
+``tests/support/fakes/postmark.py``. Bodies follow Postmark's docs and
+``ActiveCampaign/postmark.js`` (``models/domains/DomainDetails.ts``, ``models/server/Server.ts``,
 ``models/streams/MessageStream.ts``); error codes come from
 https://postmarkapp.com/developer/api/overview#error-codes.
 """

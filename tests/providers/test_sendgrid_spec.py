@@ -312,8 +312,11 @@ def test_ip_pool_and_warmup_examples_parse(
     ips = list(acct.ips.list())
     assert [(i.address, i.pool, i.warming_up) for i in ips] == [
         ("192.168.1.1", "pool1", False), ("208.115.214.22", None, False)]
-    mocked.add("GET", f"{G}/v3/ips/1.2.3.4", json=example(ips_raw, "/v3/ips/{ip_address}",
-                                                           "get"))
+    # The example's address is a placeholder ("000.00.00.0"); an answer about another IP
+    # than the one asked is refused (test_get_ip_answer_about_another_ip_is_refused), so
+    # the example is served with the address asked for.
+    one_ip = {**example(ips_raw, "/v3/ips/{ip_address}", "get"), "ip": "1.2.3.4"}
+    mocked.add("GET", f"{G}/v3/ips/1.2.3.4", json=one_ip)
     one = acct.ips.get("1.2.3.4")
     assert (one.pool, one.rdns) == ("test1", "o1.em.example.com")
 
