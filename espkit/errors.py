@@ -153,6 +153,21 @@ class TransportError(EspError):
     kind = "transport error"
 
 
+class DeadlineExceeded(TransportError):
+    """An attempt ran past its overall deadline (connect, headers and body together), as a
+    server that trickles its answer would make it. Retried like a timeout: only when the
+    request is idempotent or was never sent."""
+
+    kind = "deadline exceeded"
+
+
+class ResponseTooLarge(TransportError):
+    """The answer was larger than the transport's ``max_response_bytes``. Not retried: the
+    same request would bring the same answer."""
+
+    kind = "answer too large"
+
+
 class Unsupported(EspError):
     """The provider cannot do this. ``hint`` says what the ESP offers instead."""
 
@@ -300,6 +315,7 @@ __all__ = [
     "BulkInterrupted",
     "ConfigError",
     "ConflictingState",
+    "DeadlineExceeded",
     "DnsExportError",
     "EspError",
     "EspkitError",
@@ -311,6 +327,7 @@ __all__ = [
     "RateLimited",
     "RegionMismatch",
     "Rejected",
+    "ResponseTooLarge",
     "ServerError",
     "TooMuchChange",
     "TransportError",

@@ -35,9 +35,11 @@ import urllib3.exceptions
 
 from espkit.errors import (
     ConfigError,
+    DeadlineExceeded,
     EspError,
     NotFound,
     RateLimited,
+    ResponseTooLarge,
     TransportError,
     ValidationError,
 )
@@ -300,7 +302,11 @@ class Transport:
             def fail(what: str) -> TransportError:
                 log.debug("%s %s -> %s after %.1f ms", method, safe_url(url), what,
                           (time.perf_counter() - start) * 1000)
-                return TransportError(
+                kind: type[TransportError] = (
+                    ResponseTooLarge if what.startswith("answer too large")
+                    else DeadlineExceeded if what.startswith("deadline of")
+                    else TransportError)
+                return kind(
                     f"{what} (the request may have been applied)", provider=self.provider,
                     method=method, url=safe_url(url), maybe_applied=True,
                 )
@@ -332,7 +338,7 @@ class Transport:
             what = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
         log.debug("%s %s -> %s after %.1f ms", method, safe_url(url), what,
                   (time.perf_counter() - start) * 1000)
-        return TransportError(
+        return (DeadlineExceeded if cut else TransportError)(
             f"{what}: {type(exc).__name__}"
             + ("" if never_sent else " (the request may have been applied)"),
             provider=self.provider, method=method, url=safe_url(url),

@@ -36,6 +36,7 @@ from espkit.errors import (
     EspError,
     NotFound,
     RateLimited,
+    ResponseTooLarge,
     ServerError,
     TransportError,
     ValidationError,
@@ -324,6 +325,8 @@ class RetryRunner:
             wanted = _finite(exc.retry_after)
             if wanted is not None and wanted > self.retry.max_retry_after:
                 return False
+        elif isinstance(exc, ResponseTooLarge):
+            return False  # the same request would bring the same answer
         elif isinstance(exc, TransportError):
             if exc.maybe_applied and not idempotent:
                 return False

@@ -30,9 +30,11 @@ from support.stepclock import StepClock
 from espkit.credentials import BasicAuth, HeaderAuth, Secret
 from espkit.errors import (
     ConfigError,
+    DeadlineExceeded,
     EspError,
     RateLimited,
     Rejected,
+    ResponseTooLarge,
     ServerError,
     TransportError,
 )
@@ -279,7 +281,7 @@ def timed(call: Callable[[], object]) -> tuple[BaseException | None, float]:
 def test_a_dripping_body_ends_at_the_deadline(server: _Server) -> None:
     t = make(server, deadline=0.5)
     err, took = timed(lambda: t.request("GET", "/drip-body?token=qs-secret"))
-    assert isinstance(err, TransportError)
+    assert isinstance(err, DeadlineExceeded)
     assert took <= 0.5 + MARGIN
     assert err.maybe_applied is True
     text = str(err)
@@ -409,14 +411,25 @@ def test_the_size_cap_on_both_sides_of_the_boundary(server: _Server, chunked: st
     assert isinstance(r.body, str)
     assert len(r.body) == cap - 2
     err, _ = timed(lambda: t.request("GET", f"/sized?n={cap + 1}&chunked={chunked}"))
-    assert isinstance(err, TransportError)
+    assert isinstance(err, ResponseTooLarge)
     assert "answer too large" in str(err)
+
+
+def test_an_answer_too_large_is_not_retried(server: _Server) -> None:
+    """The same GET would bring the same answer: one request, not max_attempts of them."""
+    t = make(server, max_response_bytes=1000,
+             retry=RetryPolicy(max_attempts=3, base_delay=0.01))
+    err, _ = timed(lambda: t.request("GET", "/sized?n=5000&chunked=1"))
+    assert isinstance(err, ResponseTooLarge)
+    assert server.hits["/sized"] == 1
+    # a body within the cap on the same transport is read as before
+    assert len(t.request("GET", "/sized?n=1000&chunked=1").body) == 998
 
 
 def test_a_ten_gigabyte_content_length_is_refused_before_reading(server: _Server) -> None:
     t = make(server, deadline=3.0)
     err, took = timed(lambda: t.request("GET", "/huge-length"))
-    assert isinstance(err, TransportError)
+    assert isinstance(err, ResponseTooLarge)
     assert f"Content-Length {10 * 2**30} is over the limit" in str(err)
     assert took < 1.0  # not read at all (the server stalls after one byte)
 
