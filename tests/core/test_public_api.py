@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ESPKIT = {
     "Account", "AlreadyExists", "Assignment", "AssignmentKind", "AuthError", "Capability",
     "ConfigError", "ConflictingState", "DedicatedIp", "DnsRecord", "Domain", "DomainSpec",
-    "DomainState", "EspError", "EspkitError", "IpPool", "MissingCredentials", "NotFound", "ProtocolError",
+    "DomainState", "EspError", "EspkitError", "IpPool", "MissingCredentials", "NotFound",
+    "ProtocolError",
     "RateLimited", "RecordPurpose", "RecordStatus", "RegionMismatch", "Rejected",
     "RetryPolicy", "ServerError", "Stream", "StreamKind", "Subaccount", "TransportError",
     "Unsupported", "ValidationError", "VerificationReport", "VerificationResult",
