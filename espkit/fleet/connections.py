@@ -25,6 +25,8 @@ _SECRETISH = re.compile(
 )
 #: from_options keywords that take Python objects, not values a file can hold
 _OBJECT_OPTIONS = frozenset({"session", "retry", "clock"})
+#: options that widen trust: only the caller may set them (--allow-host http://HOST)
+_CALLER_OPTIONS = frozenset({"allow_insecure"})
 
 
 class ConnectionChecks(Checker):
@@ -87,13 +89,18 @@ class ConnectionChecks(Checker):
                                          "of the fleet file (for limiter_url, set "
                                          "$ESPKIT_LIMITER_URL instead)", at=at)
                         continue
+                if key in _CALLER_OPTIONS:
+                    self.error(path, f"option {key!r} is the caller's choice, not the fleet "
+                                     "file's: allow a plain-http host with --allow-host "
+                                     "http://HOST or $ESPKIT_ALLOW_HOSTS", at=at)
+                    continue
                 if key in _OBJECT_OPTIONS:
                     self.error(path, f"option {key!r} takes a Python object; it cannot be set "
                                      "in a fleet file", at=at)
                     continue
                 if not any_option and key not in params:
                     assert cls is not None
-                    accepted = sorted(params - _OBJECT_OPTIONS - {"api_key"})
+                    accepted = sorted(params - _OBJECT_OPTIONS - _CALLER_OPTIONS - {"api_key"})
                     self.error(path, f"unknown option {key!r} for {cls.name}"
                                      f"{did_you_mean(key, accepted)}; accepted: "
                                      f"{', '.join(['credentials', *accepted])}", at=at)

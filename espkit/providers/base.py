@@ -46,6 +46,7 @@ from espkit.models import (
 )
 from espkit.providers.payload import Source, credentials_of, decoded, remember_credentials
 from espkit.transport import (
+    DEFAULT_MAX_RESPONSE_BYTES,
     DEFAULT_TIMEOUT,
     ErrorDetail,
     HttpResponse,
@@ -270,10 +271,18 @@ class HttpProvider(Provider):
         profile: str | None = None,
         session: requests.Session | None = None,
         limiter_url: str | None = None,
+        deadline: float | None = None,
+        max_response_bytes: int | None = None,
+        allow_insecure: bool = False,
     ) -> HttpProvider:
         """``limiter_url``: where the rate budget lives; ``None`` reads ``$ESPKIT_LIMITER_URL``,
         and without it the budget is this process's. ``"redis://host:6379/0"`` shares it with
-        every process and host using that Redis server for the same account."""
+        every process and host using that Redis server for the same account.
+
+        ``deadline``: seconds one attempt may take in all (default: the read timeout);
+        ``max_response_bytes``: the largest answer read (default 10 MiB);
+        ``allow_insecure``: send the key over plain ``http://`` to a host that is not
+        loopback (refused otherwise; ``$ESPKIT_ALLOW_INSECURE_HTTP=1`` does the same)."""
         region = cls.resolve_region(region, base_url)
         url = base_url or cls.REGIONS[region or next(iter(cls.REGIONS))]
         if not url.startswith(("https://", "http://")):
@@ -281,7 +290,8 @@ class HttpProvider(Provider):
         secret = credentials.resolve(cls.name, api_key, env=cls.ENV_KEYS, profile=profile)
         transport = cls.build_transport(
             secret, url, timeout=timeout, retry=retry, rate_limit=rate_limit, session=session,
-            limiter_url=resolve_limiter_url(limiter_url),
+            limiter_url=resolve_limiter_url(limiter_url), deadline=deadline,
+            max_response_bytes=max_response_bytes, allow_insecure=allow_insecure,
         )
         return cls(transport, region)
 
@@ -296,6 +306,9 @@ class HttpProvider(Provider):
         rate_limit: float | None = None,
         session: requests.Session | None = None,
         limiter_url: str | None = None,
+        deadline: float | None = None,
+        max_response_bytes: int | None = None,
+        allow_insecure: bool = False,
     ) -> Transport:
         # One limiter and budget per (provider, account, endpoint) in the whole process; with
         # a Redis limiter_url the limiter is also shared with other processes and hosts.
@@ -314,6 +327,10 @@ class HttpProvider(Provider):
             session=session,
             parse_error=cls.parse_error,
             request_id_headers=cls.REQUEST_ID_HEADERS,
+            deadline=deadline,
+            max_response_bytes=(DEFAULT_MAX_RESPONSE_BYTES if max_response_bytes is None
+                                else max_response_bytes),
+            allow_insecure=allow_insecure,
         )
         remember_auth(transport.session, auth)
         return transport
