@@ -33,6 +33,7 @@ import requests
 import tenacity
 import urllib3.exceptions
 
+from espkit import validate
 from espkit.errors import (
     ConfigError,
     DeadlineExceeded,
@@ -219,6 +220,9 @@ class Transport:
     def scoped(self, headers: Mapping[str, str]) -> Transport:
         """A copy that adds ``headers`` to every request (subaccount scoping) and shares the
         session, limiter, budget and counters."""
+        for name, value in headers.items():
+            # a subaccount id goes into a header: printable ASCII, or refused before sending
+            validate.header_value(name, value)
         clone = object.__new__(Transport)
         clone.__dict__.update(self.__dict__)
         clone._headers = {**self._headers, **headers}

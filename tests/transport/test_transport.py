@@ -1012,3 +1012,17 @@ def test_a_provider_message_echoing_the_key_is_scrubbed(clock: StepClock) -> Non
     assert len(err.request_id) <= 200
     assert "\x1b" not in err.request_id
     assert KEY not in str(err) + repr(err) + repr(err.body)
+
+
+@pytest.mark.parametrize("bad", ["k\u00e9y", "a\r\nX-Injected: 1", "\u0661\u0662", " 42", ""])
+def test_a_scoped_header_value_must_be_printable_ascii(bad: str) -> None:
+    """A subaccount id goes into a header: anything HTTP cannot carry as it is refused when
+    the scoped transport is made, so no request can be sent with it."""
+    t = Transport("demo", "https://api.example.com", retry=NO_RETRY)
+    with pytest.raises(espkit.ValidationError) as info:
+        t.scoped({"On-Behalf-Of": bad})
+    assert info.value.field == "On-Behalf-Of"
+    with responses.RequestsMock() as mock:
+        mock.add("GET", "https://api.example.com/v1/x", json={})
+        t.scoped({"On-Behalf-Of": "customer-42"}).request("GET", "/v1/x")
+        assert mock.calls[0].request.headers["On-Behalf-Of"] == "customer-42"
