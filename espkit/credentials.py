@@ -143,6 +143,11 @@ class BasicAuth(requests.auth.AuthBase):
     def __repr__(self) -> str:
         return f"BasicAuth({self._username!r}, {self._secret!r})"
 
+    @property
+    def fingerprint(self) -> str:
+        """The key's fingerprint (never the key): which account a journal belongs to."""
+        return self._secret.fingerprint
+
 
 class HeaderAuth(requests.auth.AuthBase):
     """The secret in one header, with an optional scheme (``Bearer``) in front."""
@@ -159,6 +164,11 @@ class HeaderAuth(requests.auth.AuthBase):
 
     def __repr__(self) -> str:
         return f"HeaderAuth({self._header!r}, {self._secret!r})"
+
+    @property
+    def fingerprint(self) -> str:
+        """The key's fingerprint (never the key): which account a journal belongs to."""
+        return self._secret.fingerprint
 
 
 __all__ = ["BasicAuth", "HeaderAuth", "Secret", "env_names", "resolve", "store"]

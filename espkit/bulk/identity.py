@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from espkit.transport import Transport
+
 if TYPE_CHECKING:
     from espkit.account import Account
 
@@ -129,13 +131,11 @@ def api_host(url: str) -> str:
 
 
 def _key_fingerprint(provider: Any) -> str:
-    # The provider keeps its key inside its transport's auth object, and neither offers a
-    # public way to name the key; read here, in this one place, only its fingerprint leaves
-    # (a ``key_fingerprint`` on the provider would replace these lines).
-    auth = getattr(getattr(provider, "transport", None), "_auth", None)
-    secret = getattr(auth, "_secret", None)
-    fingerprint = getattr(secret, "fingerprint", None)
-    return fingerprint if isinstance(fingerprint, str) and fingerprint else UNKNOWN_KEY
+    # an HTTP provider's transport names its key's fingerprint; SES keeps AWS credentials
+    # in boto3, which espkit never sees
+    transport = getattr(provider, "transport", None)
+    fingerprint = transport.key_fingerprint if isinstance(transport, Transport) else None
+    return fingerprint or UNKNOWN_KEY
 
 
 __all__ = ["MAIN_ACCOUNT", "UNKNOWN_KEY", "AccountIdentity", "api_host", "identity_of",

@@ -217,6 +217,13 @@ class Transport:
     def retry_delay(self, state: tenacity.RetryCallState) -> float:
         return self.runner.retry_delay(state)
 
+    @property
+    def key_fingerprint(self) -> str | None:
+        """The fingerprint of the key this transport signs with (``Secret.fingerprint``, never
+        the key), or None when its auth is not one of espkit's credential objects."""
+        fingerprint = getattr(self._auth, "fingerprint", None)
+        return fingerprint if isinstance(fingerprint, str) else None
+
     def scoped(self, headers: Mapping[str, str]) -> Transport:
         """A copy that adds ``headers`` to every request (subaccount scoping) and shares the
         session, limiter, budget and counters."""
