@@ -40,7 +40,7 @@ def _show(value: object) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _first_repeat(items: list[Any]) -> tuple[Any] | None:
+def first_repeat(items: list[Any]) -> tuple[Any] | None:
     """The first item listed twice, in linear time; only strings and plain scalars are
     compared (the schema lists names: anything else is a type error of its own)."""
     seen: set[tuple[str, Any]] = set()
@@ -56,7 +56,7 @@ def _first_repeat(items: list[Any]) -> tuple[Any] | None:
 
 def _unique_items(validator: Any, unique: Any, instance: Any,
                   schema: Any) -> Iterator[jsonschema.ValidationError]:
-    if unique and isinstance(instance, list) and _first_repeat(instance) is not None:
+    if unique and isinstance(instance, list) and first_repeat(instance) is not None:
         yield jsonschema.ValidationError("has non-unique elements")
 
 
@@ -69,7 +69,7 @@ def _sensitive(path: KeyPath) -> bool:
 
 
 @functools.cache
-def _validator() -> jsonschema.Draft202012Validator:
+def validator() -> jsonschema.Draft202012Validator:
     document = schema()
     # the schema has no recursion: validate against a copy with every $ref inlined, which
     # is several times faster over thousands of customers than resolving refs each time
@@ -99,7 +99,7 @@ class SchemaChecks(Checker):
     """Runs the schema over the data and adds its errors as problems."""
 
     def check_schema(self, data: Any) -> None:
-        for err in _validator().iter_errors(data):
+        for err in validator().iter_errors(data):
             if self.full:
                 break  # the rest would only be counted
             self.schema_problem(err)
@@ -180,7 +180,7 @@ class SchemaChecks(Checker):
         if kind == "minProperties":
             return f"needs at least {limit} entry" if limit == 1 else f"needs {limit} entries"
         if kind == "uniqueItems" and isinstance(value, list):
-            repeat = _first_repeat(value)
+            repeat = first_repeat(value)
             if repeat is not None:
                 return f"lists {_show(repeat[0])} twice"
         return f"invalid value ({kind})" if secret else f"{shown}: invalid value ({kind})"

@@ -35,7 +35,7 @@ import urllib3.response
 _IDLE = 60.0
 #: finished attempts are swept from the heap every this many new ones (they otherwise
 #: leave only as they reach its top)
-_SWEEP_EVERY = 4096
+SWEEP_EVERY = 4096
 
 _current = threading.local()
 
@@ -103,7 +103,7 @@ def _shut(sock: socket.socket) -> None:
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-class _Watchdog:
+class Watchdog:
     """One thread for every attempt in the process: a heap of deadlines, earliest first."""
 
     def __init__(self) -> None:
@@ -112,10 +112,17 @@ class _Watchdog:
         self._seq = itertools.count()
         self._thread: threading.Thread | None = None
 
+    @property
+    def pending(self) -> int:
+        """Deadlines held, finished ones not yet swept included (at most ``SWEEP_EVERY``
+        finished ones linger)."""
+        with self._cond:
+            return len(self._heap)
+
     def add(self, deadline: Deadline) -> None:
         with self._cond:
             seq = next(self._seq)
-            if seq % _SWEEP_EVERY == _SWEEP_EVERY - 1:
+            if seq % SWEEP_EVERY == SWEEP_EVERY - 1:
                 self._heap = [entry for entry in self._heap if not entry[2].done]
                 heapq.heapify(self._heap)
             heapq.heappush(self._heap, (deadline.ends, seq, deadline))
@@ -146,14 +153,14 @@ class _Watchdog:
             due.expire()
 
 
-_watchdog = _Watchdog()
+_watchdog = Watchdog()
 
 
 def _after_fork() -> None:
     # a child has none of the parent's threads, and its copy of the watchdog's lock may
     # have been held by one of them at the fork: start afresh
     global _watchdog
-    _watchdog = _Watchdog()
+    _watchdog = Watchdog()
 
 
 if hasattr(os, "register_at_fork"):
@@ -233,8 +240,10 @@ class DeadlineAdapter(requests.adapters.HTTPAdapter):
 
 
 __all__ = [
+    "SWEEP_EVERY",
     "Deadline",
     "DeadlineAdapter",
+    "Watchdog",
     "attempt_deadline",
     "watch_current",
 ]

@@ -64,9 +64,9 @@ def test_only_the_current_threads_attempt_learns_a_socket() -> None:
 
 
 def test_finished_attempts_do_not_pile_up_in_the_watchdog() -> None:
-    watchdog = dl._Watchdog()
-    for _ in range(3 * dl._SWEEP_EVERY):
+    watchdog = dl.Watchdog()
+    for _ in range(3 * dl.SWEEP_EVERY):
         d = dl.Deadline(60.0)
         watchdog.add(d)
         d.finish()
-    assert len(watchdog._heap) <= dl._SWEEP_EVERY
+    assert watchdog.pending <= dl.SWEEP_EVERY
