@@ -49,6 +49,21 @@ def matrix() -> list[ProviderCapabilities]:
     return rows
 
 
+def of(provider: str, *, like: str | None = None) -> ProviderCapabilities:
+    """One provider's row: ``of("sendgrid")``; ``of("sandbox", like="sendgrid")`` is the
+    sandbox as ``connect("sandbox", like="sendgrid")`` opens it (SendGrid's capabilities and
+    hints). ``ConfigError`` for an unknown name, or ``like`` on anything but the sandbox."""
+    cls = providers.get(provider)
+    label = cls.name
+    if like is not None:
+        narrowed = getattr(cls, "narrowed", None)
+        if narrowed is None:
+            raise ConfigError(f"like= applies to the sandbox, not to {provider!r}")
+        cls = narrowed(like)
+        label = f"{cls.name} (like {cls.LIKE})"
+    return ProviderCapabilities(label, cls.SUPPORTS, dict(cls.HINTS))
+
+
 def markdown() -> str:
     """The matrix as a Markdown table, followed by each provider's hints."""
     rows = matrix()
@@ -68,4 +83,4 @@ def markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["DESCRIPTIONS", "ProviderCapabilities", "markdown", "matrix"]
+__all__ = ["DESCRIPTIONS", "ProviderCapabilities", "markdown", "matrix", "of"]

@@ -7,20 +7,27 @@ It is an ordinary ``HttpProvider``: requests go through ``Transport`` (limiter, 
     acct = espkit.connect("sandbox")                       # state kept in the user data dir
     acct = espkit.connect("sandbox", path=":memory:", rate_limit=5, faults=0.05, seed=1)
     acct.provider.emulator.inject("timeout_after_commit", method="POST", path="/v1/domains")
+
+It emulates every capability any built-in provider has. ``like="sendgrid"`` narrows it to one
+provider's: its ``SUPPORTS``, ``HINTS`` and ``DOMAIN_OPTIONS``, so a call SendGrid could not
+make raises the same ``Unsupported`` (with SendGrid's hint) before anything is sent, and a
+fleet or script can be rehearsed against that ESP's limits on the sandbox.
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 import platformdirs
 import requests
 
+from espkit import providers
 from espkit.credentials import HeaderAuth, Secret
 from espkit.errors import ConfigError, ConflictingState
 from espkit.models import (
@@ -35,11 +42,13 @@ from espkit.models import (
     IpPool,
     RecordPurpose,
     RecordStatus,
+    Stream,
+    StreamKind,
     Subaccount,
 )
 from espkit.providers import paging
 from espkit.providers import payload as pl
-from espkit.providers.base import HttpProvider, remember_auth
+from espkit.providers.base import HttpProvider, Provider, remember_auth
 from espkit.sandbox import BASE_URL, MAX_PAGE, SCOPE_HEADER, Clock, Emulator, SandboxAdapter
 from espkit.transport import (
     DEFAULT_TIMEOUT,
@@ -74,10 +83,33 @@ def default_path() -> str:
     return os.path.join(directory, "sandbox.db")
 
 
+def like_choices() -> list[str]:
+    """The provider names ``like=`` accepts: every registered one but the sandbox itself."""
+    return [n for n in providers.names() if n != SandboxProvider.name]
+
+
+@functools.cache
+def _like_class(like: str) -> type[SandboxProvider]:
+    """The sandbox narrowed to provider ``like``'s capabilities (one class per name, so
+    ``type(acct.provider)`` is stable and scoped copies keep the narrowing)."""
+    model: type[Provider] = providers.get(like)
+    return type(f"SandboxLike{model.__name__}", (SandboxProvider,), {
+        "__doc__": f"The sandbox, restricted to what {model.name} supports.",
+        "LIKE": model.name,
+        "SUPPORTS": SandboxProvider.SUPPORTS & model.SUPPORTS,
+        # the model's own hints, word for word: an Unsupported reads as that ESP's would
+        "HINTS": dict(model.HINTS),
+        "DOMAIN_OPTIONS": SandboxProvider.DOMAIN_OPTIONS & model.DOMAIN_OPTIONS,
+    })
+
+
 class SandboxProvider(HttpProvider):
     name = "sandbox"
+    #: every capability any built-in provider has is emulated (``like=`` narrows it)
     SUPPORTS = frozenset(Capability)
     DOMAIN_OPTIONS = frozenset(f.name for f in attrs.fields(DomainSpec)) - {"name"}
+    #: the provider whose capability set this sandbox mimics (``like=``), or None
+    LIKE: ClassVar[str | None] = None
 
     def __init__(self, transport: Transport, emulator: Emulator,
                  subaccount: str | None = None) -> None:
@@ -113,6 +145,7 @@ class SandboxProvider(HttpProvider):
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
         limiter_url: str | None = None,
+        like: str | None = None,
     ) -> SandboxProvider:
         """``path``: SQLite file (default ``default_path()``) or ``":memory:"``. The other
         knobs are ``Emulator``'s. ``api_key``: any key is accepted (default "sandbox").
@@ -121,7 +154,11 @@ class SandboxProvider(HttpProvider):
         server, shared with every process using the same sandbox file and key; it runs on
         real time, so it cannot be combined with ``clock``. ``None`` reads
         ``$ESPKIT_LIMITER_URL``, except for an in-memory sandbox (no other process can reach
-        it) or one on an injected clock, which keep their own limiter."""
+        it) or one on an injected clock, which keep their own limiter.
+
+        ``like``: a provider name (``"sendgrid"``): behave as that provider's capability set
+        (``like_choices()``), raising its ``Unsupported`` and hint for anything else."""
+        target = cls if like is None else cls.narrowed(like)
         if limiter_url is not None and clock is not None:
             raise ConfigError("limiter_url runs on real time; it cannot be combined with clock=")
         store = default_path() if path is None else path
@@ -161,15 +198,28 @@ class SandboxProvider(HttpProvider):
             request_id_headers=cls.REQUEST_ID_HEADERS, sleep=sandbox_clock.sleep,
         )
         remember_auth(session, auth)
-        return cls(transport, emulator)
+        return target(transport, emulator)
+
+    @staticmethod
+    def narrowed(like: str) -> type[SandboxProvider]:
+        """The sandbox class restricted to provider ``like``'s capabilities (what
+        ``from_options(like=...)`` builds); ``ConfigError`` naming the choices for a name
+        that is not one of ``like_choices()``."""
+        key = like.lower().strip() if isinstance(like, str) else like
+        if key not in like_choices():
+            raise ConfigError(f"unknown provider {like!r} for like=; choose one of "
+                              + ", ".join(repr(n) for n in like_choices()))
+        return _like_class(key)
 
     def __repr__(self) -> str:
         scope = f", subaccount={self.subaccount!r}" if self.subaccount else ""
-        return f"SandboxProvider({self.emulator.store.path!r}{scope})"
+        like = f", like={self.LIKE!r}" if self.LIKE else ""
+        return f"SandboxProvider({self.emulator.store.path!r}{like}{scope})"
 
     def on_behalf_of(self, subaccount_id: str) -> SandboxProvider:
-        return SandboxProvider(self.transport.scoped({SCOPE_HEADER: subaccount_id}),
-                               self.emulator, subaccount_id)
+        # type(self): a scoped copy of a like= sandbox keeps its narrowing
+        return type(self)(self.transport.scoped({SCOPE_HEADER: subaccount_id}),
+                          self.emulator, subaccount_id)
 
     def close(self) -> None:
         # scoped copies share the parent's session and emulator; only the parent closes them
@@ -348,6 +398,41 @@ class SandboxProvider(HttpProvider):
                           lambda b: self._subaccount(b, subaccount_id),
                           json={"enabled": enabled})
 
+    def assign_subaccount_pool(self, subaccount_id: str, pool: str) -> Assignment:
+        def decode(body: Any) -> Assignment:
+            body = pl.need_obj(body, "the answer")
+            if pl.ident(body.get("subaccount"), "subaccount") != subaccount_id:
+                raise pl.Malformed("the answer is about another subaccount than the one asked")
+            if pl.need_str(body.get("target"), "target") != pool:
+                raise pl.Malformed("the answer names another pool than the one asked for")
+            return Assignment("", _enum(AssignmentKind, body.get("kind")), pool, self.name,
+                              raw=body)
+
+        path = f"/v1/subaccounts/{self.seg(subaccount_id)}/pool/{self.seg(pool)}"
+        return self._call("PUT", path, decode)
+
+    # -- message streams ---------------------------------------------------------------------
+
+    def _stream(self, d: Any, asked: str | None = None) -> Stream:
+        d = pl.need_obj(d, "the answer")
+        ident = pl.need_str(d.get("id"), "id")
+        if asked is not None and ident != asked:
+            raise pl.Malformed("the answer is about another stream than the one asked for")
+        return Stream(ident, pl.need_str(d.get("name"), "name"),
+                      _enum(StreamKind, d.get("kind")), self.name,
+                      subaccount=pl.opt_ident(d.get("subaccount"), "subaccount"), raw=d)
+
+    def list_streams(self) -> Iterator[Stream]:
+        return self._pages("/v1/streams", self._stream)
+
+    def create_stream(self, stream_id: str, name: str, kind: StreamKind) -> Stream:
+        return self._call("POST", "/v1/streams", lambda b: self._stream(b, stream_id),
+                          json={"id": stream_id, "name": name, "kind": kind.value})
+
+    def get_stream(self, stream_id: str) -> Stream:
+        return self._call("GET", f"/v1/streams/{self.seg(stream_id)}",
+                          lambda b: self._stream(b, stream_id))
+
 
 def _enum(cls: type[E], value: Any) -> E:
     """``cls(value)``, or ``Malformed`` for a value the enum does not have."""
@@ -367,4 +452,4 @@ def _time(value: Any) -> datetime | None:
         return None
 
 
-__all__ = ["SandboxProvider", "default_path"]
+__all__ = ["SandboxProvider", "default_path", "like_choices"]

@@ -16,6 +16,9 @@ Endpoints (all JSON; names, IPs and ids are single percent-encoded path segments
     PUT    /v1/pools/{name}/ips/{ip}   DELETE /v1/pools/{name}/ips/{ip}
     GET    /v1/subaccounts             POST /v1/subaccounts {"name"}
     GET    /v1/subaccounts/{id}        PUT /v1/subaccounts/{id}/status {"enabled"}
+    PUT    /v1/subaccounts/{id}/pool/{pool}             (everything it sends uses the pool)
+    GET    /v1/streams                 POST /v1/streams {"id", "name", "kind"}
+    GET    /v1/streams/{id}            (message streams of the calling account, Postmark's)
 
 Every state change other than a create is a PUT or DELETE, so clients may retry it. Requests
 carry ``Authorization: Bearer <key>`` (any key not revoked) and optionally the scope header
@@ -43,6 +46,7 @@ from espkit import validate
 from espkit.errors import ValidationError
 from espkit.sandbox.clock import Clock
 from espkit.sandbox.store import ApiError, Store, not_found
+from espkit.sandbox.tables import STREAM_KINDS
 
 SCOPE_HEADER = "X-On-Behalf-Of"
 MAX_PAGE = 100
@@ -147,6 +151,10 @@ class App:
             ("POST", "/v1/subaccounts", self._create_subaccount),
             ("GET", "/v1/subaccounts/{id}", self._get_subaccount),
             ("PUT", "/v1/subaccounts/{id}/status", self._set_subaccount_status),
+            ("PUT", "/v1/subaccounts/{id}/pool/{pool}", self._assign_subaccount_pool),
+            ("GET", "/v1/streams", self._list_streams),
+            ("POST", "/v1/streams", self._create_stream),
+            ("GET", "/v1/streams/{stream}", self._get_stream),
         ]
 
     # -- the request cycle -------------------------------------------------------------------
@@ -342,6 +350,28 @@ class App:
         if not isinstance(enabled, bool):
             raise ApiError(400, "invalid_request", "enabled must be true or false")
         return 200, self.store.set_subaccount_enabled(call.params["id"], enabled)
+
+    def _assign_subaccount_pool(self, call: Call) -> tuple[int, Any]:
+        _main_only(call)
+        return 200, self.store.assign_subaccount_pool(call.params["id"], call.params["pool"])
+
+    def _list_streams(self, call: Call) -> tuple[int, Any]:
+        return 200, _paged(lambda after, limit: self.store.list_streams(
+            call.account, after, limit), call.query)
+
+    def _create_stream(self, call: Call) -> tuple[int, Any]:
+        body = _object(call.body, {"id", "name", "kind"})
+        sid = validate.resource_name(body.get("id"), "id")
+        name = body.get("name", sid)
+        if not isinstance(name, str) or not name.strip() or any(c in name for c in "\r\n"):
+            raise ApiError(400, "invalid_request", "name must be one non-empty line")
+        kind = body.get("kind")
+        validate.choice(kind, "kind", STREAM_KINDS)
+        assert isinstance(kind, str)  # one of STREAM_KINDS
+        return 201, self.store.create_stream(call.account, sid, name, kind, self.clock.time())
+
+    def _get_stream(self, call: Call) -> tuple[int, Any]:
+        return 200, self.store.get_stream(call.account, call.params["stream"])
 
 
 def _pattern(template: str) -> re.Pattern[str]:

@@ -29,9 +29,31 @@ from espkit.errors import ConfigError
 MEMORY = ":memory:"
 #: ``PRAGMA application_id`` of an espkit sandbox database ("ESPK")
 APPLICATION_ID = 0x4553504B
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: older versions this espkit upgrades in place when it opens them (each step only adds)
+UPGRADABLE = frozenset({1})
 #: what ``sqlite3`` files start with (https://www.sqlite.org/fileformat.html)
 SQLITE_MAGIC = b"SQLite format 3\x00"
+
+#: schema version 2: message streams (Postmark's), and the pool a subaccount sends from
+#: (SendGrid's and SparkPost's binding). ``IF NOT EXISTS`` so the step is safe to re-run.
+UPGRADE_1_TO_2 = (
+    """
+CREATE TABLE IF NOT EXISTS streams (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account TEXT NOT NULL,  -- "" = main account, else the subaccount id
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('transactional', 'broadcast', 'inbound')),
+    created_at REAL NOT NULL,
+    UNIQUE (account, id)
+)""",
+    """
+CREATE TABLE IF NOT EXISTS subaccount_pools (
+    sub_seq INTEGER PRIMARY KEY REFERENCES subaccounts (seq) ON DELETE CASCADE,
+    pool_seq INTEGER NOT NULL REFERENCES pools (seq)
+)""",
+)
 
 SCHEMA = """
 CREATE TABLE subaccounts (
@@ -73,7 +95,7 @@ CREATE TABLE assignments (
     PRIMARY KEY (domain_seq, kind, target)
 );
 CREATE INDEX assignments_by_target ON assignments (kind, target);
-"""
+""" + "".join(f"{s};" for s in UPGRADE_1_TO_2)
 #: the tables that tell a sandbox database made before ``APPLICATION_ID`` was set
 TABLES = frozenset({"subaccounts", "domains", "pools", "ips", "assignments"})
 
@@ -100,6 +122,8 @@ def open_database(path: str, seed: Seed) -> sqlite3.Connection:
         # commit, which is the difference between 50 and 5,000 creates a second
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
+        if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            _upgrade(db)
     except BaseException:
         db.close()
         raise
@@ -108,7 +132,8 @@ def open_database(path: str, seed: Seed) -> sqlite3.Connection:
 
 def check(path: str) -> None:
     """Raise ``ConfigError`` unless ``path`` is an espkit sandbox database of this schema
-    version. Reads only: the file, whatever it is, is left as it was."""
+    version or one ``open_database`` upgrades. Reads only: the file, whatever it is, is left
+    as it was."""
     try:
         info = os.stat(path)
     except OSError as exc:
@@ -171,11 +196,30 @@ def _check_identity(path: str, app_id: int, version: int, tables: frozenset[str]
             f"sandbox state {path!r} is a SQLite database but not an espkit sandbox "
             "(it lacks the sandbox's tables); use another path"
         )
-    if version != SCHEMA_VERSION:
+    if version != SCHEMA_VERSION and version not in UPGRADABLE:
         raise ConfigError(
             f"sandbox state {path!r} has schema version {version}; this espkit "
-            f"understands {SCHEMA_VERSION}. Use another path or delete the file."
+            f"understands {SCHEMA_VERSION} (and upgrades "
+            f"{', '.join(map(str, sorted(UPGRADABLE)))}). Use another path, or delete the "
+            "file to start afresh."
         )
+
+
+def _upgrade(db: sqlite3.Connection) -> None:
+    """Bring an older sandbox database up to ``SCHEMA_VERSION`` in one transaction: the
+    steps only add tables, so everything the file held stays as it was."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        # re-read under the write lock: another process may have upgraded it meanwhile
+        if db.execute("PRAGMA user_version").fetchone()[0] == 1:
+            for statement in UPGRADE_1_TO_2:
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
 
 
 def _create(path: str, seed: Seed) -> None:
@@ -248,5 +292,5 @@ def _uri(path: str, mode: str) -> str:
     return f"{pathlib.Path(os.path.abspath(path)).as_uri()}?{mode}"
 
 
-__all__ = ["APPLICATION_ID", "MEMORY", "SCHEMA", "SCHEMA_VERSION", "TABLES", "check",
-           "open_database"]
+__all__ = ["APPLICATION_ID", "MEMORY", "SCHEMA", "SCHEMA_VERSION", "TABLES", "UPGRADABLE",
+           "UPGRADE_1_TO_2", "check", "open_database"]

@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from espkit.sandbox import database, records
+from espkit.sandbox import database, records, tables
 
 #: the account's dedicated IPs (documentation ranges, RFC 5737 / RFC 3849)
 SEED_IPS = (*(f"198.51.100.{n}" for n in range(1, 17)), "2001:db8::10", "2001:db8::11")
@@ -293,10 +293,13 @@ class Store:
                     f"pool {name} is used by {len(users)} domain(s); give a replacement "
                     "(an IP, another pool, or 'shared')",
                 )
+            target = None if replacement is None else self._target(db, replacement)
+            if target == ("pool", name):
+                raise ApiError(400, "invalid_request", "a pool cannot replace itself")
+            refused = tables.release_pool(db, pool, target, replacement is not None)
+            if refused is not None:
+                raise ApiError(409, "conflict", refused)
             if users and replacement is not None:
-                target = self._target(db, replacement)
-                if target == ("pool", name):
-                    raise ApiError(400, "invalid_request", "a pool cannot replace itself")
                 db.execute("DELETE FROM assignments WHERE kind = 'pool' AND target = ?",
                            (name,))
                 for seq in users:
@@ -386,26 +389,60 @@ class Store:
                 raise ApiError(409, "already_exists", f"subaccount {name} already exists")
             db.execute("INSERT INTO subaccounts (id, name, created_at) VALUES (?, ?, ?)",
                        (_stable_id("sub", name), name, now))
-            return _sub_out(db.execute("SELECT * FROM subaccounts WHERE name = ?",
-                                       (name,)).fetchone())
+            return self._sub_out(db, db.execute("SELECT * FROM subaccounts WHERE name = ?",
+                                                (name,)).fetchone())
 
     def get_subaccount(self, sub_id: str) -> dict[str, Any]:
         with self._read() as db:
-            return _sub_out(self._sub(db, sub_id))
+            return self._sub_out(db, self._sub(db, sub_id))
 
     def list_subaccounts(self, after: int, limit: int
                          ) -> tuple[list[dict[str, Any]], int | None]:
         with self._read() as db:
             rows = db.execute("SELECT * FROM subaccounts WHERE seq > ? ORDER BY seq LIMIT ?",
                               (after, limit + 1)).fetchall()
-        page, cursor = _page(rows, limit)
-        return [_sub_out(r) for r in page], cursor
+            page, cursor = _page(rows, limit)
+            return [self._sub_out(db, r) for r in page], cursor
+
+    @staticmethod
+    def _sub_out(db: sqlite3.Connection, row: sqlite3.Row) -> dict[str, Any]:
+        return {"id": row["id"], "name": row["name"], "enabled": bool(row["enabled"]),
+                "pool": tables.sub_pool(db, row["seq"]), "created_at": _iso(row["created_at"])}
 
     def set_subaccount_enabled(self, sub_id: str, enabled: bool) -> dict[str, Any]:
         with self._tx() as db:
             seq = self._sub(db, sub_id)["seq"]
             db.execute("UPDATE subaccounts SET enabled = ? WHERE seq = ?", (enabled, seq))
-            return _sub_out(self._sub(db, sub_id))
+            return self._sub_out(db, self._sub(db, sub_id))
+
+    def assign_subaccount_pool(self, sub_id: str, pool: str) -> dict[str, Any]:
+        with self._tx() as db:
+            bound = tables.bind_pool(db, self._sub(db, sub_id), self._pool(db, pool))
+        if isinstance(bound, str):
+            raise ApiError(409, "conflict", bound)
+        return bound
+
+    # -- message streams (``tables``) --------------------------------------------------------
+
+    def create_stream(self, account: str, sid: str, name: str, kind: str, now: float
+                      ) -> dict[str, Any]:
+        with self._tx() as db:
+            made = tables.create_stream(db, account, sid, name, kind, now)
+        if made is None:
+            raise ApiError(409, "already_exists", f"stream {sid} already exists")
+        return made
+
+    def get_stream(self, account: str, sid: str) -> dict[str, Any]:
+        with self._read() as db:
+            found = tables.stream(db, account, sid)
+        if found is None:
+            raise not_found(f"stream {sid}")
+        return found
+
+    def list_streams(self, account: str, after: int, limit: int
+                     ) -> tuple[list[dict[str, Any]], int | None]:
+        with self._read() as db:
+            return tables.list_streams(db, account, after, limit)
 
 
 def _domain_out(row: dict[str, Any], settings: dict[str, Any],
@@ -423,7 +460,3 @@ def _ip_out(row: sqlite3.Row) -> dict[str, Any]:
     return {"address": row["address"], "pool": row["pool"], "rdns": row["rdns"],
             "warming_up": bool(row["warming_up"]), "enabled": True}
 
-
-def _sub_out(row: sqlite3.Row) -> dict[str, Any]:
-    return {"id": row["id"], "name": row["name"], "enabled": bool(row["enabled"]),
-            "created_at": _iso(row["created_at"])}
