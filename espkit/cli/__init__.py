@@ -34,6 +34,7 @@ from espkit.cli import (  # noqa: F401  (importing a command module registers it
     ips,
     pools,
     providers,
+    sandbox,
     subaccounts,
     verify,
 )

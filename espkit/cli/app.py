@@ -7,6 +7,14 @@ Tables for people, ``--output json`` for scripts. Errors print as one line on st
 traceback only with ``--debug``). Exit codes: 0 ok, 1 the ESP refused or failed, 2 bad input
 or configuration, 130 interrupted.
 
+The command line's conventions (docs/cli.md, held by tests/cli/test_cli_convention.py) live
+here where code can carry them: every command and group is made by ``Group``, which gives
+each one ``-o/--output``, so it works before or after the subcommand; ``yes_option`` with
+``confirm`` is the one confirmation behaviour (off a terminal without ``--yes``: exit 2, "pass
+--yes"; prompts on stderr); ``progress_option`` is the one ``--no-progress``; a
+``--subaccount`` is a name or an id (``resolve_subaccount``). Off a terminal, and without
+``$COLUMNS``, the consoles are ``PIPED_WIDTH`` wide, so a piped table is not folded at 80.
+
 Text from an ESP (names, record values, error messages) or from a fleet file is data, never
 terminal commands or rich markup (docs/security.md). Three layers see to it: ``escape``
 (markup and control characters, for text put into markup), ``clean`` (control characters, for
@@ -29,7 +37,7 @@ from typing import Any, NoReturn, TypeVar
 
 try:
     import click
-    from rich.console import Console, ConsoleOptions, RenderableType
+    from rich.console import Console, ConsoleDimensions, ConsoleOptions, RenderableType
     from rich.markup import escape as escape_markup
     from rich.segment import Segment
     from rich.table import Table
@@ -42,7 +50,7 @@ import attrs
 
 from espkit import providers as registry
 from espkit.account import Account, connect
-from espkit.errors import EspError, EspkitError
+from espkit.errors import ConfigError, EspError, EspkitError, Unsupported
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -120,6 +128,25 @@ class SafeConsole(Console):
                 yield Segment(clean(segment.text, multiline=True, visible=False),
                               segment.style)
 
+    @property
+    def size(self) -> ConsoleDimensions:
+        """The terminal's size; off a terminal (piped, redirected) ``PIPED_WIDTH`` columns
+        unless ``$COLUMNS`` says otherwise, so a table someone greps or saves keeps one row
+        a line instead of folding at rich's default of 80."""
+        size = Console.size.fget(self)  # type: ignore[attr-defined]
+        assert isinstance(size, ConsoleDimensions)
+        if (self._width is None and not self.is_terminal
+                and not self._environ.get("COLUMNS", "").isdigit()):
+            return ConsoleDimensions(PIPED_WIDTH, size.height)
+        return size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+#: columns of a table printed off a terminal: wide enough for a 4096-bit DKIM key on one line
+PIPED_WIDTH = 1024
 
 out = SafeConsole()
 err = SafeConsole(stderr=True)
@@ -141,8 +168,27 @@ class Ctx:
     def account(self) -> Account:
         if self._account is None:
             acct = connect(self.provider, **self.options)
-            self._account = acct.on_behalf_of(self.subaccount) if self.subaccount else acct
+            if self.subaccount:
+                acct = acct.on_behalf_of(resolve_subaccount(acct, self.subaccount))
+            self._account = acct
         return self._account
+
+
+def resolve_subaccount(acct: Account, given: str) -> str:
+    """The id of the subaccount ``given`` names: its id, or its name (the fleet file and
+    ``subaccounts create`` know subaccounts by name, ESPs by id). One listing; an id wins
+    over another subaccount's equal name, as it did when only ids were taken. Neither is a
+    ``ConfigError`` saying so; an ESP without subaccounts is left to say that itself."""
+    try:
+        ids = acct.subaccounts.ids_by_name()
+    except Unsupported:
+        return given
+    if given in ids.values():
+        return given
+    if given in ids:
+        return ids[given]
+    raise ConfigError(f"no subaccount {given!r} in the {acct.name} account: it is neither the "
+                      "name nor the id of one (`espkit subaccounts list` shows them)")
 
 
 def to_plain(value: Any) -> Any:
@@ -198,17 +244,83 @@ def handled(fn: F) -> F:
 
 pass_ctx = click.make_pass_decorator(Ctx)
 
+# -- the shared options ------------------------------------------------------------------------
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+OUTPUTS = ("table", "json")
+OUTPUT_HELP = "table for people, json for scripts; before or after the command."
+
+
+def _set_output(click_ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    # the root group has made the Ctx by the time a subcommand's options are parsed
+    ctx = click_ctx.find_object(Ctx)
+    if value is not None and ctx is not None:
+        ctx.output = value
+
+
+def output_option() -> click.Option:
+    """``-o/--output`` of a command or group below the root: given, it replaces the root's."""
+    return click.Option(["-o", "--output"], type=click.Choice(OUTPUTS), default=None,
+                        expose_value=False, callback=_set_output, help=OUTPUT_HELP)
+
+
+class Group(click.Group):
+    """The class of ``cli`` and of every group below it (``group_class = type``): a command
+    or group added to one gets ``-o/--output`` (``output_option``), so ``espkit domains list
+    -o json`` works as ``espkit -o json domains list`` does, on every command, including
+    those a module adds later."""
+
+    group_class = type
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        if not any(p.name == "output" for p in cmd.params):
+            cmd.params.append(output_option())
+        super().add_command(cmd, name)
+
+
+def yes_option(fn: F) -> F:
+    """``-y/--yes`` of a command that deletes or applies; its body calls ``confirm``."""
+    return click.option("-y", "--yes", is_flag=True,
+                        help="Do not ask for confirmation (needed when not run from a "
+                             "terminal).")(fn)
+
+
+def progress_option(fn: F) -> F:
+    """``--no-progress`` of a command that shows progress on stderr."""
+    return click.option("--no-progress", "no_progress", is_flag=True,
+                        help="No progress display on stderr.")(fn)
+
+
+def stdin_is_terminal() -> bool:
+    """Whether someone can answer a prompt (tests replace it to answer one)."""
+    return sys.stdin.isatty()
+
+
+def confirm(yes: bool, action: str) -> None:
+    """The one confirmation of a command that deletes or applies, ``action`` saying what it
+    is about to do ("delete pool marketing from mailgun"): nothing to ask with ``--yes``;
+    off a terminal, a usage error (exit 2) saying to pass ``--yes`` (a prompt there would
+    take piped input for the answer); on one, the question on stderr, and "no" exits 1
+    with nothing changed."""
+    if yes:
+        return
+    action = clean(action)  # names typed or read from a file: shown, never acted on
+    if not stdin_is_terminal():
+        raise click.UsageError(f"not run from a terminal, so nobody can confirm: pass --yes "
+                               f"to {action}")
+    if not click.confirm(action[:1].upper() + action[1:] + "?", default=False, err=True):
+        fail("not confirmed: nothing was changed", EXIT_ESP)
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-p", "--provider", envvar="ESPKIT_PROVIDER", default="sandbox", show_default=True,
               help="ESP to talk to: " + ", ".join(registry.names()) + ".")
 @click.option("--region", envvar="ESPKIT_REGION", help="ESP region, e.g. us or eu.")
 @click.option("--base-url", help="Override the API base URL (proxy or local mock).")
 @click.option("--sandbox-db", type=click.Path(dir_okay=False),
               help="Sandbox state file (':memory:' for none).")
-@click.option("--subaccount", help="Act on behalf of this subaccount id.")
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
-              show_default=True)
+@click.option("--subaccount", help="Act on behalf of this subaccount (its name or id).")
+@click.option("-o", "--output", type=click.Choice(OUTPUTS), default="table",
+              show_default=True, help=OUTPUT_HELP)
 @click.option("--debug", is_flag=True, help="Show tracebacks and HTTP debug logs.")
 @click.version_option(package_name="espkit")
 @click.pass_context
@@ -217,13 +329,25 @@ def cli(click_ctx: click.Context, provider: str, region: str | None, base_url: s
     """Manage sending domains, DNS records, dedicated IPs, pools and subaccounts on any ESP."""
     options: dict[str, Any] = {}
     if provider == "sandbox":
+        # $ESPKIT_REGION is a default for whichever ESP it fits: only a --region typed for
+        # the sandbox is worth a warning
+        typed = click_ctx.get_parameter_source("region") is click.core.ParameterSource.COMMANDLINE
+        ignored = [f"--region {region}" if region and typed else "",
+                   "--base-url" if base_url else ""]
         if sandbox_db:
             options["path"] = sandbox_db
     else:
+        # `espkit sandbox ...` works on the sandbox file whatever the provider
+        used = click_ctx.invoked_subcommand == "sandbox"
+        ignored = ["--sandbox-db" if sandbox_db and not used else ""]
         if region:
             options["region"] = region
         if base_url:
             options["base_url"] = base_url
+    for option in filter(None, ignored):  # said, never silently dropped
+        applies = "the sandbox only" if option == "--sandbox-db" else "real ESPs, not the sandbox"
+        err.print(clean(f"warning: {option} applies to {applies}: ignored"), style="yellow",
+                  highlight=False, markup=False)
     if debug:
         import logging
 
@@ -231,5 +355,7 @@ def cli(click_ctx: click.Context, provider: str, region: str | None, base_url: s
     click_ctx.obj = Ctx(provider, options, output, subaccount, debug)
 
 
-__all__ = ["EXIT_CONFIG", "EXIT_ESP", "Ctx", "SafeConsole", "clean", "cli", "emit", "err",
-           "escape", "fail", "handled", "out", "pass_ctx", "to_plain"]
+__all__ = ["EXIT_CONFIG", "EXIT_ESP", "OUTPUTS", "PIPED_WIDTH", "Ctx", "Group", "SafeConsole",
+           "clean", "cli", "confirm", "emit", "err", "escape", "fail", "handled", "out",
+           "output_option", "pass_ctx", "progress_option", "resolve_subaccount",
+           "stdin_is_terminal", "to_plain", "yes_option"]

@@ -25,55 +25,125 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from espkit import bulk as engine
 from espkit.bulk import FAILED, REPORT_COLUMNS, Bulk, BulkInterrupted, Journal, Report
 from espkit.bulk.identity import identity_of, shown
-from espkit.cli.app import EXIT_ESP, Ctx, cli, err, escape, handled, out, pass_ctx
+from espkit.cli.app import (
+    EXIT_ESP,
+    Ctx,
+    clean,
+    cli,
+    confirm,
+    err,
+    escape,
+    handled,
+    out,
+    pass_ctx,
+    yes_option,
+)
+from espkit.cli.assign import IP, POOL, one_target
 from espkit.cli.progress import ProgressBar
 from espkit.cli.tables import cell
+from espkit.dns import csv_cell
 from espkit.errors import ConfigError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+#: the subcommands that run a job
+_RUN = ("create", "delete", "verify", "assign", "resume")
+#: the bulk options: each is accepted before the subcommand (``bulk --journal J create F``)
+#: and after it (``bulk create F --journal J``); the later one wins. (decls, attrs, the
+#: ``_Options`` field it sets, the subcommands that take it after them)
+_BULK_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any], str, tuple[str, ...]], ...] = (
+    (("--journal", "-j", "journal"),
+     {"type": click.Path(dir_okay=False),
+      "help": "SQLite journal: makes the run resumable and duplicate-free across crashes. "
+              "Re-run with the same file to resume."},
+     "journal", (*_RUN, "status", "adopt")),
+    (("--failed", "failed"),
+     {"type": click.Path(dir_okay=False),
+      "help": "Where to write failed items (default: <journal>.failed.csv, or "
+              "espkit-failed.csv)."},
+     "failed", _RUN),
+    (("--rate-limit", "rate_limit"),
+     {"type": click.FloatRange(min=0.01),
+      "help": "The account's API rate limit in requests/second, if not the ESP's "
+              "documented one."},
+     "rate_limit", _RUN),
+    (("--max-concurrency", "max_concurrency"),
+     {"type": click.IntRange(1, 1024),
+      "help": "Cap on requests in flight (the engine sizes below it).  [default: 256]"},
+     "max_concurrency", _RUN),
+    (("--no-progress", "no_progress"),
+     {"is_flag": True, "default": None, "help": "No progress display on stderr."},
+     "no_progress", _RUN),
+)
+
+
+def _set_option(field: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(click_ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        # given after the subcommand, it replaces the group's (each defaults to None, the
+        # --no-progress flag too, so one not given there leaves the group's alone)
+        if value is not None:
+            options = click_ctx.meta.get("bulk")
+            if isinstance(options, _Options):
+                setattr(options, field, value)
+    return callback
+
+
+def _bulk_options(command: str) -> Callable[[F], F]:
+    """The bulk group's options that apply to ``command``, accepted after it too."""
+
+    def decorate(fn: F) -> F:
+        for decls, attrs, field, commands in reversed(_BULK_OPTIONS):
+            if command in commands:
+                fn = click.option(*decls, **attrs, expose_value=False,
+                                  callback=_set_option(field))(fn)
+        return fn
+
+    return decorate
+
+
+def _group_options(fn: F) -> F:
+    """The bulk options where they always were: before the subcommand."""
+    for decls, attrs, _field, _commands in reversed(_BULK_OPTIONS):
+        fn = click.option(*decls, **attrs)(fn)
+    return fn
 
 
 @cli.group()
-@click.option("--journal", "-j", type=click.Path(dir_okay=False),
-              help="SQLite journal: makes the run resumable and duplicate-free across "
-                   "crashes. Re-run with the same file to resume.")
-@click.option("--failed", "failed_path", type=click.Path(dir_okay=False),
-              help="Where to write failed items (default: <journal>.failed.csv, or "
-                   "espkit-failed.csv).")
-@click.option("--rate-limit", type=click.FloatRange(min=0.01),
-              help="The account's API rate limit in requests/second, if not the ESP's "
-                   "documented one.")
-@click.option("--max-concurrency", type=click.IntRange(1, 1024), default=256,
-              show_default=True, help="Cap on requests in flight (the engine sizes below it).")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@_group_options
 @click.pass_context
-def bulk(click_ctx: click.Context, journal: str | None, failed_path: str | None,
-         rate_limit: float | None, max_concurrency: int, no_progress: bool) -> None:
+def bulk(click_ctx: click.Context, journal: str | None, failed: str | None,
+         rate_limit: float | None, max_concurrency: int | None,
+         no_progress: bool | None) -> None:
     """Create, delete, verify or assign many domains: rate-limited, resumable, reported.
 
     FILE is CSV (a header with name or domain, plus pool, ips, dkim_key_size ...),
-    JSON, JSON Lines, or one name per line; '-' reads stdin.
+    JSON, JSON Lines, or one name per line; '-' reads stdin. The options here are taken
+    after the subcommand too.
     """
-    ctx = click_ctx.find_object(Ctx)
-    assert ctx is not None
-    if rate_limit is not None:
-        ctx.options["rate_limit"] = rate_limit
-    click_ctx.meta["bulk"] = _Options(journal, failed_path, max_concurrency, not no_progress)
+    click_ctx.meta["bulk"] = _Options(journal, failed, rate_limit, max_concurrency or 256,
+                                      bool(no_progress))
 
 
 class _Options:
-    def __init__(self, journal: str | None, failed: str | None, max_concurrency: int,
-                 progress: bool) -> None:
+    """What the bulk options say, before or after the subcommand."""
+
+    def __init__(self, journal: str | None, failed: str | None, rate_limit: float | None,
+                 max_concurrency: int, no_progress: bool) -> None:
         self.journal = journal
         self.failed = failed
+        self.rate_limit = rate_limit
         self.max_concurrency = max_concurrency
-        self.progress = progress
+        self.no_progress = no_progress
 
     def failed_file(self) -> Path:
         if self.failed:
@@ -82,10 +152,24 @@ class _Options:
             return Path(self.journal).with_suffix(".failed.csv")
         return Path("espkit-failed.csv")
 
+    def journal_file(self, command: str) -> str:
+        """The journal an earlier run wrote, for ``status``/``adopt``/``resume``."""
+        if not self.journal:
+            raise click.UsageError(f"bulk {command} needs the journal of an earlier run: "
+                                   "pass --journal FILE")
+        if not Path(self.journal).exists():
+            raise ConfigError(f"no journal at {self.journal}: pass --journal FILE of an "
+                              "earlier run")
+        return self.journal
 
-def _options() -> _Options:
+
+def _options(ctx: Ctx | None = None) -> _Options:
+    """The bulk options; with ``ctx``, the rate limit is put into the account's options
+    (before the account is opened, on first use)."""
     options = click.get_current_context().meta["bulk"]
     assert isinstance(options, _Options)
+    if ctx is not None and options.rate_limit is not None:
+        ctx.options["rate_limit"] = options.rate_limit
     return options
 
 
@@ -94,6 +178,7 @@ FILE = click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
 
 @bulk.command("create")
 @FILE
+@_bulk_options("create")
 @pass_ctx
 @handled
 def bulk_create(ctx: Ctx, file: str) -> None:
@@ -103,19 +188,19 @@ def bulk_create(ctx: Ctx, file: str) -> None:
 
 @bulk.command("delete")
 @FILE
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
+@_bulk_options("delete")
 @pass_ctx
 @handled
 def bulk_delete(ctx: Ctx, file: str, yes: bool) -> None:
     """Delete every domain in FILE."""
-    if not yes:
-        click.confirm(f"Delete every domain listed in {file} from {ctx.provider}?",
-                      abort=True, err=True)
+    confirm(yes, f"delete every domain listed in {file} from {ctx.provider}")
     _run(ctx, lambda b: b.delete_domains(engine.read_items(file)))
 
 
 @bulk.command("verify")
 @FILE
+@_bulk_options("verify")
 @pass_ctx
 @handled
 def bulk_verify(ctx: Ctx, file: str) -> None:
@@ -125,33 +210,34 @@ def bulk_verify(ctx: Ctx, file: str) -> None:
 
 @bulk.command("assign")
 @FILE
-@click.option("--pool", help="Send from this IP pool.")
-@click.option("--ip", help="Send from this dedicated IP.")
+@POOL
+@IP
+@_bulk_options("assign")
 @pass_ctx
 @handled
 def bulk_assign(ctx: Ctx, file: str, pool: str | None, ip: str | None) -> None:
-    """Make every domain in FILE send from --pool or --ip."""
+    """Make every domain in FILE send from --pool or --ip (exactly one of them)."""
+    one_target(pool, ip)
     _run(ctx, lambda b: b.assign(engine.read_items(file), pool=pool, ip=ip))
 
 
 @bulk.command("resume")
+@_bulk_options("resume")
 @pass_ctx
 @handled
 def bulk_resume(ctx: Ctx) -> None:
     """Finish the job recorded in --journal (no FILE needed)."""
-    if not _options().journal:
-        raise ConfigError("resume needs --journal FILE (the journal of the run to finish)")
+    _options().journal_file("resume")
     _run(ctx, lambda b: b.resume())
 
 
 @bulk.command("status")
+@_bulk_options("status")
 @pass_ctx
 @handled
 def bulk_status(ctx: Ctx) -> None:
     """Show what the job in --journal has done so far (no request is sent)."""
-    path = _options().journal
-    if not path or not Path(path).exists():
-        raise ConfigError(f"no journal at {path!r}: pass --journal FILE of an earlier run")
+    path = _options().journal_file("status")
     with Journal(path) as journal:
         journal.check_rows()  # an unreadable row is named here, not counted as nothing
         meta, states, outcomes = journal.meta(), journal.counts(), journal.outcomes()
@@ -163,8 +249,10 @@ def bulk_status(ctx: Ctx) -> None:
         return
     # the journal's text is not ours: bounded, control characters escaped, no markup
     account = identity.describe() if identity else shown(meta.get("provider", "?"))
-    t = Table("state", "items", title=escape(f"{path}: {shown(meta.get('operation', '?'))} "
-                                             f"on {account}"))
+    # the heading as a line of its own: a table's title folds to the table's narrow width
+    out.print(Text(clean(f"{path}: {shown(meta.get('operation', '?'))} on {account}")),
+              soft_wrap=True)
+    t = Table("state", "items")
     for state, n in states.items():
         t.add_row(state, str(n))
     for outcome, n in outcomes.items():
@@ -173,6 +261,7 @@ def bulk_status(ctx: Ctx) -> None:
 
 
 @bulk.command("adopt")
+@_bulk_options("adopt")
 @pass_ctx
 @handled
 def bulk_adopt(ctx: Ctx) -> None:
@@ -180,21 +269,22 @@ def bulk_adopt(ctx: Ctx) -> None:
 
     Journals now record the account they belong to, and one that does not is refused once
     it holds finished items: adopt it only if it was started on this account."""
-    path = _options().journal
-    if not path or not Path(path).exists():
-        raise ConfigError(f"no journal at {path!r}: pass --journal FILE of an earlier run")
+    path = _options().journal_file("adopt")
     identity = identity_of(ctx.account)
     with Journal(path) as journal:
         journal.adopt(identity)
-    err.print(escape(f"journal {path} belongs to {identity.describe()}"), highlight=False)
+    if ctx.output == "json":
+        click.echo(json.dumps({"journal": path, "account": identity.describe()}, indent=2))
+    else:
+        err.print(escape(f"journal {path} belongs to {identity.describe()}"), highlight=False)
 
 
 # -- running and reporting -----------------------------------------------------------------
 
 
 def _run(ctx: Ctx, start: Callable[[Bulk], Report]) -> None:
-    options = _options()
-    progress = ProgressBar() if options.progress and ctx.output != "json" else None
+    options = _options(ctx)
+    progress = ProgressBar() if not options.no_progress and ctx.output != "json" else None
     runner = Bulk(ctx.account, journal=options.journal,
                   max_concurrency=options.max_concurrency,
                   on_progress=progress.update if progress else None)
@@ -213,7 +303,7 @@ def _run(ctx: Ctx, start: Callable[[Bulk], Report]) -> None:
 
 def _finish(ctx: Ctx, journal: Journal, options: _Options, report: Report) -> None:
     _show(ctx, report)
-    written = _write_failed(journal, options.failed_file(), report)
+    written = write_failed(journal, options.failed_file(), report)
     if written:
         err.print(f"{len(report.failed)} failed item(s) written to {escape(str(written))}: "
                   "fix them and feed the file back to the same command", highlight=False)
@@ -241,7 +331,7 @@ def _show(ctx: Ctx, report: Report) -> None:
             out.print(f"... and {len(report.failed) - 20} more (see the failed-items file)")
 
 
-def _write_failed(journal: Journal, path: Path, report: Report) -> Path | None:
+def write_failed(journal: Journal, path: Path, report: Report) -> Path | None:
     """Write the failed items as CSV in their input form plus what went wrong. Items the
     journal no longer holds as failed (a later pass settled them) are left out."""
     if not report.failed:
@@ -256,18 +346,6 @@ def _write_failed(journal: Journal, path: Path, report: Report) -> Path | None:
 
 
 #: what a spreadsheet takes as the start of a formula (OWASP, CSV injection)
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\n")
-
-
-def csv_cell(value: object) -> str:
-    """One CSV cell, inert in a spreadsheet: error text comes from the ESP, and a cell such
-    as ``=HYPERLINK(...)`` would run when the file is opened. Such a cell gets a leading
-    ``'`` (OWASP's advice), which shows the text as it was. The one place the failed-items
-    file's cells are made; a shared neutraliser replaces this body."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_STARTS) else text
-
-
 def write_private_csv(path: Path, rows: Iterable[Iterable[object]]) -> None:
     """Write ``rows`` (the first is the header) to ``path`` as CSV, every cell through
     ``csv_cell``. The file is 0600 from its creation (``mkstemp``) and takes the place of

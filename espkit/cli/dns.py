@@ -3,7 +3,7 @@
     espkit dns export news.acme.com mail.acme.com --format bind
     espkit dns export --all --format csv --out records.csv
     espkit dns export --fleet fleet.yaml --format octodns --zone acme=acme.com --out-dir zones/
-    espkit dns check --all --nameserver 192.0.2.53 --only-problems
+    espkit dns check --all --nameserver 192.0.2.53 --only-problems --lookup-timeout 5
 
 Domains come from the account (named ones, ``--all``), or from a fleet file (``--fleet``: its
 declared domains that exist in their connection's account, labelled with their customer; the
@@ -20,6 +20,8 @@ is never left half-updated.
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import sys
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +45,7 @@ from espkit.cli.app import (
     handled,
     out,
     pass_ctx,
+    progress_option,
     to_plain,
 )
 from espkit.cli.tables import cell
@@ -302,30 +305,72 @@ def _summary(checks: Iterable[records.RecordCheck], domains: int) -> str:
             + ", ".join(f"{n} {status}" for status, n in counts.items()))
 
 
+def check_nameservers(_ctx: click.Context, _param: click.Parameter, values: Sequence[str]
+                 ) -> tuple[str, ...]:
+    """Each ``--nameserver`` an IP address with an optional port, or a usage error (exit 2)
+    before anything is looked up: a typo would otherwise time out on every record."""
+    for value in values:
+        try:
+            address, _port = records.parse_nameserver(value)
+            ipaddress.ip_address(address)
+        except (ConfigError, ValueError):
+            raise click.BadParameter(
+                f"{clean(value)!r} is not IP, IP:PORT or [IPv6]:PORT (a nameserver is "
+                "given by address, e.g. 192.0.2.53 or 127.0.0.1:5353)") from None
+    return tuple(values)
+
+
+def _deprecated(old: str, new: str, old_value: Any, new_value: Any, default: Any) -> Any:
+    """The value of ``new``, or of its old name ``old`` (with a note on stderr)."""
+    if old_value is None:
+        return default if new_value is None else new_value
+    if new_value is not None and new_value != old_value:
+        raise click.UsageError(f"{old} is the old name of {new}: give one of them")
+    err.print(Text(f"note: {old} is now {new} here; the old name will go", style="yellow"))
+    return old_value
+
+
 @dns.command("check")
 @_domain_sources
 @click.option("--nameserver", "nameservers", multiple=True, metavar="IP[:PORT]",
-              help="Ask this server (repeatable). Default: the system's resolver.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=2.0,
-              show_default=True, help="Seconds one lookup may take.")
-@click.option("--concurrency", type=click.IntRange(1, 512), default=records.DEFAULT_CONCURRENCY,
-              show_default=True, help="Lookups in flight.")
+              callback=check_nameservers,
+              help="Ask the DNS server at this address (repeatable). Default: the system's "
+                   "resolver.")
+@click.option("--lookup-timeout", type=click.FloatRange(min=0, min_open=True),
+              help="Seconds one lookup may take.  [default: 2]")
+@click.option("--timeout", "old_timeout", type=click.FloatRange(min=0, min_open=True),
+              hidden=True)  # the old name of --lookup-timeout (--timeout is a whole wait)
+@click.option("--max-concurrency", type=click.IntRange(1, 512),
+              help=f"Cap on DNS lookups in flight.  [default: {records.DEFAULT_CONCURRENCY}]")
+@click.option("--concurrency", "old_concurrency", type=click.IntRange(1, 512),
+              hidden=True)  # the old name of --max-concurrency
 @click.option("--only-problems", is_flag=True, help="Show only records not present.")
+@progress_option
 @pass_ctx
 @handled
 def dns_check(ctx: Ctx, names: Sequence[str], all_: bool, fleet_path: str | None,
-              nameservers: Sequence[str], timeout: float, concurrency: int,
-              only_problems: bool, allow_host: Sequence[str],
-               allow_env: Sequence[str], allow_keyring_service: Sequence[str],
-               allow_path: Sequence[str]) -> None:
+              nameservers: Sequence[str], lookup_timeout: float | None,
+              old_timeout: float | None, max_concurrency: int | None,
+              old_concurrency: int | None, only_problems: bool, no_progress: bool,
+              allow_host: Sequence[str], allow_env: Sequence[str],
+              allow_keyring_service: Sequence[str], allow_path: Sequence[str]) -> None:
     """Look every required record up in live DNS: present, missing, wrong or error."""
-    for server in nameservers:
-        records.parse_nameserver(server)  # a typo is exit 2 before anything is asked
+    timeout = _deprecated("--timeout", "--lookup-timeout", old_timeout, lookup_timeout, 2.0)
+    concurrency = _deprecated("--concurrency", "--max-concurrency", old_concurrency,
+                              max_concurrency, records.DEFAULT_CONCURRENCY)
     trust = fleet_trust(allow_host, allow_env, allow_keyring_service, allow_path)
-    selection = _select(ctx, names, all_, fleet_path, trust)
-    customer = {d.name: label for d, label in selection.items}
-    checks = records.check([d for d, _ in selection.items], nameservers=nameservers or None,
-                           timeout=timeout, concurrency=concurrency)
+    # a spinner on stderr (the lookups report no progress of their own); never in JSON
+    quiet = no_progress or ctx.output == "json" or not err.is_terminal
+    with contextlib.nullcontext() if quiet else err.status("reading the domains ...") as status:
+        selection = _select(ctx, names, all_, fleet_path, trust)
+        if status is not None:
+            count = sum(len(d.dns_records) for d, _ in selection.items)
+            status.update(f"looking up {count} record(s) of {len(selection.items)} "
+                          "domain(s) ...")
+        customer = {d.name: label for d, label in selection.items}
+        checks = records.check([d for d, _ in selection.items],
+                               nameservers=nameservers or None, timeout=timeout,
+                               concurrency=concurrency)
     rows = [(c, customer.get(c.domain)) for c in checks if not (only_problems and c.ok)]
     data = [{"customer": label, **to_plain(c)} for c, label in rows]
     emit(ctx, data, lambda: _checks_table(rows))

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 import click
 from rich.table import Table
 
-from espkit.cli.app import Ctx, cli, emit, handled, pass_ctx
+from espkit.cli.app import Ctx, cli, confirm, emit, handled, pass_ctx, yes_option
 from espkit.cli.tables import message, records_table
 from espkit.models import Domain
 
@@ -35,7 +35,8 @@ def _domains_table(items: Iterable[Domain]) -> Table:
 
 
 @domains.command("list")
-@click.option("--limit", type=int, help="Stop after this many.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="List at most N domains (N from 1).")
 @pass_ctx
 @handled
 def domains_list(ctx: Ctx, limit: int | None) -> None:
@@ -50,12 +51,16 @@ def domains_list(ctx: Ctx, limit: int | None) -> None:
 
 @domains.command("create")
 @click.argument("name")
-@click.option("--dkim-key-size", type=click.Choice(["1024", "2048"]))
-@click.option("--dkim-selector")
-@click.option("--spam-action", type=click.Choice(["disabled", "block", "tag"]))
-@click.option("--wildcard/--no-wildcard", default=None)
-@click.option("--web-scheme", type=click.Choice(["http", "https"]))
-@click.option("--web-prefix")
+@click.option("--dkim-key-size", type=click.Choice(["1024", "2048"]),
+              help="Bits of the DKIM key the ESP makes.")
+@click.option("--dkim-selector", help="The DKIM selector (the host is SELECTOR._domainkey).")
+@click.option("--spam-action", type=click.Choice(["disabled", "block", "tag"]),
+              help="What the ESP does with mail its spam filter flags.")
+@click.option("--wildcard/--no-wildcard", default=None,
+              help="Whether subdomains may send as the domain too.")
+@click.option("--web-scheme", type=click.Choice(["http", "https"]),
+              help="Scheme of the click- and open-tracking links.")
+@click.option("--web-prefix", help="Host label of the tracking links (e.g. email).")
 @click.option("--pool", help="Send from this IP pool.")
 @click.option("--ip", "ips", multiple=True, help="Send from this dedicated IP (repeatable).")
 @pass_ctx
@@ -84,13 +89,12 @@ def domains_show(ctx: Ctx, name: str) -> None:
 
 @domains.command("delete")
 @click.argument("name")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 @pass_ctx
 @handled
 def domains_delete(ctx: Ctx, name: str, yes: bool) -> None:
     """Delete a domain."""
-    if not yes:
-        click.confirm(f"Delete {name} from {ctx.provider}?", abort=True)
+    confirm(yes, f"delete {name} from {ctx.provider}")
     ctx.account.domains.delete(name)
     emit(ctx, {"deleted": name}, lambda: message(f"deleted {name}"))
 

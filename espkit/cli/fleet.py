@@ -28,9 +28,22 @@ from espkit import fleet as fleet_file
 from espkit.account import Account
 from espkit.bulk import BulkInterrupted, Progress
 from espkit.cli.accounts import fleet_trust, open_accounts, trust_options
-from espkit.cli.app import EXIT_CONFIG, EXIT_ESP, Ctx, cli, err, escape, handled, out, pass_ctx
+from espkit.cli.app import (
+    EXIT_CONFIG,
+    EXIT_ESP,
+    Ctx,
+    cli,
+    confirm,
+    err,
+    escape,
+    handled,
+    out,
+    pass_ctx,
+    progress_option,
+    yes_option,
+)
 from espkit.cli.progress import ProgressBar
-from espkit.errors import ConfigError, TooMuchChange
+from espkit.errors import TooMuchChange
 from espkit.fleet import Action, ApplyReport, Plan, apply, plan
 
 _COLOURS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.ASSIGN: "cyan",
@@ -42,8 +55,8 @@ DELETE_UNKNOWN = click.option(
 
 
 def _read_plan(ctx: Ctx, accounts: dict[str, Account], fleet: fleet_file.Fleet,
-               delete_unknown: bool) -> Plan:
-    quiet = ctx.output == "json" or not err.is_terminal
+               delete_unknown: bool, no_progress: bool) -> Plan:
+    quiet = no_progress or ctx.output == "json" or not err.is_terminal
     status = contextlib.nullcontext() if quiet else err.status("reading the accounts ...")
     with status:
         return plan(fleet, accounts, delete_unknown=delete_unknown)
@@ -93,11 +106,12 @@ EXIT_CHANGES = 3
 @click.option("--exit-code", "exit_code", is_flag=True,
               help=f"Exit {EXIT_CHANGES} when there is anything to change or a conflict, 0 "
                    "when the accounts match the file (for a scheduled drift check).")
+@progress_option
 @trust_options
 @pass_ctx
 @handled
 def plan_command(ctx: Ctx, fleet_path: str, delete_unknown: bool, exit_code: bool,
-                 allow_host: tuple[str, ...], allow_env: tuple[str, ...],
+                 no_progress: bool, allow_host: tuple[str, ...], allow_env: tuple[str, ...],
                  allow_keyring_service: tuple[str, ...], allow_path: tuple[str, ...]) -> None:
     """Show what applying FLEET would change. Changes nothing.
 
@@ -106,7 +120,7 @@ def plan_command(ctx: Ctx, fleet_path: str, delete_unknown: bool, exit_code: boo
     trust = fleet_trust(allow_host, allow_env, allow_keyring_service, allow_path)
     fleet = fleet_file.load(fleet_path, trust=trust)
     with open_accounts(ctx, fleet) as accounts:
-        p = _read_plan(ctx, accounts, fleet, delete_unknown)
+        p = _read_plan(ctx, accounts, fleet, delete_unknown, no_progress)
     _show_plan(ctx, p)
     if exit_code and (p.changes or p.conflicts):
         sys.exit(EXIT_CHANGES)
@@ -131,7 +145,7 @@ class _Bars:
 
 @cli.command("apply")
 @FLEET
-@click.option("-y", "--yes", is_flag=True, help="Apply without asking.")
+@yes_option
 @click.option("--force", is_flag=True,
               help="Apply even when the plan deletes or moves more than the safety share.")
 @DELETE_UNKNOWN
@@ -139,7 +153,7 @@ class _Bars:
                                  "(from `espkit plan`), e.g. the one reviewed in a pull request.")
 @click.option("--max-concurrency", type=click.IntRange(1, 1024), default=256,
               show_default=True, help="Cap on requests in flight.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@progress_option
 @trust_options
 @pass_ctx
 @handled
@@ -153,10 +167,12 @@ def apply_command(ctx: Ctx, fleet_path: str, yes: bool, force: bool, delete_unkn
     trust = fleet_trust(allow_host, allow_env, allow_keyring_service, allow_path)
     fleet = fleet_file.load(fleet_path, trust=trust)
     with open_accounts(ctx, fleet) as accounts:
-        p = _read_plan(ctx, accounts, fleet, delete_unknown)
+        p = _read_plan(ctx, accounts, fleet, delete_unknown, no_progress)
         if ctx.output != "json":
             _show_plan(ctx, p)
         if checksum is not None and checksum != p.checksum:
+            if ctx.output == "json":  # a refusal prints the plan it refused, as below
+                click.echo(p.to_json(indent=2))
             err.print(f"[bold red]refused:[/] the plan changed since it was reviewed: its "
                       f"checksum is now {p.checksum}, not {escape(checksum)}; plan again and "
                       "review it", highlight=False)
@@ -172,11 +188,7 @@ def apply_command(ctx: Ctx, fleet_path: str, yes: bool, force: bool, delete_unkn
                 click.echo(p.to_json(indent=2))
             err.print(f"[bold red]refused:[/] {escape(str(exc))}", highlight=False)
             sys.exit(EXIT_CONFIG)
-        if not yes:
-            if not sys.stdin.isatty():
-                raise ConfigError("apply needs confirmation: pass --yes when not run from a "
-                                  "terminal")
-            click.confirm(f"Apply {len(p.changes)} change(s)?", abort=True, err=True)
+        confirm(yes, f"apply {len(p.changes)} change(s)")
         bars = _Bars() if not no_progress and ctx.output != "json" else None
         try:
             report = apply(p, accounts, force=force, max_concurrency=max_concurrency,

@@ -15,7 +15,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from espkit.cli.app import Ctx, cli, emit, handled, pass_ctx
+from espkit.cli.app import Ctx, cli, confirm, emit, handled, pass_ctx, yes_option
 from espkit.cli.tables import message
 
 
@@ -43,7 +43,7 @@ def pools_list(ctx: Ctx) -> None:
 @pools.command("create")
 @click.argument("name")
 @click.option("--ip", "ips_", multiple=True, help="Dedicated IP to put in it (repeatable).")
-@click.option("--description")
+@click.option("--description", help="What the pool is for.")
 @pass_ctx
 @handled
 def pools_create(ctx: Ctx, name: str, ips_: Sequence[str], description: str | None) -> None:
@@ -76,14 +76,14 @@ def pools_remove_ip(ctx: Ctx, pool: str, ip: str) -> None:
 
 @pools.command("delete")
 @click.argument("name")
-@click.option("--replacement", help="IP, pool or 'shared' for the pool's domains.")
-@click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--replacement",
+              help="IP, pool or 'shared' to send from instead: where the pool's domains go.")
+@yes_option
 @pass_ctx
 @handled
 def pools_delete(ctx: Ctx, name: str, replacement: str | None, yes: bool) -> None:
     """Delete an IP pool."""
-    if not yes:
-        click.confirm(f"Delete pool {name} from {ctx.provider}?", abort=True)
+    confirm(yes, f"delete pool {name} from {ctx.provider}")
     ctx.account.pools.delete(name, replacement=replacement)
     emit(ctx, {"deleted": name}, lambda: message(f"deleted pool {name}"))
 

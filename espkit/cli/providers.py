@@ -15,7 +15,8 @@ from rich.table import Table
 
 from espkit import credentials
 from espkit import providers as registry
-from espkit.cli.app import Ctx, cli, emit, err, escape, handled, pass_ctx
+from espkit.cli.app import Ctx, cli, emit, err, escape, handled, pass_ctx, stdin_is_terminal
+from espkit.cli.tables import message
 from espkit.errors import ConfigError
 from espkit.models import Capability
 
@@ -51,12 +52,15 @@ def capabilities(ctx: Ctx) -> None:
 @click.argument("provider")
 @click.option("--profile", help="Store under a named profile (several accounts).")
 @click.option("--key-stdin", is_flag=True, help="Read the key from standard input.")
+@pass_ctx
 @handled
-def login(provider: str, profile: str | None, key_stdin: bool) -> None:
+def login(ctx: Ctx, provider: str, profile: str | None, key_stdin: bool) -> None:
     """Store PROVIDER's API key in the system keyring."""
     name = registry.get(provider).name
+    if not key_stdin and not stdin_is_terminal():
+        raise click.UsageError("no terminal to type the key into: pipe it in with --key-stdin")
     key = sys.stdin.readline().strip() if key_stdin else click.prompt(
-        f"{name} API key", hide_input=True)
+        f"{name} API key", hide_input=True, err=True)
     if not key:
         raise ConfigError("no key given")
     try:
@@ -64,8 +68,11 @@ def login(provider: str, profile: str | None, key_stdin: bool) -> None:
     except Exception as exc:
         raise ConfigError(f"could not write to the system keyring: {type(exc).__name__}: "
                           f"{exc}") from None
-    click.echo(f"stored the {name} key in the keyring (service {credentials.KEYRING_SERVICE!r},"
-               f" user {credentials.keyring_username(name, profile)!r})")
+    stored = {"provider": name, "keyring_service": credentials.KEYRING_SERVICE,
+              "keyring_user": credentials.keyring_username(name, profile)}
+    emit(ctx, stored, lambda: message(
+        f"stored the {name} key in the keyring (service {stored['keyring_service']}, "
+        f"user {stored['keyring_user']})"))
 
 
 __all__ = ["capabilities", "login"]

@@ -2,10 +2,11 @@
 
     espkit subaccounts list
     espkit subaccounts create acme
-    espkit subaccounts show 1234
-    espkit subaccounts disable 1234
+    espkit subaccounts show acme             # by name
+    espkit subaccounts disable 1234          # or by id
 
-To act inside one, use the global ``--subaccount ID``.
+A SUBACCOUNT is its name or its id, here as in the global ``--subaccount`` (which acts
+inside one): ``espkit.cli.app.resolve_subaccount``.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from espkit.cli.app import Ctx, cli, emit, handled, pass_ctx
+from espkit.cli.app import Ctx, cli, emit, handled, pass_ctx, resolve_subaccount
 
 
 @cli.group()
@@ -51,31 +52,34 @@ def subaccounts_create(ctx: Ctx, name: str) -> None:
 
 
 @subaccounts.command("show")
-@click.argument("subaccount_id")
+@click.argument("subaccount", metavar="SUBACCOUNT")
 @pass_ctx
 @handled
-def subaccounts_show(ctx: Ctx, subaccount_id: str) -> None:
-    """Show one subaccount."""
+def subaccounts_show(ctx: Ctx, subaccount: str) -> None:
+    """Show one subaccount (SUBACCOUNT: its name or id)."""
+    subaccount_id = resolve_subaccount(ctx.account, subaccount)
     s = ctx.account.subaccounts.get(subaccount_id)
     emit(ctx, s, lambda: _subs_table([s]))
 
 
 @subaccounts.command("enable")
-@click.argument("subaccount_id")
+@click.argument("subaccount", metavar="SUBACCOUNT")
 @pass_ctx
 @handled
-def subaccounts_enable(ctx: Ctx, subaccount_id: str) -> None:
-    """Enable a subaccount."""
+def subaccounts_enable(ctx: Ctx, subaccount: str) -> None:
+    """Enable a subaccount (SUBACCOUNT: its name or id)."""
+    subaccount_id = resolve_subaccount(ctx.account, subaccount)
     s = ctx.account.subaccounts.enable(subaccount_id)
     emit(ctx, s, lambda: _subs_table([s]))
 
 
 @subaccounts.command("disable")
-@click.argument("subaccount_id")
+@click.argument("subaccount", metavar="SUBACCOUNT")
 @pass_ctx
 @handled
-def subaccounts_disable(ctx: Ctx, subaccount_id: str) -> None:
-    """Disable a subaccount."""
+def subaccounts_disable(ctx: Ctx, subaccount: str) -> None:
+    """Disable a subaccount (SUBACCOUNT: its name or id)."""
+    subaccount_id = resolve_subaccount(ctx.account, subaccount)
     s = ctx.account.subaccounts.disable(subaccount_id)
     emit(ctx, s, lambda: _subs_table([s]))
 

@@ -5,7 +5,10 @@
     espkit domains verify --from-file domains.csv --wait --timeout 1800
     espkit domains verify --fleet fleet.yaml --wait
 
-Named domains and ``--from-file`` ones are checked in the global options' account;
+With ``-o json`` the output is always the verification report (``{"ok", "counts",
+"results": [...]}``), a list of results even for one name; the table of one name without
+``--wait`` shows its DNS records instead. Named domains and ``--from-file`` ones are checked
+in the global options' account (``--subaccount`` by name or id);
 ``--fleet`` checks the fleet file's domains, each in its connection and subaccount (the
 accounts opened as ``espkit apply`` opens them). The command is added to the ``domains``
 group.
@@ -23,7 +26,17 @@ import click
 from rich.table import Table
 
 from espkit.cli.accounts import fleet_trust, open_accounts, trust_options
-from espkit.cli.app import EXIT_ESP, Ctx, emit, err, escape, handled, out, pass_ctx
+from espkit.cli.app import (
+    EXIT_ESP,
+    Ctx,
+    emit,
+    err,
+    escape,
+    handled,
+    out,
+    pass_ctx,
+    progress_option,
+)
 from espkit.cli.domains import domains
 from espkit.cli.tables import records_table
 from espkit.errors import ConfigError
@@ -55,7 +68,7 @@ from espkit.verify import (
               help="With --wait: seconds before the second check, then 1.5 times longer each "
                    "round up to 300 s.  [default: 15]")
 @click.option("--interval", type=float, default=None, hidden=True)  # the old name of --poll
-@click.option("--no-progress", is_flag=True, help="No progress display.")
+@progress_option
 @trust_options
 @pass_ctx
 @handled
@@ -91,7 +104,9 @@ def domains_verify(ctx: Ctx, names: Sequence[str], from_file: str | None,
         items.extend(read_items(from_file))
     if not items:
         raise click.UsageError("give at least one NAME, --from-file FILE or --fleet FLEET")
-    if not wait and len(items) == 1 and from_file is None:
+    if not wait and len(items) == 1 and from_file is None and ctx.output != "json":
+        # one name, for a person: the domain's records, what to publish (JSON is the
+        # report, however many names: one shape for scripts)
         d = ctx.account.domains.verify(items[0])
         emit(ctx, d, lambda: records_table(d))
         if not d.verified:

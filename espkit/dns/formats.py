@@ -225,7 +225,7 @@ def to_bind(domains: Iterable[DomainItem], *, customers: Mapping[str, str] | Non
 # does). The full-width forms of the four signs are treated the same, as cheap insurance.
 # Scripts wanting exact values read the JSON export, which is never altered.
 
-_FORMULA_START = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+_FORMULA_START = frozenset("=+-@\t\r\n\uff1d\uff0b\uff0d\uff20")
 # control characters have no place in a DNS value or a label, and in a CSV they act on the
 # terminal or the spreadsheet that shows it: C0 but tab, DEL, C1, and the bidi controls that
 # reorder what is shown (Trojan Source, CVE-2021-42574)

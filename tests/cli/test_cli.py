@@ -57,10 +57,12 @@ def test_bad_input_is_one_line_with_exit_code_2(run) -> None:
     assert "invalid domain 'bad/name.example'" in lines[0]
 
 
-def test_delete_asks_for_confirmation(run) -> None:
+def test_delete_off_a_terminal_needs_yes(run) -> None:
     run("domains", "create", "mail.acme.example")
-    refused = run("domains", "delete", "mail.acme.example", input="n\n")
-    assert refused.exit_code != 0
+    refused = run("domains", "delete", "mail.acme.example", input="y\n")  # piped: no answer
+    assert refused.exit_code == 2
+    assert "pass --yes to delete mail.acme.example from sandbox" in refused.stderr
+    assert "Aborted" not in refused.output
     assert run("domains", "show", "mail.acme.example").exit_code == 0
 
 
@@ -89,7 +91,8 @@ def test_assign_needs_exactly_one_target(run) -> None:
     run("domains", "create", "news.acme.example")
     result = run("assign", "news.acme.example")
     assert result.exit_code == 2
-    assert "exactly one of pool= or ip=" in result.output
+    assert "give exactly one of --pool POOL and --ip IP (neither given)" in result.stderr
+    assert "None" not in result.output
 
 
 def test_subaccounts_and_scoping(run) -> None:
@@ -113,8 +116,8 @@ def test_subaccounts_and_scoping(run) -> None:
 def test_verify_exit_code_tracks_state(run) -> None:
     run("domains", "create", "news.acme.example")
     result = run("-o", "json", "domains", "verify", "news.acme.example")
-    state = json.loads(result.output)["state"]
-    assert (result.exit_code == 0) == (state == "verified")
+    [only] = json.loads(result.output)["results"]
+    assert (result.exit_code == 0) == (only["outcome"] == "verified")
 
 
 def test_capabilities_matrix_lists_every_provider(run) -> None:

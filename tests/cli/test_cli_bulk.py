@@ -18,7 +18,7 @@ import espkit
 from espkit.bulk import ItemResult, Journal, Outcome, Report, identity_of
 from espkit.bulk.journalfile import SCHEMA
 from espkit.cli import cli
-from espkit.cli.bulk import _write_failed, csv_cell, write_private_csv
+from espkit.cli.bulk import csv_cell, write_failed, write_private_csv
 
 
 def names_on(sandbox_db: str) -> set[str]:
@@ -128,7 +128,9 @@ def test_delete_asks_first(run, sandbox_db: str, tmp_path: Path) -> None:
     src = tmp_path / "names.txt"
     src.write_text("a.example.org\n")
     run("bulk", "create", str(src))
-    assert run("bulk", "delete", str(src), input="n\n").exit_code == 1  # aborted
+    refused = run("bulk", "delete", str(src), input="y\n")  # piped input is no answer
+    assert refused.exit_code == 2
+    assert "pass --yes to delete every domain listed in" in refused.stderr
     assert names_on(sandbox_db) == {"a.example.org"}
     result = run("-o", "json", "bulk", "delete", str(src), "--yes")
     assert json.loads(result.stdout)["counts"] == {"deleted": 1}
@@ -244,7 +246,7 @@ def test_failed_item_cells_cannot_run_as_formulas(tmp_path: Path) -> None:
                     requests=0, throttled=0, retries=0, elapsed=0.1, concurrency=1,
                     reconciled=0, remaining=0, journal=None)
     path = tmp_path / "failed.csv"
-    assert _write_failed(journal, path, report) == path
+    assert write_failed(journal, path, report) == path
     rows = list(csv.DictReader(path.open(newline="")))
     assert [r["error"] for r in rows] == ["'=HYPERLINK(\"http://evil\",\"x\")",
                                          "'@SUM(1+1)\ttext"]

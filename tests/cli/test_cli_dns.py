@@ -238,7 +238,8 @@ def test_check_problems_exit_1_and_only_problems(run, published: LocalDns,
     published.replace(dkim.host, "TXT", "k=rsa; p=OLDKEY")
     published.remove("email.mail.acme.example")
     result = run("-o", "json", "dns", "check", "news.acme.example", "mail.acme.example",
-                 "--nameserver", published.nameserver, "--only-problems", "--timeout", "10")
+                 "--nameserver", published.nameserver, "--only-problems",
+                 "--lookup-timeout", "10")
     assert result.exit_code == 1, result.output
     rows = json.loads(result.stdout)
     assert [(r["domain"], r["record"]["purpose"], r["status"]) for r in rows] == [
@@ -248,7 +249,7 @@ def test_check_problems_exit_1_and_only_problems(run, published: LocalDns,
     assert "8 present, 1 missing, 1 wrong, 0 error" in result.stderr  # stdout stays JSON
 
     table = run("dns", "check", "--all", "--nameserver", published.nameserver,
-                "--only-problems", "--timeout", "10", columns=160)
+                "--only-problems", "--lookup-timeout", "10", columns=160)
     assert table.exit_code == 1
     assert "wrong" in table.stdout
     assert "missing" in table.stdout
@@ -258,7 +259,7 @@ def test_check_problems_exit_1_and_only_problems(run, published: LocalDns,
 
 def test_check_unreachable_nameserver_is_error(run, domains: list[Domain]) -> None:
     result = run("-o", "json", "dns", "check", "news.acme.example",
-                 "--nameserver", f"127.0.0.1:{closed_port()}", "--timeout", "0.2")
+                 "--nameserver", f"127.0.0.1:{closed_port()}", "--lookup-timeout", "0.2")
     assert result.exit_code == 1
     rows = json.loads(result.stdout)
     assert {r["status"] for r in rows} == {"error"}
@@ -267,7 +268,8 @@ def test_check_unreachable_nameserver_is_error(run, domains: list[Domain]) -> No
 
 @pytest.mark.parametrize("args", [
     ("--all", "--nameserver", "127.0.0.1:notaport"),
-    ("--all", "--timeout", "0"),
+    ("--all", "--lookup-timeout", "0"),
+    ("--all", "--timeout", "0"),   # its old name
     (),
 ])
 def test_check_bad_input_is_exit_2(run, domains: list[Domain], args: tuple[str, ...]) -> None:
@@ -377,14 +379,14 @@ def test_check_table_shows_what_dns_serves_without_escapes(run, published: Local
     dkim = domains[0].records("dkim")[0]
     published.replace(dkim.host, "TXT", "k=rsa; p=OLD\x1b]52;c;ZXZpbA==\x07\x1b[2J\u202eX")
     result = run("dns", "check", "news.acme.example", "--nameserver", published.nameserver,
-                 "--timeout", "10", columns=200)
+                 "--lookup-timeout", "10", columns=200)
     assert result.exit_code == 1, result.output
     assert "\x1b" not in result.output
     assert "\u202e" not in result.output
     assert "found: k=rsa; p=OLD" in result.stdout
     assert "\\u202eX" in result.stdout        # shown, so the reader sees it is there
     as_json = run("-o", "json", "dns", "check", "news.acme.example", "--nameserver",
-                  published.nameserver, "--only-problems", "--timeout", "10")
+                  published.nameserver, "--only-problems", "--lookup-timeout", "10")
     assert "\x1b" not in as_json.stdout
     assert json.loads(as_json.stdout)[0]["found"] == [
         "k=rsa; p=OLD\x1b]52;c;ZXZpbA==\x07\x1b[2J\u202eX"]
