@@ -346,7 +346,7 @@ def test_octodns_zones_from_outside_are_checked() -> None:
 
 # -- CSV: no cell runs as a formula -----------------------------------------------------------
 
-FORMULA = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+FORMULA = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 @settings(max_examples=300, deadline=None)
