@@ -43,7 +43,7 @@ try:
     from rich.table import Table
 except ImportError as exc:  # pragma: no cover - exercised only without the extra
     raise SystemExit(
-        "the espkit command line needs its extra: pip install 'espkit[cli]'"
+        "the espkit command line needs its extra: pip install -e '.[cli]'"
     ) from exc
 
 import attrs

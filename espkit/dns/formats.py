@@ -7,7 +7,7 @@ octoDNS zone files, so they can be handed to whoever runs the customer's DNS.
     text = dns.export([(d, "acme") for d in domains], "csv")  # labelled by customer
     docs = dns.to_octodns(domains, zones={"acme": "acme.com"})  # zone -> YAML document
 
-Needs nothing beyond espkit; octoDNS also needs PyYAML (``pip install 'espkit[fleet]'``),
+Needs nothing beyond espkit; octoDNS also needs PyYAML (``pip install -e '.[fleet]'``),
 imported only when that format is asked for. Checking the records in live DNS is
 ``espkit.dns.live``.
 """

@@ -7,7 +7,7 @@ present, missing, wrong or unanswered, SPF judged the way customers merge it int
         print(c.domain, c.record.host, c.status, c.found, c.reason)
     print(dns.summary(checks))                              # {"present": 9, "missing": 1, ...}
 
-dnspython (``pip install 'espkit[fleet]'``) is imported when ``check`` runs, not with this
+dnspython (``pip install -e '.[fleet]'``) is imported when ``check`` runs, not with this
 module. Exporting the records for the customer is ``espkit.dns.formats``.
 """
 

@@ -19,7 +19,7 @@ from espkit.errors import DnsExportError, ValidationError
 from espkit.validate import domain_name
 
 #: the extra that brings PyYAML (octoDNS export) and dnspython (live checks)
-FLEET_EXTRA = "pip install 'espkit[fleet]'"
+FLEET_EXTRA = "pip install -e '.[fleet]'"
 
 # Letters, digits, hyphen and underscore: the host-name rule (RFC 1123 2.1) widened by the
 # underscore that service labels need (_dmarc, s1._domainkey; RFC 8552). Nothing a zone file

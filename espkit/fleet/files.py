@@ -24,7 +24,7 @@ def _check_extra() -> None:
         import yaml  # noqa: F401
     except ImportError as exc:
         raise ConfigError(
-            f"reading fleet files needs {exc.name}: pip install 'espkit[fleet]'"
+            f"reading fleet files needs {exc.name}: pip install -e '.[fleet]'"
         ) from None
 
 

@@ -57,7 +57,7 @@ def get(name: str) -> type[Provider]:
     except ImportError as exc:
         # an optional dependency (boto3 for SES) is missing: say which extra brings it
         raise ConfigError(
-            f"provider {key!r} is not available ({exc}); try: pip install 'espkit[{key}]'"
+            f"provider {key!r} is not available ({exc}); try: pip install -e '.[{key}]'"
         ) from exc
     _registered[key] = cls
     return cls

@@ -527,15 +527,15 @@ def test_espkit_dns_imports_without_dnspython_or_pyyaml() -> None:
                          check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == [
-        "the octoDNS export needs PyYAML: pip install 'espkit[fleet]'",
-        "checking DNS needs dnspython: pip install 'espkit[fleet]'",
+        "the octoDNS export needs PyYAML: pip install -e '.[fleet]'",
+        "checking DNS needs dnspython: pip install -e '.[fleet]'",
     ]
 
 
 def test_check_without_dnspython_says_which_extra(monkeypatch: pytest.MonkeyPatch,
                                                   acme: Domain) -> None:
     monkeypatch.setitem(sys.modules, "dns.nameserver", None)
-    with pytest.raises(ConfigError, match=r"pip install 'espkit\[fleet\]'"):
+    with pytest.raises(ConfigError, match=r"pip install -e '\.\[fleet\]'"):
         edns.check([acme], nameservers=["127.0.0.1"])
 
 

@@ -725,7 +725,7 @@ def test_espkit_imports_without_the_fleet_extra() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=False)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "reading fleet files needs jsonschema: pip install 'espkit[fleet]'"
+    assert out.stdout.strip() == "reading fleet files needs jsonschema: pip install -e '.[fleet]'"
 
 
 def test_customers_keep_their_own_domain_as_their_dns_zone() -> None:

@@ -408,7 +408,7 @@ def test_unknown_scheme_is_a_config_error() -> None:
 def test_missing_redis_client_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     # the client is imported where a RedisLimiter is made, not with espkit
     monkeypatch.setitem(sys.modules, "redis", None)  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match=r"pip install 'espkit\[redis\]'"):
+    with pytest.raises(ConfigError, match=r"pip install -e '\.\[redis\]'"):
         shared_limiter(key(), 5.0, "redis://127.0.0.1:6379/0")
 
 

@@ -66,7 +66,7 @@ def _redis_limiter(key: Hashable, rate: float | None, url: str) -> Limiter:
         if exc.name not in ("redis", "pyrate_limiter"):
             raise
         raise ConfigError(
-            "a redis:// limiter_url needs the redis client: pip install 'espkit[redis]'"
+            "a redis:// limiter_url needs the redis client: pip install -e '.[redis]'"
         ) from None
 
 
