@@ -12,10 +12,9 @@ from importlib import resources
 from pathlib import Path
 
 import jsonschema
-import keyring
 import pytest
 import yaml
-from keyring.backend import KeyringBackend
+from support.keyrings import MemoryKeyring, memory_keyring
 
 from espkit import fleet, validate
 from espkit.errors import ConfigError, MissingCredentials, ValidationError
@@ -623,35 +622,16 @@ def test_credential_ref_resolves_from_the_environment(monkeypatch: pytest.Monkey
         ref.resolve("mailgun")
 
 
-class FakeKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, username: str) -> str | None:
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        del self.passwords[(service, username)]
 
 
 @pytest.fixture
-def fake_keyring() -> Iterator[FakeKeyring]:
-    previous = keyring.get_keyring()
-    fake = FakeKeyring()
-    keyring.set_keyring(fake)
-    try:
+def fake_keyring() -> Iterator[MemoryKeyring]:
+    with memory_keyring() as fake:
         yield fake
-    finally:
-        keyring.set_keyring(previous)
 
 
-def test_credential_ref_resolves_from_the_keyring(fake_keyring: FakeKeyring) -> None:
+def test_credential_ref_resolves_from_the_keyring(fake_keyring: MemoryKeyring) -> None:
     fake_keyring.set_password("espkit", "mailgun:eu", "k-default-service")
     fake_keyring.set_password("acme", "mailgun", "k-acme")
     assert CredentialRef.parse("keyring/mailgun:eu").resolve("mailgun").reveal() == (

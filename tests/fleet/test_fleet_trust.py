@@ -12,14 +12,13 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
-import keyring
 import pytest
 import requests
 import responses
 import urllib3
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
-from keyring.backend import KeyringBackend
+from support.keyrings import MemoryKeyring, memory_keyring
 
 from espkit import fleet
 from espkit.errors import ConfigError, FleetFileError
@@ -232,38 +231,17 @@ def test_own_env_names_are_what_credentials_looks_up() -> None:
 # -- keyring/SERVICE/USER ----------------------------------------------------------------------
 
 
-class CountingKeyring(KeyringBackend):
-    priority = 1  # type: ignore[assignment]
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.passwords: dict[tuple[str, str], str] = {}
-        self.reads = 0
-
-    def get_password(self, service: str, username: str) -> str | None:
-        self.reads += 1
-        return self.passwords.get((service, username))
-
-    def set_password(self, service: str, username: str, password: str) -> None:
-        self.passwords[(service, username)] = password
-
-    def delete_password(self, service: str, username: str) -> None:
-        del self.passwords[(service, username)]
 
 
 @pytest.fixture
-def counting_keyring() -> Iterator[CountingKeyring]:
-    previous = keyring.get_keyring()
-    fake = CountingKeyring()
-    keyring.set_keyring(fake)
-    try:
+def counting_keyring() -> Iterator[MemoryKeyring]:
+    with memory_keyring() as fake:
         yield fake
-    finally:
-        keyring.set_keyring(previous)
 
 
 def test_a_foreign_keyring_service_is_refused_before_it_is_read(
-        counting_keyring: CountingKeyring) -> None:
+        counting_keyring: MemoryKeyring) -> None:
     counting_keyring.set_password("login", "ci", SECRET)
     body = "provider: sandbox\npath: ':memory:'\ncredentials: keyring/login/ci"
     p = refused(body)
