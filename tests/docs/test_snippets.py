@@ -41,16 +41,20 @@ def collect() -> tuple[list[tuple[Path, int, mdsnippets.Block]], dict[Path, str]
 BLOCKS, BROKEN = collect()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def page_run(tmp_path_factory: pytest.TempPathFactory, local_dns: LocalDns
              ) -> Iterator[Callable[[Path], mdrunner.Page]]:
     """A page's run, made when its first block is tested and kept for the others (a page's
-    blocks build on each other); its fakes are closed at the end of the session."""
+    blocks build on each other). Its fakes are closed when the next page starts (the tests
+    run page by page) and the last ones with this module: moto's mock and the patched
+    boto3.Session must not outlive the docs tests, or later SES tests see their state."""
     runs: dict[Path, mdrunner.Page] = {}
     worlds: list[PageWorld] = []
 
     def get(page: Path) -> mdrunner.Page:
         if page not in runs:
+            while worlds:
+                worlds.pop().stack.close()
             blocks = [b for p, _, b in BLOCKS if p == page]
             workdir = tmp_path_factory.mktemp(page.stem)
             world = PageWorld(blocks, workdir, local_dns)
@@ -59,8 +63,8 @@ def page_run(tmp_path_factory: pytest.TempPathFactory, local_dns: LocalDns
         return runs[page]
 
     yield get
-    for world in worlds:
-        world.stack.close()
+    while worlds:
+        worlds.pop().stack.close()
 
 
 @pytest.mark.parametrize(
