@@ -46,6 +46,7 @@ from espkit.fleet.reader import (
     listing,
 )
 from espkit.fleet.templates import NO_SETTINGS, Settings, TemplateChecks
+from espkit.fleet.trust import is_inside
 
 _CSV_FIELDS = ("name", "domain", "template", "subaccount", "streams", "connection")
 _CSV_SPLIT = re.compile(r"[,\s]+")
@@ -134,11 +135,8 @@ class CustomerChecks(TemplateChecks):
             own = os.path.realpath(self.base_dir)
         except (ValueError, OSError):  # a NUL in the path: read_bounded names the problem
             return None
-        if os.path.commonpath([real, own]) == own:
+        if any(is_inside(real, place) for place in (own, *homes)):
             return None
-        for home in homes:
-            if os.path.commonpath([real, home]) == home:
-                return None
         return (f"customers file {excerpt(str(path), 300)} is outside the fleet file's "
                 f"directory: a fleet file cannot read files elsewhere; allow it with "
                 f"--allow-path {excerpt(real, 300)} or $ESPKIT_ALLOW_PATHS")

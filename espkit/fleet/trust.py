@@ -167,7 +167,8 @@ def _names(value: str | Iterable[str]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def _is_inside(path: str, directory: str) -> bool:
+def is_inside(path: str, directory: str) -> bool:
+    """``path`` is ``directory`` or under it (both already resolved by ``realpath``)."""
     try:
         return os.path.commonpath([path, directory]) == directory
     except ValueError:  # different drives
@@ -329,11 +330,11 @@ class Trust:
     def _path(self, conn: Connection, path: str) -> str | None:
         real = os.path.realpath(os.path.expanduser(path))
         for allowed in self.paths:
-            if _is_inside(real, os.path.realpath(os.path.expanduser(allowed))):
+            if is_inside(real, os.path.realpath(os.path.expanduser(allowed))):
                 return None
         if conn.base_dir is not None:
             home = os.path.realpath(conn.base_dir)
-            if real != home and _is_inside(real, home):
+            if real != home and is_inside(real, home):
                 return None
             where = f"outside the fleet file's directory {home!r}"
         else:
@@ -394,6 +395,7 @@ __all__ = [
     "KEY_URL_OPTIONS",
     "Endpoint",
     "Trust",
+    "is_inside",
     "official_hosts",
     "own_env_names",
 ]
