@@ -96,19 +96,10 @@ def identity_of(account: Account) -> AccountIdentity:
 
 
 def _host(provider: Any) -> str:
-    emulator = getattr(provider, "emulator", None)
-    store = getattr(getattr(emulator, "store", None), "path", None)
-    if isinstance(store, str):
-        # every sandbox answers at the same made-up URL: the account is its state file
-        import os
-
-        return "sandbox " + (store if store == ":memory:" else os.path.abspath(store))
-    url = getattr(getattr(provider, "transport", None), "base_url", None)
-    if not isinstance(url, str):
-        # SES: boto3's client knows its regional endpoint
-        url = getattr(getattr(getattr(provider, "client", None), "meta", None),
-                      "endpoint_url", None)
-    return api_host(url) if isinstance(url, str) else "unknown"
+    endpoint = provider.endpoint
+    if not isinstance(endpoint, str):
+        return "unknown"
+    return api_host(endpoint) if "://" in endpoint else endpoint
 
 
 def api_host(url: str) -> str:

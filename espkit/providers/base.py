@@ -109,6 +109,13 @@ class Provider:
         """
         return None
 
+    @property
+    def endpoint(self) -> str | None:
+        """Where this account's API answers: a base URL (an ESP's region or the host it
+        was given), or what stands for it where there is none. With the key's fingerprint
+        it names the account a bulk journal belongs to. None: not known."""
+        return None
+
     # -- domains ---------------------------------------------------------------------------
     def create_domain(self, spec: DomainSpec) -> Domain:
         raise self.unsupported(Capability.DOMAINS)
@@ -237,6 +244,10 @@ class HttpProvider(Provider):
         """The transport's runner, which this provider's requests go through (the copies
         ``Transport.scoped`` makes for ``on_behalf_of`` share it)."""
         return self.transport.runner
+
+    @property
+    def endpoint(self) -> str:
+        return self.transport.base_url
 
     @classmethod
     def make_auth(cls, secret: Secret) -> requests.auth.AuthBase:

@@ -211,6 +211,12 @@ class SandboxProvider(HttpProvider):
                               + ", ".join(repr(n) for n in like_choices()))
         return _like_class(key)
 
+    @property
+    def endpoint(self) -> str:
+        """Every sandbox answers at the same made-up URL: the account is its state file."""
+        path = self.emulator.store.path
+        return "sandbox " + (path if path == ":memory:" else os.path.abspath(path))
+
     def __repr__(self) -> str:
         scope = f", subaccount={self.subaccount!r}" if self.subaccount else ""
         like = f", like={self.LIKE!r}" if self.LIKE else ""

@@ -146,6 +146,12 @@ class SesProvider(Provider):
         by ``from_options`` with the limiter and budget shared per profile and region."""
         return self._runner
 
+    @property
+    def endpoint(self) -> str | None:
+        """The regional endpoint boto3's client sends to."""
+        url = getattr(getattr(self.client, "meta", None), "endpoint_url", None)
+        return url if isinstance(url, str) else None
+
     @classmethod
     def from_options(  # type: ignore[override]  # each provider takes its own options
         cls,
