@@ -375,8 +375,8 @@ class HttpProvider(Provider):
         """``decode(response.body)``: the model, or a ``ProtocolError`` when the answer
         cannot be read (see ``espkit.providers.payload``)."""
         return decoded(decode, response.body,
-                       self.source(method, path, response, idempotent=idempotent,
-                                   transport=transport))
+                       lambda: self.source(method, path, response, idempotent=idempotent,
+                                           transport=transport))
 
 
 __all__ = ["HttpProvider", "Provider"]

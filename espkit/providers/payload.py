@@ -283,17 +283,25 @@ class Source:
 SLIPS = (LookupError, TypeError, ValueError, AttributeError, ArithmeticError, RecursionError)
 
 
-def decoded(decode: Callable[[Any], T], body: Any, source: Source) -> T:
-    """``decode(body)``, with an unreadable answer raised as a ``ProtocolError``."""
+def decoded(decode: Callable[[Any], T], body: Any,
+            source: Source | Callable[[], Source]) -> T:
+    """``decode(body)``, with an unreadable answer raised as a ``ProtocolError``.
+
+    ``source`` may be a function making the ``Source``: naming where an answer came from
+    costs a URL parse, paid only when the answer is refused, not on every call."""
     try:
         return decode(body)
     except EspkitError:
         raise
     except Malformed as exc:
-        raise source.error(exc.what, body) from None
+        raise _source(source).error(exc.what, body) from None
     except SLIPS as exc:
-        raise source.error(f"espkit could not read the answer ({type(exc).__name__})",
-                           body) from exc
+        raise _source(source).error(
+            f"espkit could not read the answer ({type(exc).__name__})", body) from exc
+
+
+def _source(source: Source | Callable[[], Source]) -> Source:
+    return source if isinstance(source, Source) else source()
 
 
 def ignored(body: Any) -> None:
