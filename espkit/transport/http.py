@@ -265,7 +265,7 @@ class Transport:
             idempotent = method in IDEMPOTENT_METHODS
         url = self.base_url + path
         # None, not {}, when there are none: requests merges a per-request dict into the
-        # session's headers at a cost of tens of microseconds a call
+        # session's headers on every call, which None skips
         send_headers = {**self._headers, **headers} if headers else self._headers or None
 
         def attempt() -> HttpResponse:

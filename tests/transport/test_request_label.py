@@ -44,7 +44,8 @@ def test_a_path_without_query_is_named_after_the_safe_base(
     gone_after_ambiguous("https://user:pw@api.example.com:8443/api/v1/things/a")
     t.request("DELETE", "/v1/things/a")
     assert labels(caplog) == ["DELETE https://api.example.com:8443/api/v1/things/a"]
-    assert "pw" not in caplog.text and KEY not in caplog.text
+    assert "pw" not in caplog.text
+    assert KEY not in caplog.text
 
 
 @responses.activate
