@@ -91,3 +91,30 @@ def spec_dir() -> Path:
             pytest.fail(f"{reason} (ESPKIT_REQUIRE_SPECS=1)")
         pytest.skip(reason)
     return SPECS
+
+
+_SKIPPED: list[pytest.TestReport] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped:
+        _SKIPPED.append(report)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """With ESPKIT_NO_SKIPS=1 (CI sets it) a single skipped test fails the run: CI has every
+    server and file the suite needs, so a skip there is a test that did not run."""
+    if _SKIPPED and os.environ.get("ESPKIT_NO_SKIPS") == "1" and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Every skip is counted and named at the end of a run, so none passes unnoticed."""
+    terminalreporter.write_line(f"espkit: {len(_SKIPPED)} test(s) skipped")
+    for report in _SKIPPED:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else report.longrepr
+        terminalreporter.write_line(f"  skipped {report.nodeid}: {reason}")
+    if _SKIPPED and os.environ.get("ESPKIT_NO_SKIPS") == "1":
+        terminalreporter.write_line("ESPKIT_NO_SKIPS=1: a skipped test fails this run",
+                                    red=True)
