@@ -52,7 +52,8 @@ DOCUMENTED = {
 }
 
 PACKAGES = sorted({*DOCUMENTED, "espkit.errors", "espkit.models", "espkit.sandbox",
-                   "espkit.capabilities", "espkit.credentials", "espkit.validate"})
+                   "espkit.capabilities", "espkit.credentials", "espkit.validate",
+                   "espkit.warmup"})
 
 
 def test_espkit_exports_exactly_its_pinned_names() -> None:
