@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import responses
 from support.clitext import flat, write
+from support.hang import HANG
 
 import espkit
 
@@ -134,6 +135,35 @@ def test_a_bad_fleet_file_exits_2_with_line_numbers(run, tmp_path: Path) -> None
     assert "'tx'" in flat(result.stderr)
 
 
+#: the apply in a child process, with its domain creates past the first ``GATE_AFTER`` held
+#: (at most ``HANG`` seconds) until the file ``GATE`` exists: the Ctrl-C comes while the apply
+#: is under way however busy the machine is, and the creates in flight then land
+GATED_APPLY = """
+import os, sys, threading, time
+from espkit.cli import main
+from espkit.sandbox.adapter import SandboxAdapter
+
+gate, after, hang = os.environ["GATE"], int(os.environ["GATE_AFTER"]), float(os.environ["HANG"])
+lock = threading.Lock()
+creates = [0]
+send = SandboxAdapter.send
+
+def held(self, request, *args, **kwargs):
+    if request.method == "POST" and request.path_url == "/v1/domains":
+        with lock:
+            creates[0] += 1
+            later = creates[0] > after
+        give_up = time.monotonic() + hang
+        while later and not os.path.exists(gate) and time.monotonic() < give_up:
+            time.sleep(0.01)
+    return send(self, request, *args, **kwargs)
+
+SandboxAdapter.send = held
+sys.argv[0] = "espkit"
+main()
+"""
+
+
 def test_ctrl_c_mid_apply_then_the_same_apply_finishes(tmp_path: Path, sandbox_db: str) -> None:
     """A real process, a real SIGINT: the apply stops cleanly, says how to finish, and the
     same command again converges with no domain created twice."""
@@ -147,26 +177,31 @@ def test_ctrl_c_mid_apply_then_the_same_apply_finishes(tmp_path: Path, sandbox_d
         "sandbox: {provider: sandbox}",
         f'sandbox: {{provider: sandbox, path: "{sandbox_db}", rate_limit: 40}}')
     fleet = write(tmp_path, text)
-    cmd = [sys.executable, "-c", "from espkit.cli import main; main()", "apply", fleet,
-           "--yes", "--no-progress"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    cmd = [sys.executable, "-c", GATED_APPLY, "apply", fleet, "--yes", "--no-progress"]
+    gate = tmp_path / "gate"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "GATE": str(gate), "GATE_AFTER": "40",
+           "HANG": str(HANG)}
     env.pop("ESPKIT_PROVIDER", None)
     # stdout to a file: the plan table is bigger than a pipe's buffer, and nobody reads
     # the pipe until the process ends
     proc = subprocess.Popen(cmd, stdout=(tmp_path / "out.txt").open("w"),
                             stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.monotonic() + 60
-    while (time.monotonic() < deadline and proc.poll() is None
-           and len(domains_on(sandbox_db)) < 40):
-        time.sleep(0.2)
+    give_up = time.monotonic() + HANG  # a bound on a hang: 40 creates at 40/s take 1 s
+    while len(domains_on(sandbox_db)) < 40:
+        if proc.poll() is not None or time.monotonic() > give_up:
+            proc.kill()
+            pytest.fail(f"the apply did not get to 40 domains (rc {proc.wait()}): "
+                        f"{proc.communicate()[1]}")
+        time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    gate.touch()  # the creates held at the gate, in flight when the Ctrl-C came, land
+    _, stderr = proc.communicate(timeout=HANG)
     assert proc.returncode == 130, stderr
     assert "run the same apply again to finish" in flat(stderr)
     landed = len(domains_on(sandbox_db))
     assert 40 <= landed < 300
 
-    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    again = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=4 * HANG)
     assert again.returncode == 0, again.stderr
     assert len(domains_on(sandbox_db)) == 300
     with espkit.connect("sandbox", path=sandbox_db) as acct:

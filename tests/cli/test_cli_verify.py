@@ -37,13 +37,36 @@ def run(sandbox_db: str, monkeypatch: pytest.MonkeyPatch):
     return invoke
 
 
-def create(sandbox_db: str, *names: str, dns_in: float = 0.0) -> None:
+def create(sandbox_db: str, *names: str, dns_in: float = 0.0,
+           clock: FakeClock | None = None) -> None:
     """Create domains in the sandbox file whose DNS the sandbox sees ``dns_in`` seconds from
-    now (it judges propagation from the creation time, so these are created "later")."""
-    clock = FakeClock(start=time.time() + dns_in)
-    with espkit.connect("sandbox", path=sandbox_db, clock=clock) as acct:
+    now, on ``clock`` or the real one (it judges propagation from the creation time, so
+    these are created "later")."""
+    now = time.time() if clock is None else clock.time()
+    with espkit.connect("sandbox", path=sandbox_db, clock=FakeClock(start=now + dns_in)) as acct:
         for name in names:
             acct.domains.create(name)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """One fake clock for the sandbox the command opens and for its ``--wait``: the waits
+    take no time, and the rounds fall where the schedule puts them however busy the
+    machine is (on the real clock a slow first round could see DNS that should only
+    propagate by the second)."""
+    fake = FakeClock()
+    connect = cli_app.connect
+    wait = cli_verify.wait_until_verified
+
+    def on_the_clock(provider: str, **options: Any) -> espkit.Account:
+        return connect(provider, clock=fake, **options)
+
+    def waiting_on_the_clock(*args: Any, **kwargs: Any) -> Any:
+        return wait(*args, sleep=fake.sleep, clock=fake.monotonic, **kwargs)
+
+    monkeypatch.setattr(cli_app, "connect", on_the_clock)
+    monkeypatch.setattr(cli_verify, "wait_until_verified", waiting_on_the_clock)
+    return fake
 
 
 def report_of(result: Result) -> dict[str, Any]:
@@ -133,36 +156,40 @@ def test_big_fleets_list_only_the_domains_not_verified(run, sandbox_db: str) -> 
 # -- --wait ----------------------------------------------------------------------------------
 
 
-def test_wait_polls_until_all_are_verified(run, sandbox_db: str) -> None:
-    create(sandbox_db, *GOOD, dns_in=0.3)
+def test_wait_polls_until_all_are_verified(run, sandbox_db: str, clock: FakeClock) -> None:
+    create(sandbox_db, *GOOD, dns_in=0.3, clock=clock)
     result = run("-o", "json", "domains", "verify", "--wait", "--poll", "0.1",
                  "--timeout", "20", *GOOD)
     assert result.exit_code == 0, result.output
     data = report_of(result)
     assert data["ok"] is True
-    assert data["rounds"] >= 2
-    assert all(r["checks"] == data["rounds"] for r in data["results"])
-    assert all(r["verified_after_s"] >= 0.1 for r in data["results"])
+    # checks at 0, 0.1, 0.25 and 0.475 s (each wait 1.5 times the last): DNS is seen at 0.3
+    assert data["rounds"] == 4
+    assert all(r["checks"] == 4 for r in data["results"])
+    assert all(r["verified_after_s"] == pytest.approx(0.475) for r in data["results"])
 
 
-def test_wait_reports_what_is_still_pending_at_the_deadline(run, sandbox_db: str) -> None:
-    create(sandbox_db, *GOOD)
-    create(sandbox_db, STUCK, dns_in=NEVER)
+def test_wait_reports_what_is_still_pending_at_the_deadline(run, sandbox_db: str,
+                                                           clock: FakeClock) -> None:
+    create(sandbox_db, *GOOD, clock=clock)
+    create(sandbox_db, STUCK, dns_in=NEVER, clock=clock)
     result = run("-o", "json", "domains", "verify", "--wait", "--poll", "0.1",
                  "--timeout", "0.5", *GOOD, STUCK)
     assert result.exit_code == 1
     data = report_of(result)
     assert data["counts"] == {"verified": 3, "pending": 1, "failed": 0}
-    assert data["rounds"] >= 2
+    # checks at 0, 0.1, 0.25, 0.475 and the last at the deadline
+    assert data["rounds"] == 5
     stuck = next(r for r in data["results"] if r["domain"] == STUCK)
-    assert stuck["checks"] == data["rounds"]
+    assert stuck["checks"] == 5
     assert len(stuck["failing"]) == 5
-    assert 0.5 <= data["elapsed_s"] < 10
+    assert data["elapsed_s"] == pytest.approx(0.5)
 
 
-def test_wait_shows_progress_on_stderr_and_the_table_on_stdout(run, sandbox_db: str) -> None:
-    create(sandbox_db, *GOOD)
-    create(sandbox_db, STUCK, dns_in=NEVER)
+def test_wait_shows_progress_on_stderr_and_the_table_on_stdout(run, sandbox_db: str,
+                                                              clock: FakeClock) -> None:
+    create(sandbox_db, *GOOD, clock=clock)
+    create(sandbox_db, STUCK, dns_in=NEVER, clock=clock)
     result = run("domains", "verify", "--wait", "--poll", "0.02", "--timeout", "0.05",
                  *GOOD, STUCK)
     assert result.exit_code == 1

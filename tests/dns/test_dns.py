@@ -8,7 +8,6 @@ import io
 import json
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import attrs
@@ -396,30 +395,30 @@ def test_txt_through_a_cname_counts_and_says_so(server: LocalDns, acme: Domain) 
 
 
 def test_unreachable_nameserver_is_an_error_after_the_timeout(acme: Domain) -> None:
-    started = time.monotonic()
     checks = edns.check([acme], nameservers=["127.0.0.1"], port=closed_port(), timeout=0.3)
-    took = time.monotonic() - started
     assert statuses(checks) == ["error"] * 5
-    assert checks[0].reason.startswith("timed out after 0.3s (127.0.0.1:")
-    assert took < 2.0  # the four lookups wait in parallel, each at most the timeout
+    assert all(c.reason.startswith("timed out after 0.3s (127.0.0.1:") for c in checks)
 
 
 def test_a_dead_nameserver_is_given_up_on_not_waited_for_per_lookup() -> None:
+    """400 lookups of 0.2 s, 8 at a time, would wait 10 s: once 16 in a row have timed out
+    no lookup starts, so at most those 16 and the 7 then in flight were asked."""
     domains = [sandbox_domain(f"d{i}.example", key_size=1024) for i in range(100)]
-    started = time.monotonic()
     checks = edns.check(domains, nameservers=[f"127.0.0.1:{closed_port()}"], timeout=0.2,
                         concurrency=8)
-    took = time.monotonic() - started
     assert {str(c.status) for c in checks} == {"error"}
     reasons = {c.reason.split(" (")[0] for c in checks}
     assert reasons == {"timed out after 0.2s", "not asked: 16 lookups in a row timed out"}
-    assert took < 3, took  # 400 lookups x 0.2 s / 8 would be 10 s
+    asked = {(c.record.host, c.record.type) for c in checks if c.reason.startswith("timed")}
+    assert 16 <= len(asked) <= 16 + 7
 
 
 def test_servfail_and_dropped_answers_are_errors(server: LocalDns, acme: Domain) -> None:
     server.fail("news.acme.example")
     server.drop("email.news.acme.example")
-    checks = edns.check([acme], nameservers=[server.nameserver], timeout=0.3)
+    # the timeout is generous: the answered lookups must never miss it on a busy machine,
+    # and only the dropped one waits it out
+    checks = edns.check([acme], nameservers=[server.nameserver], timeout=2.0)
     assert statuses(checks) == ["error", "present", "error", "error", "error"]
     assert "answered SERVFAIL" in checks[0].reason
     assert checks[4].reason.startswith("timed out")
@@ -480,19 +479,20 @@ def test_zone_text_served_and_tcp_for_big_answers(dns_server: LocalDns) -> None:
     assert ("s1._domainkey.big.example.", "tcp") in protocols  # truncated over UDP
 
 
-def test_a_thousand_domains_in_seconds(dns_server: LocalDns) -> None:
-    domains = [sandbox_domain(f"d{i}.fleet.example", key_size=1024) for i in range(1000)]
+def test_a_fleet_is_checked_asking_each_name_once(dns_server: LocalDns) -> None:
+    """Many domains, many lookups at a time: every record checked, each (name, type) asked
+    once (SPF and the other apex TXT share one). How long a thousand domains take is a
+    benchmark's figure: ``benchmarks/dns_check.py``."""
+    domains = [sandbox_domain(f"d{i}.fleet.example", key_size=1024) for i in range(200)]
     for d in domains:
         dns_server.add_domain(d)
-    for d in domains[::100]:
+    for d in domains[::20]:
         dns_server.remove(d.records("tracking")[0].host)
-    started = time.monotonic()
     checks = edns.check(domains, nameservers=[dns_server.nameserver], timeout=5)
-    took = time.monotonic() - started
-    assert len(checks) == 5000
-    assert edns.summary(checks) == {"present": 4990, "missing": 10, "wrong": 0, "error": 0}
-    assert took < 60, took
-    print(f"1000 domains x 5 records: {took:.2f}s, {len(dns_server.queries)} queries")
+    assert len(checks) == 1000
+    assert edns.summary(checks) == {"present": 990, "missing": 10, "wrong": 0, "error": 0}
+    asked = [(name, rtype) for name, rtype, _ in dns_server.queries]
+    assert len(asked) == len(set(asked)) == 4 * 200
 
 
 def test_nameserver_forms_and_arguments() -> None:

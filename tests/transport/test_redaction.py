@@ -5,13 +5,13 @@ driver messages), ``scrub_text`` and ``scrub_body`` for what an ESP says in an e
 from __future__ import annotations
 
 import base64
-import time
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.hang import within
 
 from espkit.transport.redaction import (
     ELIDED,
@@ -214,10 +214,13 @@ def test_no_form_of_the_key_survives_scrubbing(
 
 @pytest.mark.parametrize("unit", ["x", "a.", "a:", "token", "Basic ", "authorization:", "a-",
                                   "=:", "a://", "api:", '"token": "', "Bearer a1"])
-def test_scrubbing_stays_linear_on_adversarial_text(unit: str) -> None:
-    # every pattern is anchored and bounded: no catastrophic backtracking on 10 MB of junk
+def test_scrubbing_ends_on_adversarial_text(unit: str) -> None:
+    """Every pattern is anchored and bounded, and the text is cut before they run: 10 MB of
+    junk is scrubbed in milliseconds, where catastrophic backtracking would take hours. The
+    bound below only catches such a hang (``benchmarks/hostile_inputs.py`` prints the time
+    it takes)."""
     text = unit * (10_000_000 // len(unit))
-    start = time.perf_counter()
-    scrub_text(text)
-    scrub_body({"m": text, "l": [text] * 3})
-    assert time.perf_counter() - start < 2.0  # microseconds in fact; quadratic would be hours
+    out = within(lambda: scrub_text(text))
+    assert len(out) <= MAX_MESSAGE
+    kept = within(lambda: scrub_body({"m": text, "l": [text] * 3}))
+    assert all(len(v) <= MAX_MESSAGE for v in [kept["m"], *kept["l"]])

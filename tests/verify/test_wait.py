@@ -6,18 +6,18 @@ from __future__ import annotations
 import json
 import math
 import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import attrs
 import pytest
+from support.hang import HANG
 
 import espkit
 from espkit import DnsRecord, RecordStatus
 from espkit.account import runner_of
 from espkit.bulk import Bulk
-from espkit.sandbox import Clock, Emulator, FakeClock, SystemClock
+from espkit.sandbox import Clock, Emulator, FakeClock
 from espkit.testing import emulator
 from espkit.verify import (
     VerificationInterrupted,
@@ -383,9 +383,7 @@ def test_a_thousand_domains_with_three_stuck_name_the_three() -> None:
     sb.create(good)
     sb.clock.advance(1000)
     sb.create(stuck)
-    started = time.perf_counter()
     report = sb.wait([*good, *stuck], timeout=600, poll=15)
-    took = time.perf_counter() - started
     assert report.counts() == {"verified": 997, "pending": 3, "failed": 0}
     assert [r.domain for r in report.pending] == stuck
     assert all(len(r.failing) == 5 for r in report.pending)
@@ -395,7 +393,6 @@ def test_a_thousand_domains_with_three_stuck_name_the_three() -> None:
     text = report.summary()
     assert all(name in text for name in stuck)
     assert len(text) < 2000
-    assert took < 30, f"{took:.1f} s for 1,000 domains"
 
 
 def test_summary_of_thousands_stuck_stays_short() -> None:
@@ -466,13 +463,37 @@ def test_ctrl_c_between_rounds_returns_what_is_known() -> None:
 
 
 def test_ctrl_c_during_a_round_finishes_the_requests_in_flight() -> None:
-    # progress is reported every 0.1 s of real time, so the round must last longer than
-    # that for the Ctrl-C to land inside it: 400 exchanges of 20 ms each on the real clock
-    sb = Sandbox(clock=SystemClock(), verify_delay=0, latency=0.02)
+    # progress is reported every 0.1 s of real time, so the round must last until a report
+    # has come: the verifies past the first 20 are held until the Ctrl-C (it lands inside
+    # the round however busy the machine is), then the ones in flight are answered
+    sb = Sandbox(verify_delay=0)
     fleet = names(400)
     sb.create(fleet)
+    pressed = threading.Event()
+    lock = threading.Lock()
+    verifies = [0]
+    exchange = sb.emu.exchange
+
+    def held(method: str, path: str, query: str, headers: Mapping[str, str],
+             body: bytes | None) -> Any:
+        if method == "PUT" and path.endswith("/verify"):
+            with lock:
+                verifies[0] += 1
+                later = verifies[0] > 20
+            if later:
+                pressed.wait(HANG)  # a bound on a hang: the Ctrl-C comes long before
+        return exchange(method, path, query, headers, body)
+
+    sb.emu.exchange = held  # type: ignore[method-assign]
+
+    def ctrl_c(p: WaitProgress) -> None:
+        if p.checking and p.checked >= 10:
+            pressed.set()
+            raise KeyboardInterrupt
+
     with pytest.raises(VerificationInterrupted) as info:
-        sb.wait(fleet, on_progress=_interrupt(lambda p: p.checking and p.checked >= 10))
+        sb.wait(fleet, on_progress=ctrl_c)
+    assert pressed.is_set()
     report = info.value.report
     assert report.interrupted
     assert report.rounds == 1

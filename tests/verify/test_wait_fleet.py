@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from support.clitext import flat, write
+from support.hang import HANG, within
 
 import espkit
 from espkit import fleet as fleet_file
@@ -278,7 +279,7 @@ def test_two_connections_are_waited_concurrently(two: tuple[fleet_file.Fleet,
     fleet, accounts = two
     # both connections must be between rounds at the same time to get past the barrier:
     # waited one after the other, the first would wait for the second in vain
-    barrier = threading.Barrier(2, timeout=10)
+    barrier = threading.Barrier(2, timeout=HANG)  # a bound on a hang
     sleepers: list[str] = []
 
     def sleep(seconds: float) -> None:
@@ -306,19 +307,40 @@ def test_two_connections_are_waited_concurrently(two: tuple[fleet_file.Fleet,
     assert seen[-1].verified == 16
 
 
+class Lockstep:
+    """A fake clock for connections waiting in threads of their own: a sleep waits for
+    every connection's, then the clock moves on once by what they asked (the same seconds:
+    one schedule, one deadline). Waited one after the other, the first connection's sleep
+    would wait in vain for the second's; the barrier breaks after ``HANG`` seconds."""
+
+    def __init__(self, connections: int) -> None:
+        self.clock = FakeClock()
+        self.asked: list[float] = []
+        self.barrier = threading.Barrier(connections, action=self._advance, timeout=HANG)
+
+    def _advance(self) -> None:
+        assert len(set(self.asked)) == 1, self.asked
+        self.clock.advance(self.asked[0])
+        self.asked.clear()
+
+    def sleep(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        self.barrier.wait()
+
+
 def test_two_connections_share_one_deadline(two: tuple[fleet_file.Fleet,
                                                        dict[str, Account]]) -> None:
     fleet, accounts = two
-    started = time.monotonic()
-    report = wait_for_fleet(fleet, accounts, timeout=1.0, poll=0.2, backoff=1)
-    took = time.monotonic() - started
+    steps = Lockstep(2)
+    report = wait_for_fleet(fleet, accounts, timeout=1.0, poll=0.25, backoff=1,
+                            sleep=steps.sleep, clock=steps.clock.monotonic)
     assert report.counts() == {"verified": 0, "pending": 16, "failed": 0}
     assert all(r.failing for r in report.pending)
-    # polls every 0.2 s for 1 s: about 5 rounds, fewer on a loaded machine (a round itself
-    # takes time); what matters is that it kept re-checking until the shared deadline
-    assert report.rounds >= 3
-    assert 1.0 <= report.elapsed <= took
-    assert took < 1.9, f"{took:.2f} s: one after the other would take 2 s"
+    # rounds at 0, 0.25, 0.5, 0.75 and the last at the shared deadline, 1 s after the start,
+    # in both connections at once
+    assert report.rounds == 5
+    assert {r.checks for r in report.results} == {5}
+    assert report.elapsed == 1.0
 
 
 def test_ctrl_c_in_one_connection_stops_both_with_the_report_so_far(
@@ -329,11 +351,11 @@ def test_ctrl_c_in_one_connection_stops_both_with_the_report_so_far(
         if p.round >= 2 and not p.checking and p.next_check_in is not None:
             raise KeyboardInterrupt
 
-    started = time.monotonic()
+    # the other connection's wait is stopped, not left to its deadline (60 s): it ends within
+    # the hang bound (30 s), in fact at once
     with pytest.raises(VerificationInterrupted) as info:
-        wait_for_fleet(fleet, accounts, timeout=60, poll=0.1, backoff=1,
-                       on_progress=interrupt)
-    assert time.monotonic() - started < 5
+        within(lambda: wait_for_fleet(fleet, accounts, timeout=60, poll=0.1, backoff=1,
+                                      on_progress=interrupt))
     report = info.value.report
     assert report.interrupted
     assert len(report.results) == 16
@@ -346,10 +368,9 @@ def test_bad_credentials_on_one_connection_raise_and_stop_the_other(
         two: tuple[fleet_file.Fleet, dict[str, Account]]) -> None:
     fleet, accounts = two
     emulator(accounts["b"]).revoke_key("sandbox")
-    started = time.monotonic()
+    # a's wait was stopped, not left to its deadline (60 s): it ends within the hang bound
     with pytest.raises(espkit.AuthError):
-        wait_for_fleet(fleet, accounts, timeout=60, poll=0.1, backoff=1)
-    assert time.monotonic() - started < 5  # a's wait was stopped, not left to its deadline
+        within(lambda: wait_for_fleet(fleet, accounts, timeout=60, poll=0.1, backoff=1))
 
 
 # -- the command line -----------------------------------------------------------------------
