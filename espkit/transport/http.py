@@ -48,7 +48,7 @@ from espkit.transport.body import DEFAULT_MAX_RESPONSE_BYTES, read_body
 from espkit.transport.deadline import Deadline, DeadlineAdapter, attempt_deadline
 from espkit.transport.endpoint import check_base_url
 from espkit.transport.error_mapping import ErrorParser, default_error_parser, status_class
-from espkit.transport.ratelimit import Limiter, RetryBudget
+from espkit.transport.ratelimit import Limiter, RetryBudget, requesting
 from espkit.transport.redaction import (
     MAX_MESSAGE,
     request_secrets,
@@ -280,10 +280,12 @@ class Transport:
             self._shown_base = (self.base_url, safe_url(self.base_url))
         shown = (self._shown_base[1] + path if "?" not in path and "#" not in path
                  else safe_url(url))
-        return self.runner.run(
-            attempt, idempotent=idempotent, label=f"{method} {shown}",
-            gone=gone if method == "DELETE" else None,
-        )
+        # the path picks the limiter of its scope when the ESP budgets parts of its API apart
+        with requesting(path):
+            return self.runner.run(
+                attempt, idempotent=idempotent, label=f"{method} {shown}",
+                gone=gone if method == "DELETE" else None,
+            )
 
     def _send_once(
         self,
@@ -409,11 +411,11 @@ class Transport:
         return None
 
     def _learn_limit(self, response: requests.Response) -> None:
-        """Learn the account's limit from ``X-RateLimit-Limit`` (requests per window) and
-        ``X-RateLimit-Reset`` (time left in the window). The window's length is at least the
-        longest time-to-reset seen, so ``limit / longest`` only ever comes down towards the
-        true rate: an early over-estimate is harmless, and the limiter never sends faster
-        than the ESP said."""
+        """Without ``X-RateLimit-Remaining``, learn the account's limit from
+        ``X-RateLimit-Limit`` (requests per window) and ``X-RateLimit-Reset`` (time left in
+        the window). The window's length is at least the longest time-to-reset seen, so
+        ``limit / longest`` only ever comes down towards the true rate: an early
+        over-estimate is harmless, and the limiter never sends faster than the ESP said."""
         # a limit that is not a positive whole number is ignored: read as a rate,
         # "0.0001" would hold every request for days
         limit = parse_count(response.headers.get("X-RateLimit-Limit"))
@@ -428,15 +430,27 @@ class Transport:
             self.limiter.lower_ceiling(limit / reset)
 
     def _observe_rate_headers(self, response: requests.Response) -> None:
-        self._learn_limit(response)
-        left = parse_count(response.headers.get("X-RateLimit-Remaining"))
-        if left is None or response.status_code == 429:
+        """The budget an answer announces (SendGrid's on every answer, the sandbox's):
+        ``Remaining`` more requests until ``Reset``, ``Limit`` per window. The limiter
+        spends exactly that, upward as well as downward (``Limiter.announce``). An
+        announcement is ignored when it makes no sense (more left than the limit, a limit of
+        0) or when its window ends later than ``max_retry_after``: spending it would end in
+        a silent wait longer than the policy allows (the ESP's 429 surfaces it instead). A
+        429 is not read here: its ``Retry-After`` or ``Reset`` pauses the limiter."""
+        if response.status_code == 429:
+            self._learn_limit(response)
             return
-        if left == 0:
-            reset = parse_reset(response.headers.get("X-RateLimit-Reset"))
-            # a wait beyond max_retry_after is not slept on (the ESP's 429 will surface it)
-            if reset and reset <= self.retry.max_retry_after:
-                self.limiter.pause_for(reset)
+        left = parse_count(response.headers.get("X-RateLimit-Remaining"))
+        if left is None:
+            self._learn_limit(response)
+            return
+        reset = parse_reset(response.headers.get("X-RateLimit-Reset"))
+        if reset is None or not 0 < reset <= self.retry.max_retry_after:
+            return
+        limit = parse_count(response.headers.get("X-RateLimit-Limit"))
+        if limit == 0 or (limit is not None and left > limit):
+            return
+        self.limiter.announce(limit, left, reset)
 
 
 def _json_or_none(response: requests.Response) -> Any:

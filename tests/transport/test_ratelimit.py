@@ -1,4 +1,5 @@
-"""Client-side rate limiter (token bucket + CUBIC recovery) and the retry budget."""
+"""Client-side rate limiter (token bucket + CUBIC recovery, documented windows, announced
+windows, scopes) and the retry budget. Every test runs on an injected clock."""
 
 from __future__ import annotations
 
@@ -10,7 +11,18 @@ import pytest
 from support.stepclock import StepClock
 
 from espkit.transport import ratelimit
-from espkit.transport.ratelimit import BETA, RateLimiter, RetryBudget, shared_budget, shared_limiter
+from espkit.transport.ratelimit import (
+    BETA,
+    Budget,
+    Limiter,
+    RateLimiter,
+    RetryBudget,
+    Scope,
+    ScopedLimiter,
+    requesting,
+    shared_budget,
+    shared_limiter,
+)
 
 
 def limiter(rate: float | None, clock: StepClock, **kw: float) -> RateLimiter:
@@ -332,30 +344,33 @@ def _raise_out_of_tokens(seconds: float) -> None:
     raise _OutOfTokens(seconds)
 
 
-def test_threads_hammering_acquire_real_clock_stay_within_the_rate() -> None:
-    rate = 200.0
-    lim = RateLimiter(rate)
-    stop = threading.Event()
-    count: list[int] = []
-    lock = threading.Lock()
+def test_threads_hammering_a_window_get_exactly_its_count_per_window() -> None:
+    # the documented window on a frozen clock: exactly ``count`` grants, whatever the races;
+    # the clock moved on by exactly the window (its margin included) frees exactly as many
+    clock = StepClock()
+    budget = Budget(25, 10.0)
+    lim = RateLimiter(budget, clock=clock, sleep=_raise_out_of_tokens)
+    rounds: list[int] = []
+    for _ in range(2):
+        granted: list[int] = []
+        lock = threading.Lock()
+        barrier = threading.Barrier(12)
 
-    def worker() -> None:
-        while not stop.is_set():
-            lim.acquire()
-            with lock:
-                count.append(1)
+        def worker(granted: list[int] = granted, lock: threading.Lock = lock,
+                   barrier: threading.Barrier = barrier) -> None:
+            barrier.wait()
+            for _ in range(100):
+                try:
+                    lim.acquire()
+                except _OutOfTokens:
+                    return
+                with lock:
+                    granted.append(1)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
-    start = time.monotonic()
-    for t in threads:
-        t.start()
-    time.sleep(0.3)
-    stop.set()
-    for t in threads:
-        t.join(timeout=10)
-    elapsed = time.monotonic() - start
-    # one token in the bucket at the start plus ``rate`` per second, whatever the scheduling
-    assert 1 <= len(count) <= 1 + rate * elapsed + 1
+        _in_threads(12, worker)
+        rounds.append(len(granted))
+        clock.advance(budget.span)
+    assert rounds == [25, 25]
 
 
 def test_retry_budget_is_thread_safe() -> None:
@@ -417,3 +432,271 @@ def test_numbers_that_cannot_pace_or_pause_are_ignored(bad: float) -> None:
     assert all(math.isfinite(s) and s <= 1.0 for s in clock.slept)
     lim.lower_ceiling(1.0)  # the other side: a real number still lowers it
     assert lim.ceiling == 1.0
+
+
+# -- documented windows ------------------------------------------------------------------------
+
+
+def test_a_window_lets_its_count_go_at_once_and_not_one_more() -> None:
+    clock = StepClock()
+    lim = RateLimiter(Budget(300, 60.0), clock=clock, sleep=clock.sleep)
+    assert [lim.try_acquire() for _ in range(300)] == [0.0] * 300  # the whole burst, at once
+    assert clock.slept == []
+    wait = lim.try_acquire()  # the 301st: refused until the first grant leaves the window
+    assert wait == pytest.approx(Budget(300, 60.0).span)
+    assert Budget(300, 60.0).span == pytest.approx(61.0)  # the safety margin
+    clock.advance(wait - 1e-3)
+    assert lim.try_acquire() > 0.0  # just before: still refused
+    clock.advance(1e-3)
+    # exactly then the whole burst has left the window: the next 300, and not one more
+    assert [lim.try_acquire() for _ in range(300)] == [0.0] * 300
+    assert lim.try_acquire() == pytest.approx(Budget(300, 60.0).span)
+
+
+def test_a_window_never_holds_more_than_its_count_in_any_span() -> None:
+    clock = StepClock()
+    budget = Budget(5, 1.0)
+    lim = RateLimiter(budget, clock=clock, sleep=clock.sleep)
+    grants = []
+    for _ in range(40):
+        lim.acquire()
+        grants.append(clock.now)
+        clock.advance(0.07)  # a steady caller faster than the window's average
+    for i, first in enumerate(grants):
+        assert sum(1 for t in grants[i:] if t - first < budget.span - 1e-9) <= 5
+    # and it uses the budget: 5 per window, one window after another
+    assert grants[5] - grants[0] == pytest.approx(budget.span)
+
+
+def test_a_window_rate_is_its_average_and_a_429_cuts_from_it() -> None:
+    clock = StepClock()
+    lim = RateLimiter(Budget(300, 60.0), clock=clock, sleep=clock.sleep)
+    assert lim.rate == lim.ceiling == 5.0
+    lim.acquire()
+    lim.on_throttle(2.0)
+    assert lim.throttles == 1
+    assert lim.rate == pytest.approx(5.0 * BETA)  # paced smoothly now, not in bursts
+    assert lim.acquire() == pytest.approx(2.0)  # Retry-After first
+    assert lim.acquire() == pytest.approx(1 / (5.0 * BETA))
+
+
+def test_a_window_recovers_to_bursts_once_the_pace_is_back_at_the_ceiling() -> None:
+    clock = StepClock()
+    lim = RateLimiter(Budget(10, 2.0), clock=clock, sleep=clock.sleep)
+    lim.acquire()
+    lim.on_throttle(None)
+    k = (5.0 * (1 - BETA) / ratelimit.SCALE) ** (1 / 3)
+    clock.advance(k / 2)
+    lim.on_success()
+    assert lim.rate is not None
+    assert lim.rate < 5.0  # part way back: still paced
+    clock.advance(k)
+    lim.on_success()
+    assert lim.rate == 5.0
+    clock.advance(10.0)
+    # the pace is off again: the window's burst is back
+    assert [lim.try_acquire() for _ in range(10)] == [0.0] * 10
+    assert lim.try_acquire() > 0.0
+
+
+def test_a_lowered_ceiling_paces_a_window_smoothly() -> None:
+    clock = StepClock()
+    lim = RateLimiter(Budget(100, 10.0), clock=clock, sleep=clock.sleep)
+    lim.lower_ceiling(2.0)
+    assert lim.ceiling == 2.0
+    lim.acquire()
+    assert lim.acquire() == pytest.approx(0.5)
+
+
+# -- announced windows -------------------------------------------------------------------------
+
+
+def test_announced_remaining_zero_pauses_until_the_reset() -> None:
+    clock = StepClock()
+    lim = limiter(None, clock)
+    lim.acquire()
+    lim.announce(600, 0, 7.0)
+    assert lim.try_acquire() == pytest.approx(7.0)
+    clock.advance(7.0 - 1e-6)
+    assert lim.try_acquire() > 0.0
+    clock.advance(1e-6)
+    # the new window holds the announced limit: 600 at once, not one more
+    assert [lim.try_acquire() for _ in range(600)] == [0.0] * 600
+    assert lim.try_acquire() == pytest.approx(7.0)
+
+
+def test_announced_remaining_high_raises_the_pace_above_the_documented_one() -> None:
+    clock = StepClock()
+    lim = RateLimiter(Budget(10, 60.0), clock=clock, sleep=clock.sleep)
+    lim.acquire()
+    lim.announce(100, 99, 30.0)  # the account has more than the docs say
+    assert [lim.try_acquire() for _ in range(99)] == [0.0] * 99
+    assert lim.try_acquire() == pytest.approx(30.0)  # and not one more before the reset
+
+
+def test_announced_budget_lowers_the_pace_below_the_documented_one() -> None:
+    clock = StepClock()
+    lim = RateLimiter(Budget(300, 60.0), clock=clock, sleep=clock.sleep)
+    lim.acquire()
+    lim.announce(300, 3, 20.0)  # another host has spent most of the window
+    assert [lim.try_acquire() for _ in range(3)] == [0.0] * 3
+    assert lim.try_acquire() == pytest.approx(20.0)
+
+
+def test_announcements_count_requests_the_esp_has_not_seen_yet() -> None:
+    clock = StepClock()
+    lim = limiter(None, clock)
+    done = threading.Event()
+    seen = threading.Event()
+
+    def first() -> None:
+        lim.acquire()  # this thread's request...
+        seen.set()
+        done.wait(10)
+        lim.announce(50, 10, 30.0)  # ...answered after 4 more went out
+
+    t = threading.Thread(target=first)
+    t.start()
+    assert seen.wait(10)
+    for _ in range(4):
+        lim.acquire()
+    done.set()
+    t.join(10)
+    # 10 left when the first was answered, 4 of them already spent since
+    assert [lim.try_acquire() for _ in range(6)] == [0.0] * 6
+    assert lim.try_acquire() > 0.0
+
+
+def test_within_one_window_an_announcement_only_lowers_what_is_left() -> None:
+    clock = StepClock()
+    lim = limiter(None, clock)
+    lim.acquire()
+    lim.announce(100, 20, 30.0)
+    for _ in range(15):
+        lim.acquire()  # 5 left by our count; the ESP has counted fewer so far
+    lim.announce(100, 18, 29.0)  # the same window (ends about when the first said)
+    assert [lim.try_acquire() for _ in range(5)] == [0.0] * 5
+    assert lim.try_acquire() > 0.0
+    lim.announce(100, 2, 29.5)  # lower than our count (another host): obeyed
+    assert lim.try_acquire() > 0.0
+
+
+def test_a_later_window_replaces_the_announcement_upward() -> None:
+    clock = StepClock()
+    lim = limiter(None, clock)
+    lim.acquire()
+    lim.announce(100, 0, 5.0)
+    clock.advance(5.0)
+    lim.acquire()  # the new window
+    lim.announce(100, 99, 60.0)  # its own count, from the ESP: up from 0
+    assert [lim.try_acquire() for _ in range(99)] == [0.0] * 99
+    assert lim.try_acquire() > 0.0
+
+
+@pytest.mark.parametrize(("limit", "remaining", "reset"), [
+    (0, 0, 5.0), (10, 5, 0.0), (10, 5, -1.0), (10, -1, 5.0), (10, 5, math.nan),
+    (10, 5, math.inf),
+])
+def test_announcements_that_make_no_sense_are_ignored(
+    limit: int, remaining: int, reset: float
+) -> None:
+    clock = StepClock()
+    lim = limiter(None, clock)
+    lim.acquire()
+    lim.announce(limit, remaining, reset)
+    assert sum(lim.acquire() for _ in range(50)) == 0.0
+
+
+def test_a_429_inside_an_announced_window_spends_it_without_a_cut() -> None:
+    clock = StepClock()
+    lim = limiter(None, clock)
+    for _ in range(5):
+        lim.acquire()
+        clock.advance(0.1)
+    lim.announce(100, 50, 10.0)
+    lim.on_throttle(None)  # the ESP refused anyway: the window is spent
+    assert lim.try_acquire() == pytest.approx(10.0)
+    assert lim.rate == pytest.approx(100 / 10.0)  # the announced window's, not a cut one
+    clock.advance(10.0)
+    # no pace was learnt from the refusal: the next window's 100 go at once
+    assert [lim.try_acquire() for _ in range(100)] == [0.0] * 100
+
+
+# -- scopes --------------------------------------------------------------------------------
+
+
+def _scoped(clock: StepClock) -> ScopedLimiter:
+    domains = RateLimiter(Budget(3, 60.0), clock=clock, sleep=clock.sleep)
+    metrics = RateLimiter(Budget(2, 10.0), clock=clock, sleep=clock.sleep)
+    other = RateLimiter(None, clock=clock, sleep=clock.sleep)
+    routes = [Budget(3, 60.0, "domains", paths=("/v4/domains", "/v3/domains")),
+              Budget(2, 10.0, "metrics", paths=("/v1/analytics",))]
+    return ScopedLimiter({"domains": domains, "metrics": metrics, "account": other},
+                         routes, "account", "domains")
+
+
+def test_each_request_is_paced_by_its_scope_alone() -> None:
+    clock = StepClock()
+    lim = _scoped(clock)
+    assert isinstance(lim, Limiter)
+    with requesting("/v4/domains"):
+        assert [lim.try_acquire() for _ in range(3)] == [0.0] * 3
+        assert lim.try_acquire() > 0.0  # the domains window is spent...
+    with requesting("/v3/ips"):
+        assert [lim.try_acquire() for _ in range(100)] == [0.0] * 100  # ...not the others'
+    with requesting("/v1/analytics/metrics"):
+        assert [lim.try_acquire() for _ in range(2)] == [0.0] * 2
+        assert lim.try_acquire() > 0.0
+    with requesting("/v3/domains/example.com/ips"):  # below a prefix: the same scope
+        assert lim.try_acquire() > 0.0
+    with requesting("/v4/domainsx"):  # a prefix of a segment is not below it
+        assert lim.try_acquire() == 0.0
+
+
+def test_a_throttle_reaches_the_scope_of_the_request_only() -> None:
+    clock = StepClock()
+    lim = _scoped(clock)
+    with requesting("/v1/analytics/metrics"):
+        lim.acquire()
+        lim.on_throttle(30.0)
+        assert lim.rate == pytest.approx(0.2 * BETA)
+    assert lim.throttles == 1
+    with requesting("/v4/domains/x.example.com"):
+        assert lim.try_acquire() == 0.0  # not paused by the metrics 429
+        assert lim.rate == pytest.approx(0.05)
+
+
+def test_outside_a_request_the_primary_scope_answers() -> None:
+    clock = StepClock()
+    lim = _scoped(clock)
+    assert lim.rate == lim.ceiling == pytest.approx(3 / 60)
+    assert lim.budget == Budget(3, 60.0)  # what the bulk engine may size a burst for
+    with requesting("/v5/accounts/subaccounts"):
+        assert lim.rate is None  # the undocumented rest: learnt from 429s
+        assert lim.budget is None
+
+
+def test_shared_limiter_builds_one_limiter_per_scope_and_account() -> None:
+    spec = (Budget(300, 60, "domains", paths=("/v4/domains",)),
+            Scope("pools", ("/v3/ip_pools",)))
+    lim = shared_limiter(("p", "acct"), spec)
+    assert isinstance(lim, ScopedLimiter)
+    assert shared_limiter(("p", "acct"), spec) is lim
+    assert set(lim.limiters) == {"domains", "pools", "account"}
+    assert lim.scope_of("/v4/domains") is lim.limiters["domains"]
+    assert lim.scope_of("/v3/ip_pools/1") is lim.limiters["pools"]
+    assert lim.scope_of("/v3/ips") is lim.limiters["account"]
+    # another account's scopes are its own
+    other = shared_limiter(("p", "other"), spec)
+    assert isinstance(other, ScopedLimiter)
+    assert other.limiters["domains"] is not lim.limiters["domains"]
+    # a single budget is a plain limiter
+    assert isinstance(shared_limiter(("p", "single"), Budget(10, 1.0)), RateLimiter)
+
+
+def test_a_scope_declared_twice_is_refused() -> None:
+    from espkit.errors import ValidationError
+
+    with pytest.raises(ValidationError, match="declared twice"):
+        shared_limiter(("p", "twice"), (Budget(1, 1, "a", paths=("/a",)),
+                                        Scope("a", ("/b",))))

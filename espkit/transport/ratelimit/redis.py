@@ -6,10 +6,14 @@ Several processes (or hosts) provisioning one ESP account must stay under the ac
 account and changes it only inside Lua scripts, so each read-modify-write is atomic however
 many clients share it. It has the same semantics as ``RateLimiter``:
 
-* **Pacing**: GCRA, a token bucket kept as one "theoretical arrival time" (TAT), with a
-  burst of one by default. Grants are spaced ``1/rate`` apart across every process; nobody
-  ever gets a window's worth at once (ESPs answer such bursts with 429). A grant may come up
-  to ``TOLERANCE`` early so that waking-up time is not lost from the shared budget.
+* **Pacing**: a smooth rate (a number) is a GCRA, a token bucket kept as one "theoretical
+  arrival time" (TAT), with a burst of one by default: grants are spaced ``1/rate`` apart
+  across every process. A grant may come up to ``TOLERANCE`` early so that waking-up time is
+  not lost from the shared budget. A documented window (a ``Budget``: 300 per minute) is a
+  log of the last ``count`` grant times: a burst of up to ``count``, never more than
+  ``count`` in any window (see ``window``), across every process.
+* **Announced windows**: what an ESP's ``X-RateLimit-*`` headers announce is shared too, and
+  replaces the documented window while it is current (``announce``).
 * **One clock**: every timestamp is Redis's own ``TIME``, read inside the script that uses
   it. Hosts' clocks differ (and a monotonic clock means nothing on another machine), so a
   ``Retry-After`` pause is stored as an absolute time on the server's clock and every host
@@ -49,10 +53,15 @@ adaptive rate: one round trip per ``acquire``, and one per ``on_success`` only w
 is recovering from a cut. Only the ``redis`` client is needed, and it is imported when a
 ``RedisLimiter`` is made, not with espkit. The scripts are in ``redis_scripts``.
 
-Keys are ``espkit:limiter:<sha256 of the limiter key>`` (the key holds a provider name, a key
-fingerprint and an endpoint, never a secret) and ``...:sent``; both expire after an hour
-idle. If Redis cannot be reached ``acquire`` raises ``LimiterUnavailable`` naming the URL
-without its password, before anything is sent. Reporting an answer the ESP already gave
+Keys are ``espkit:limiter:{<sha256 of the account key>}:<scope>`` (the key holds a provider
+name, a key fingerprint and an endpoint, never a secret) and ``...:sent`` and ``...:log``
+beside it; all expire after an hour idle (or the window, if longer). The braces are a hash
+tag: every key of an account, whatever its scope, and its shared retry budget
+(``redis_budget``) fall in one slot of a Redis Cluster, so every script runs there (a
+cluster refuses a script whose keys span slots).
+
+If Redis cannot be reached ``acquire`` raises ``LimiterUnavailable`` naming the URL without
+its password, before anything is sent. Reporting an answer the ESP already gave
 (``on_success``, ``on_throttle``, ``pause_for``) only logs a warning: failing there would
 make a request that happened look as if it had not. There is no fallback to an in-process
 limiter: it would let each process spend the whole account's budget on its own.
@@ -69,22 +78,22 @@ import time
 from collections.abc import Hashable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from espkit.errors import ConfigError, LimiterUnavailable
-from espkit.transport.ratelimit.clock import Sleep
+from espkit.errors import LimiterUnavailable
+from espkit.transport.ratelimit import redis_client
+from espkit.transport.ratelimit.clock import Clock, Sleep
 from espkit.transport.ratelimit.memory import BETA, MEASURE_WINDOW, SCALE
 from espkit.transport.ratelimit.redis_scripts import (
     ACQUIRE_LUA,
+    ANNOUNCE_LUA,
     PAUSE_LUA,
     READ_LUA,
     SUCCESS_LUA,
     THROTTLE_LUA,
 )
-from espkit.transport.redaction import display_url, scrub
+from espkit.transport.ratelimit.window import DEFAULT_SCOPE, Budget
+from espkit.transport.redaction import display_url
 
 if TYPE_CHECKING:
-    # the client is an optional dependency (espkit[redis]), imported where a limiter is
-    # made, so that importing espkit never loads it
-    import redis
     from redis.commands.core import Script
     from redis.typing import EncodableT
 
@@ -93,10 +102,6 @@ log = logging.getLogger("espkit.ratelimit")
 KEY_PREFIX = "espkit:limiter:"
 #: state untouched this long is dropped by Redis (seconds)
 IDLE_TTL = 3600.0
-#: seconds to connect to Redis and to wait for a reply: a limiter that cannot answer fast
-#: should fail the call rather than hold it
-CONNECT_TIMEOUT = 2.0
-READ_TIMEOUT = 2.0
 #: recent sends kept to learn an unknown rate (RateLimiter's deque holds as many)
 SENT_KEPT = 64
 #: how early (seconds, at most a quarter of the spacing) a grant may come. A waiting process
@@ -105,48 +110,60 @@ SENT_KEPT = 64
 #: limit by the wake-up time (several percent across hosts). With it the spacing is kept on
 #: average, and no two grants are ever closer than 3/4 of the spacing.
 TOLERANCE = 0.005
+_SCRIPTS = {"acquire": ACQUIRE_LUA, "throttle": THROTTLE_LUA, "success": SUCCESS_LUA,
+            "pause": PAUSE_LUA, "announce": ANNOUNCE_LUA, "read": READ_LUA}
 
 
 class RedisLimiter:
     """``RateLimiter``'s semantics with the state in Redis: every ``RedisLimiter`` on the same
-    server and ``key``, in any process on any host, shares one budget and one backoff.
+    server (or cluster), ``key`` and ``scope``, in any process on any host, shares one budget
+    and one backoff.
 
-    ``rate``: this process's ceiling in requests/second (``None``: unknown, learnt from the
-    first 429). Processes sharing a key should agree on it; each caps the shared rate at its
-    own. ``url``: ``redis://[[user]:password@]host[:port][/db]`` or ``rediss://`` (TLS).
-    Nothing is sent to Redis until the first call."""
+    ``rate``: this process's ceiling in requests/second, a ``Budget`` (a documented window)
+    or ``None`` (unknown, learnt from the first 429). Processes sharing a key should agree
+    on it; each caps the shared rate at its own. ``url``: ``redis://[[user]:password@]host
+    [:port][/db]``, ``rediss://`` (TLS), or ``redis+cluster://`` / ``rediss+cluster://`` and
+    any node of a Redis Cluster. ``clock``: seconds, for tests only: replaces Redis's
+    ``TIME`` (hosts' clocks differ; never share one this way in production). Nothing is sent
+    to Redis until the first call."""
 
     def __init__(
         self,
         key: Hashable,
-        rate: float | None,
+        rate: float | Budget | None,
         *,
         url: str,
+        scope: str = DEFAULT_SCOPE,
         burst: float = 1.0,
         min_rate: float = 0.1,
         idle_ttl: float = IDLE_TTL,
         sleep: Sleep | None = None,
+        clock: Clock | None = None,
     ) -> None:
-        if rate is not None and not (math.isfinite(rate) and rate > 0):
+        self.budget = rate if isinstance(rate, Budget) else None
+        pace = None if isinstance(rate, Budget) else rate
+        if pace is not None and not (math.isfinite(pace) and pace > 0):
             raise ValueError(f"rate must be positive, got {rate!r}")
-        self.ceiling = rate
+        self.ceiling = self.budget.rate if self.budget is not None else pace
         self._burst = max(1.0, burst)
         # as in RateLimiter: a floor above the ceiling would make a throttle raise the rate
-        self._min_rate = min(min_rate, rate) if rate is not None else min_rate
-        self._ttl_ms = max(1, round(idle_ttl * 1000))
+        self._min_rate = min(min_rate, self.ceiling) if self.ceiling is not None else min_rate
+        # the window's log must outlive the window, however idle
+        keep = max(idle_ttl, self.budget.span if self.budget is not None else 0.0)
+        self._ttl_ms = max(1, round(keep * 1000))
         self._sleep = sleep
+        self._clock = clock
         self._url = url
         self._where = display_url(url)
-        self._client = _client(url)
-        self._client_error = _client_error()
-        self.redis_key = redis_key(key)
-        self._keys = [self.redis_key, self.redis_key + ":sent"]
-        self._acquire = self._client.register_script(ACQUIRE_LUA)
-        self._throttle = self._client.register_script(THROTTLE_LUA)
-        self._success = self._client.register_script(SUCCESS_LUA)
-        self._pause = self._client.register_script(PAUSE_LUA)
-        self._read = self._client.register_script(READ_LUA)
+        redis_client.check_url(url)
+        self._client_errors = redis_client.client_errors()
+        self.scope = scope
+        self.redis_key = f"{redis_key(key)}:{scope}"
+        self._keys = [self.redis_key, self.redis_key + ":sent", self.redis_key + ":log"]
+        self._scripts: dict[str, Script] = {}
+        self._scripts_lock = threading.Lock()
         # per thread: the Redis time its last request was admitted (one cut per event)
+        # and the shared grant count then (what an announcement has not counted)
         self._local = threading.local()
         # whether on_success has anything to do; the first acquire reply says for sure
         self._recovering = True
@@ -154,7 +171,9 @@ class RedisLimiter:
         self._throttles = 0
 
     def __repr__(self) -> str:
-        return f"RedisLimiter({self.redis_key!r}, url={self._where!r}, ceiling={self.ceiling!r})"
+        limit = self.budget if self.budget is not None else self.ceiling
+        return (f"RedisLimiter({self.redis_key!r}, url={self._where!r}, "
+                f"limit={str(limit) if limit is not None else None!r})")
 
     @property
     def throttles(self) -> int:
@@ -163,23 +182,30 @@ class RedisLimiter:
 
     @property
     def rate(self) -> float | None:
-        """The shared rate now in force for this process (``None``: not known yet)."""
-        stored = self._read_state()[1]
-        rate = float(stored) if stored else self.ceiling
+        """The shared pace in force for this process: the cut pace after a 429, else the
+        ceiling (a window's average rate), else the announced window's (``None``: unknown)."""
+        snap = self.snapshot()
+        rate = snap["rate"] if snap["rate"] is not None else self.ceiling
         if rate is not None and self.ceiling is not None:
             rate = min(rate, self.ceiling)
+        if rate is None and snap["announced_limit"] and snap["announced_length"]:
+            rate = snap["announced_limit"] / snap["announced_length"]
         return rate
 
     def snapshot(self) -> dict[str, float | None]:
-        """The shared state as seen now: ``rate``, ``w_max``, ``since_cut`` and ``paused_for``
-        in seconds, ``cuts`` (by every process), ``queued`` (seconds of grants ahead)."""
-        raw = self._read_state()
+        """The shared state as seen now: ``rate`` (the cut pace; ``None`` outside a cut with
+        a window), ``w_max``, ``since_cut``, ``paused_for`` and ``queued`` in seconds,
+        ``cuts`` (by every process), ``granted`` (by every process), ``in_window`` (grants
+        in the documented window now) and the announced window: ``announced_left``,
+        ``announced_for`` (seconds), ``announced_limit``, ``announced_length``."""
+        span = round(self.budget.span * 1e6) if self.budget is not None else ""
+        raw = [_text(v) for v in self._run("read", [span])]
         now = float(raw[0])
 
         def num(i: int) -> float | None:
             return float(raw[i]) if raw[i] else None
 
-        cut, pause, tat = num(3), num(4), num(6)
+        cut, pause, tat, end = num(3), num(4), num(6), num(7)
         return {
             "rate": num(1),
             "w_max": num(2),
@@ -187,24 +213,42 @@ class RedisLimiter:
             "paused_for": max(0.0, (pause - now) / 1e6) if pause is not None else 0.0,
             "cuts": num(5) or 0.0,
             "queued": max(0.0, (tat - now) / 1e6) if tat is not None else 0.0,
+            "announced_for": None if end is None else (end - now) / 1e6,
+            "announced_left": num(8),
+            "announced_limit": num(9),
+            "announced_length": None if raw[10] == "" else float(raw[10]) / 1e6,
+            "granted": num(11) or 0.0,
+            "in_window": num(12),
         }
 
     def acquire(self) -> float:
         """Block until a request may go out. Returns the seconds waited."""
         waited = 0.0
-        args = [self._ceiling_arg, self._burst, self._ttl_ms, SENT_KEPT,
-                round(TOLERANCE * 1e6)]
         while True:
-            reply = self._run(self._acquire, args)
-            granted, wait_us, now_us, recovering = (int(float(_text(v))) for v in reply)
-            if granted:
-                self._local.admitted = now_us
-                self._recovering = bool(recovering)
+            wait = self.try_acquire()
+            if wait <= 0.0:
                 return waited
-            wait = wait_us / 1e6
             # looked up per call so tests can replace time.sleep
             (self._sleep or time.sleep)(wait)
             waited += wait
+
+    def try_acquire(self) -> float:
+        """Take a grant if every process together may make one now (0.0), else the seconds
+        to wait. One round trip."""
+        window = self.budget
+        reply = self._run("acquire", [
+            self._ceiling_arg, self._burst, self._ttl_ms, SENT_KEPT, round(TOLERANCE * 1e6),
+            "" if window is None else window.count,
+            "" if window is None else round(window.span * 1e6),
+        ])
+        granted, wait_us, now_us, recovering, seq = (int(float(_text(v)))
+                                                     for v in reply)
+        if not granted:
+            return max(wait_us / 1e6, 1e-6)
+        self._local.admitted = now_us
+        self._local.seq = seq
+        self._recovering = bool(recovering)
+        return 0.0
 
     def on_throttle(self, retry_after: float | None = None) -> None:
         with self._count_lock:
@@ -213,9 +257,9 @@ class RedisLimiter:
         usable = retry_after is not None and math.isfinite(retry_after) and retry_after > 0
         pause_us = round(retry_after * 1e6) if usable and retry_after is not None else 0
         admitted = getattr(self._local, "admitted", None)
-        self._report(self._throttle, [
+        self._report("throttle", [
             pause_us, "" if admitted is None else admitted, self._ceiling_arg, self._min_rate,
-            BETA, round(MEASURE_WINDOW * 1e6), self._burst, self._ttl_ms,
+            BETA, round(MEASURE_WINDOW * 1e6), self._burst, self._ttl_ms, self._windowed,
         ])
         self._recovering = True
 
@@ -224,15 +268,15 @@ class RedisLimiter:
         # another process meanwhile shows in the next acquire's reply.
         if not self._recovering:
             return
-        reply = self._report(self._success, [
-            self._ceiling_arg, self._min_rate, BETA, SCALE, self._ttl_ms,
+        reply = self._report("success", [
+            self._ceiling_arg, self._min_rate, BETA, SCALE, self._ttl_ms, self._windowed,
         ])
         self._recovering = reply is None or bool(int(reply))
 
     def pause_for(self, seconds: float) -> None:
         """Hold every caller, in every process, for ``seconds`` from now (Redis's now)."""
         if math.isfinite(seconds) and seconds > 0:
-            self._report(self._pause, [round(seconds * 1e6), self._ttl_ms])
+            self._report("pause", [round(seconds * 1e6), self._ttl_ms])
 
     def lower_ceiling(self, rate: float) -> None:
         # the ceiling travels with every script call, so this process caps the shared rate
@@ -241,14 +285,33 @@ class RedisLimiter:
             self.ceiling = rate
             self._min_rate = min(self._min_rate, rate)
 
+    def announce(self, limit: int | None, remaining: int, reset: float) -> None:
+        """The ESP announced its window in the answer to this thread's last request: shared
+        with every process (the caller keeps ``reset`` within ``max_retry_after``)."""
+        if not (math.isfinite(reset) and reset > 0) or remaining < 0 \
+                or (limit is not None and limit < 1):
+            return
+        seq = getattr(self._local, "seq", None)
+        self._report("announce", ["" if limit is None else limit, remaining,
+                                  round(reset * 1e6), "" if seq is None else seq,
+                                  self._ttl_ms])
+
+    @property
+    def granted_at(self) -> float | None:
+        """When this thread's last request was let through, in seconds on Redis's clock
+        (or the injected one): what every process's grants can be compared by."""
+        admitted = getattr(self._local, "admitted", None)
+        return None if admitted is None else admitted / 1e6
+
     @property
     def _ceiling_arg(self) -> float | str:
         return "" if self.ceiling is None else self.ceiling
 
-    def _read_state(self) -> list[str]:
-        return [_text(v) for v in self._run(self._read, [])]
+    @property
+    def _windowed(self) -> str:
+        return "1" if self.budget is not None else ""
 
-    def _report(self, script: Script, args: Sequence[EncodableT]) -> Any:
+    def _report(self, script: str, args: Sequence[EncodableT]) -> Any:
         """Run a script that reports an answer the ESP already gave. It never raises: the
         request has been sent and answered, and turning, say, a create that happened into an
         error would be worse than losing one report. The next ``acquire``, before anything is
@@ -259,58 +322,31 @@ class RedisLimiter:
             log.warning("%s; this answer is not shared with other processes", exc)
             return None
 
-    def _run(self, script: Script, args: Sequence[EncodableT]) -> Any:
+    def _run(self, script: str, args: Sequence[EncodableT]) -> Any:
+        now = "" if self._clock is None else round(self._clock() * 1e6)
         try:
-            return script(keys=self._keys, args=args)
-        except self._client_error as exc:
-            message = scrub(f"{type(exc).__name__}: {exc}", self._url)
+            return self._script(script)(keys=self._keys, args=[now, *args])
+        except self._client_errors as exc:
             # from None: the chained traceback would repeat the driver's connection details
-            raise LimiterUnavailable(
-                f"shared rate limiter: Redis at {self._where} failed ({message}); "
-                "check limiter_url / $ESPKIT_LIMITER_URL"
-            ) from None
+            raise redis_client.unavailable(self._url, exc) from None
+
+    def _script(self, name: str) -> Script:
+        with self._scripts_lock:
+            if not self._scripts:
+                client = redis_client.client(self._url)
+                self._scripts = {n: client.register_script(lua) for n, lua in _SCRIPTS.items()}
+            return self._scripts[name]
 
 
 def redis_key(key: Hashable) -> str:
-    """``espkit:limiter:<sha256>`` for a limiter key: the same on every host and Python."""
+    """``espkit:limiter:{<sha256>}`` for a limiter key: the same on every host and Python.
+    The braces make the digest a Redis Cluster hash tag (one slot per account)."""
     material = json.dumps(key, default=repr, sort_keys=True, separators=(",", ":"))
-    return KEY_PREFIX + hashlib.sha256(material.encode()).hexdigest()
+    return KEY_PREFIX + "{" + hashlib.sha256(material.encode()).hexdigest() + "}"
 
 
 def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-_clients: dict[str, redis.Redis] = {}
-_clients_lock = threading.Lock()
-
-
-def _client(url: str) -> redis.Redis:
-    """One client (one connection pool) per URL in the process, whatever the keys. Raises
-    ``ModuleNotFoundError`` (name ``redis``) without espkit[redis]."""
-    import redis
-
-    with _clients_lock:
-        client = _clients.get(url)
-        if client is None:
-            try:
-                client = redis.Redis.from_url(
-                    url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=READ_TIMEOUT,
-                )
-            except ValueError as exc:
-                raise ConfigError(
-                    f"limiter_url {display_url(url)!r} is not a usable Redis URL: "
-                    f"{scrub(str(exc), url)}"
-                ) from None
-            _clients[url] = client
-        return client
-
-
-def _client_error() -> type[Exception]:
-    """What the client raises when Redis cannot be reached or answer (``RedisError``)."""
-    import redis
-
-    return redis.RedisError
 
 
 __all__ = [
