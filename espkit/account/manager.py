@@ -122,6 +122,15 @@ def or_none(fn: Callable[[], T]) -> T | None:
         return None
 
 
+def read_back(provider: Provider, fn: Callable[[], T | None]) -> Callable[[], T | None]:
+    """``fn`` as a create's read-back: what it reads is read afresh even inside a run
+    (``Account.batch``), because a stale "absent" would re-send the create."""
+    def fresh() -> T | None:
+        with provider.lookups.fresh():
+            return fn()
+    return fresh
+
+
 def check_replacement(value: str | None) -> str | None:
     """A validated ``replacement=``: where traffic goes instead, an IP, a pool name, or
     ``"shared"``."""
@@ -145,6 +154,7 @@ __all__ = [
     "check_replacement",
     "create_safely",
     "or_none",
+    "read_back",
     "runner_of",
     "subaccount_id",
 ]

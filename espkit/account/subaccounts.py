@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from espkit import validate
-from espkit.account.manager import Manager, create_safely, subaccount_id
+from espkit.account.manager import Manager, create_safely, read_back, subaccount_id
 from espkit.models import Assignment, Capability, Subaccount
 
 
@@ -22,7 +22,8 @@ class Subaccounts(Manager):
         return create_safely(
             f"create subaccount {name}",
             lambda: self._provider.create_subaccount(name),
-            lambda: next((s for s in self._provider.list_subaccounts() if s.name == name), None),
+            read_back(self._provider, lambda: next(
+                (s for s in self._provider.list_subaccounts() if s.name == name), None)),
             lambda s: s.name == name,
             runner=self._runner,
         )

@@ -9,10 +9,18 @@ engine (rate-limited, concurrent, one typed result per item), then pool deletes.
 Re-running is how an interrupted or partly failed apply is resumed: the next plan reads
 the accounts again, so what landed is not repeated (a create whose answer was lost is
 found by the read, not sent twice) and only what is left is applied.
+
+Each connection is applied inside one run of its account (``Account.batch``): the name ->
+id lookups (pool ids, domain ids, configuration sets) are read once for all its changes,
+and ``apply_fleet`` keeps the plan's reads for the apply. Where the ESP has batch calls
+(``espkit.providers.batch``), a pool's IP changes go in one request and domains moved to
+a pool are linked many per request before the per-domain run, which then only confirms
+them: a fleet apply of N domain creates on Mailgun costs N requests plus a few.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -27,6 +35,7 @@ from espkit.errors import AlreadyExists, ConfigError, EspError, NotFound
 from espkit.fleet.model import Fleet
 from espkit.fleet.planner import Action, Change, Kind, Plan, plan
 from espkit.models import AssignmentKind, Capability, DomainSpec
+from espkit.providers.batch import LinksDomains
 
 log = logging.getLogger("espkit.apply")
 
@@ -208,12 +217,37 @@ def _pool_change(acct: Account, change: Change) -> Callable[[], Outcome]:
             except NotFound:
                 return Outcome.ABSENT
             return Outcome.DELETED
-        for ip in change.add_ips:
-            acct.pools.add_ip(change.name, ip)
-        for ip in change.remove_ips:
-            acct.pools.remove_ip(change.name, ip)
+        acct.pools.update_ips(change.name, add=change.add_ips, remove=change.remove_ips)
         return Outcome.UPDATED
     return run
+
+
+def _link_first(op: _DomainOp, items: list[dict[str, Any]]) -> None:
+    """Where the ESP links many domains to a pool per request (``LinksDomains``), link the
+    domains the plan moves to a pool that way, before the per-domain run: each item then
+    finds its domain linked (its account's run knows) and only drops what it sent from
+    before. Whatever fails here is left to its item, which reports its own error."""
+    groups: dict[tuple[str | None, str], list[str]] = {}
+    for item in items:
+        if item["action"] != Action.ASSIGN.value:
+            continue
+        before = _targets(item["before"])
+        for kind, target in _targets(item["after"]):
+            if kind == AssignmentKind.POOL.value and (kind, target) not in before:
+                groups.setdefault((item["subaccount_id"], target), []).append(item["name"])
+    for (sub_id, pool), names in groups.items():
+        acct = op.scope(sub_id)
+        if len(names) < 2 or not isinstance(acct.provider, LinksDomains):
+            continue  # one by one is as cheap
+        try:
+            results = acct.domains.assign_many(names, pool=pool)
+        except EspError as exc:
+            log.info("linking %d domain(s) to pool %s in batches failed (%s); each is "
+                     "linked on its own", len(names), pool, exc)
+            continue
+        failed = sum(1 for error in results.values() if error is not None)
+        log.info("linked %d domain(s) to pool %s in batches; %d left to link on their own",
+                 len(names) - failed, pool, failed)
 
 
 def _sub_create(acct: Account, name: str, ids: dict[str, str]) -> Callable[[], Outcome]:
@@ -246,30 +280,35 @@ def apply(
     for connection in dict.fromkeys(c.connection for c in plan.changes):
         acct = accounts[connection]
         mine = [c for c in plan.changes if c.connection == connection]
-        first: list[ItemResult] = []
-        for change in mine:
-            if change.kind is Kind.POOL and change.action is not Action.DELETE:
-                first.append(_step(f"{change.action} pool {change.name}",
-                                   _pool_change(acct, change)))
-        sub_ids: dict[str, str] = {}
-        for change in mine:
-            if change.kind is Kind.SUBACCOUNT:
-                first.append(_step(f"create subaccount {change.name}",
-                                   _sub_create(acct, change.name, sub_ids)))
-        steps += first
-        if any(s.outcome is Outcome.FAILED for s in first):
-            skipped.append(f"{connection}: domain changes not attempted because a pool or "
-                           "subaccount change failed; fix it and apply again.")
-            continue
-        items = [_item(c, sub_ids) for c in mine if c.kind is Kind.DOMAIN]
-        if items:
-            progress = (None if on_progress is None
-                        else lambda p, name=connection: on_progress(name, p))
-            bulk = Bulk(acct, max_concurrency=max_concurrency, on_progress=progress)
-            reports[connection] = bulk.run(_DomainOp(acct).operation(), items)
-        for change in mine:
-            if change.kind is Kind.POOL and change.action is Action.DELETE:
-                steps.append(_step(f"delete pool {change.name}", _pool_change(acct, change)))
+        # one run per connection: its lookups are read once for all of its changes
+        with acct.batch(size=sum(1 for c in mine if c.kind is Kind.DOMAIN)):
+            first: list[ItemResult] = []
+            for change in mine:
+                if change.kind is Kind.POOL and change.action is not Action.DELETE:
+                    first.append(_step(f"{change.action} pool {change.name}",
+                                       _pool_change(acct, change)))
+            sub_ids: dict[str, str] = {}
+            for change in mine:
+                if change.kind is Kind.SUBACCOUNT:
+                    first.append(_step(f"create subaccount {change.name}",
+                                       _sub_create(acct, change.name, sub_ids)))
+            steps += first
+            if any(s.outcome is Outcome.FAILED for s in first):
+                skipped.append(f"{connection}: domain changes not attempted because a pool "
+                               "or subaccount change failed; fix it and apply again.")
+                continue
+            items = [_item(c, sub_ids) for c in mine if c.kind is Kind.DOMAIN]
+            if items:
+                progress = (None if on_progress is None
+                            else lambda p, name=connection: on_progress(name, p))
+                op = _DomainOp(acct)
+                _link_first(op, items)
+                bulk = Bulk(acct, max_concurrency=max_concurrency, on_progress=progress)
+                reports[connection] = bulk.run(op.operation(), items)
+            for change in mine:
+                if change.kind is Kind.POOL and change.action is Action.DELETE:
+                    steps.append(_step(f"delete pool {change.name}",
+                                       _pool_change(acct, change)))
     return ApplyReport(plan, tuple(steps), reports, tuple(skipped))
 
 
@@ -281,13 +320,17 @@ def apply_fleet(
     accounts: Mapping[str, Account] | None = None,
     max_concurrency: int = 256,
 ) -> ApplyReport:
-    """Plan ``fleet`` against its accounts and apply the plan (see ``apply``)."""
+    """Plan ``fleet`` against its accounts and apply the plan (see ``apply``), each account
+    in one run: what the plan read (pools, domain ids, links) serves the apply too."""
     opened: dict[str, Account] = {}
     try:
         if accounts is None:
             accounts = opened = {n: c.connect() for n, c in fleet.connections.items()}
-        current = plan(fleet, accounts, delete_unknown=delete_unknown)
-        return apply(current, accounts, force=force, max_concurrency=max_concurrency)
+        with contextlib.ExitStack() as runs:
+            for name, acct in accounts.items():
+                runs.enter_context(acct.batch(size=sum(1 for _ in fleet.domains(name))))
+            current = plan(fleet, accounts, delete_unknown=delete_unknown)
+            return apply(current, accounts, force=force, max_concurrency=max_concurrency)
     finally:
         for acct in opened.values():
             acct.close()

@@ -168,7 +168,8 @@ class Plan:
             mine = [c for c in self.changes if c.connection == connection]
             for kind in (Kind.DOMAIN, Kind.POOL):
                 existing = counts.get(kind.value, 0)
-                if existing < s.min_existing:
+                # none yet (min_existing: 0 on a new account): nothing to delete or move
+                if existing == 0 or existing < s.min_existing:
                     continue
                 deletes = sum(1 for c in mine if c.action is Action.DELETE and c.kind is kind)
                 if deletes / existing > s.max_delete:
@@ -270,14 +271,14 @@ def read_live(fleet: Fleet, connection: str, acct: Account, *,
         return [(scope, d) for d in scoped[scope].domains.list()]
 
     # where the ESP can say which domains each pool serves in a few requests, a domain
-    # already on its declared pool needs no read of its own (main account only: pools are
-    # the parent's)
+    # bound to a pool needs no read of its own: it sends from that pool alone, the declared
+    # one or another (main account only: pools are the parent's)
     links = acct.provider.pool_links() if any(d.pool for d in wanted) else None
 
     def assignments(d: DesiredDomain) -> tuple[str, frozenset[tuple[str, str]]]:
         scope = live.domains[d.name][0]
-        if links is not None and scope is None and d.pool and links.get(d.name) == d.pool:
-            return d.name, frozenset({(AssignmentKind.POOL.value, d.pool)})
+        if links is not None and scope is None and d.pool and d.name in links:
+            return d.name, frozenset({(AssignmentKind.POOL.value, links[d.name])})
         found = scoped[scope].domains.assignments(d.name)
         return d.name, frozenset((a.kind.value, a.target) for a in found)
 
@@ -412,8 +413,10 @@ def plan(
     """Read every connection's account and diff it against ``fleet``; nothing is changed.
 
     ``accounts`` maps connection names to open accounts (default: each connection's
-    ``connect()``). ``delete_unknown`` plans deleting what the fleet neither declares nor
-    owns. ``on_read(connection)`` is called before each account is read."""
+    ``connect()``). Each account is read in one run (``Account.batch``); a caller that
+    applies the plan in the same run (``apply_fleet``) reuses what it read.
+    ``delete_unknown`` plans deleting what the fleet neither declares nor owns.
+    ``on_read(connection)`` is called before each account is read."""
     opened: dict[str, Account] = {}
     try:
         changes: list[Change] = []
@@ -429,8 +432,10 @@ def plan(
                 acct = opened[name] = connection.connect()
             if on_read is not None:
                 on_read(name)
-            live = read_live(fleet, name, acct, workers=workers)
-            c, u, x = diff(fleet, name, acct, live, delete_unknown=delete_unknown)
+            # one run per account: the pools, links and ids its reads need, read once
+            with acct.batch(size=sum(1 for _ in fleet.domains(name))):
+                live = read_live(fleet, name, acct, workers=workers)
+                c, u, x = diff(fleet, name, acct, live, delete_unknown=delete_unknown)
             changes += c
             unknown += u
             conflicts += x

@@ -44,6 +44,7 @@ from espkit.models import (
     StreamKind,
     Subaccount,
 )
+from espkit.providers.lookups import Lookups
 from espkit.providers.payload import Source, credentials_of, decoded, remember_credentials
 from espkit.transport import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -56,9 +57,16 @@ from espkit.transport import (
     default_error_parser,
     safe_url,
 )
-from espkit.transport.ratelimit import resolve_limiter_url, shared_budget, shared_limiter
+from espkit.transport.ratelimit import (
+    RateSpec,
+    parse_rate_limit,
+    resolve_limiter_url,
+    shared_budget,
+    shared_limiter,
+)
 
 T = TypeVar("T")
+P = TypeVar("P", bound="Provider")
 #: methods the transport may re-send; a 2xx to any other (POST, PATCH) has been applied
 _IDEMPOTENT = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS"})
 
@@ -94,6 +102,21 @@ class Provider:
 
     def on_behalf_of(self, subaccount_id: str) -> Provider:
         raise self.unsupported(Capability.SUBACCOUNT_SCOPE)
+
+    @property
+    def lookups(self) -> Lookups:
+        """This instance's per-run lookups (``espkit.providers.lookups``): the name -> id
+        maps it reads once inside a run (``Account.batch``) and never keeps outside one."""
+        found = self.__dict__.get("_lookups")
+        if found is None:  # setdefault: two threads asking first get the same one
+            found = self.__dict__.setdefault("_lookups", Lookups())
+        return found  # type: ignore[no-any-return]
+
+    def run_scoped(self, copy: P) -> P:
+        """``copy`` (this provider acting in a subaccount) with lookups of its own keys,
+        inside this provider's run: a scope opened on either spans both."""
+        copy.__dict__["_lookups"] = self.lookups.child()
+        return copy
 
     @property
     def runner(self) -> RetryRunner | None:
@@ -224,8 +247,11 @@ class HttpProvider(Provider):
     REGIONS: ClassVar[Mapping[str, str]] = {}
     #: conventional environment variables for the key, after ESPKIT_<NAME>_API_KEY
     ENV_KEYS: ClassVar[tuple[str, ...]] = ()
-    #: documented account rate limit in requests/second (None: unknown, learn from 429s)
-    RATE_LIMIT: ClassVar[float | None] = None
+    #: the ESP's documented limits: requests/second, a ``Budget`` (a count per window), a
+    #: tuple of budgets per scope of its API (each with the path prefixes it covers; one
+    #: without paths covers the rest), or None (unknown: learnt from 429s and from the
+    #: budget the ESP's answers announce). ``rate_limit=`` replaces them all.
+    RATE_LIMIT: ClassVar[RateSpec] = None
     REQUEST_ID_HEADERS: ClassVar[tuple[str, ...]] = ("X-Request-Id",)
     #: headers every request carries (e.g. Postmark's ``Accept: application/json``)
     HEADERS: ClassVar[Mapping[str, str]] = {}
@@ -278,7 +304,7 @@ class HttpProvider(Provider):
         base_url: str | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
-        rate_limit: float | None = None,
+        rate_limit: float | str | tuple[int, float] | None = None,
         profile: str | None = None,
         session: requests.Session | None = None,
         limiter_url: str | None = None,
@@ -286,7 +312,11 @@ class HttpProvider(Provider):
         max_response_bytes: int | None = None,
         allow_insecure: bool = False,
     ) -> HttpProvider:
-        """``limiter_url``: where the rate budget lives; ``None`` reads ``$ESPKIT_LIMITER_URL``,
+        """``rate_limit``: the account's budget instead of the documented ones, for every
+        request: requests/second (a number), or a count per window (``"300/min"``,
+        ``"500/10s"``, ``(300, 60)``); a bad value is a ``ValidationError`` naming it.
+
+        ``limiter_url``: where the rate budget lives; ``None`` reads ``$ESPKIT_LIMITER_URL``,
         and without it the budget is this process's. ``"redis://host:6379/0"`` shares it with
         every process and host using that Redis server for the same account.
 
@@ -294,13 +324,14 @@ class HttpProvider(Provider):
         ``max_response_bytes``: the largest answer read (default 10 MiB);
         ``allow_insecure``: send the key over plain ``http://`` to a host that is not
         loopback (refused otherwise; ``$ESPKIT_ALLOW_INSECURE_HTTP=1`` does the same)."""
+        budget = parse_rate_limit(rate_limit)  # before anything else can go wrong or out
         region = cls.resolve_region(region, base_url)
         url = base_url or cls.REGIONS[region or next(iter(cls.REGIONS))]
         if not url.startswith(("https://", "http://")):
             raise ConfigError(f"base_url must start with https:// or http://, got {url!r}")
         secret = credentials.resolve(cls.name, api_key, env=cls.ENV_KEYS, profile=profile)
         transport = cls.build_transport(
-            secret, url, timeout=timeout, retry=retry, rate_limit=rate_limit, session=session,
+            secret, url, timeout=timeout, retry=retry, rate_limit=budget, session=session,
             limiter_url=resolve_limiter_url(limiter_url), deadline=deadline,
             max_response_bytes=max_response_bytes, allow_insecure=allow_insecure,
         )
@@ -314,15 +345,16 @@ class HttpProvider(Provider):
         *,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
-        rate_limit: float | None = None,
+        rate_limit: RateSpec = None,
         session: requests.Session | None = None,
         limiter_url: str | None = None,
         deadline: float | None = None,
         max_response_bytes: int | None = None,
         allow_insecure: bool = False,
     ) -> Transport:
-        # One limiter and budget per (provider, account, endpoint) in the whole process; with
-        # a Redis limiter_url the limiter is also shared with other processes and hosts.
+        # One limiter per (provider, account, endpoint) and scope of the API, one retry budget
+        # per account, in the whole process; with a Redis limiter_url both are also shared
+        # with other processes and hosts.
         key = (cls.name, secret.fingerprint, base_url.rstrip("/"))
         rate = rate_limit if rate_limit is not None else cls.RATE_LIMIT
         auth = cls.make_auth(secret)
@@ -334,7 +366,7 @@ class HttpProvider(Provider):
             timeout=timeout,
             retry=retry or cls.RETRY,
             limiter=shared_limiter(key, rate, limiter_url),
-            budget=shared_budget(key),
+            budget=shared_budget(key, limiter_url),
             session=session,
             parse_error=cls.parse_error,
             request_id_headers=cls.REQUEST_ID_HEADERS,

@@ -7,7 +7,8 @@ well as the ``multipart/form-data`` the spec lists; its Go and Python SDKs send 
 booleans as ``"true"``/``"false"``, lists as repeated keys.
 
 Mailgun keys domains by name, DIPPs by an opaque ``pool_id``; users always pass pool *names*,
-resolved here. An IP is in at most one DIPP, so adding it to a pool moves it.
+resolved in ``espkit.providers.mailgun_dipps`` (inside a run, from one listing). An IP is in at
+most one DIPP, so adding it to a pool moves it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from espkit.credentials import BasicAuth, Secret
 from espkit.errors import (
     AlreadyExists,
     AuthError,
-    ConflictingState,
     EspError,
     NotFound,
     RegionMismatch,
@@ -48,7 +48,9 @@ from espkit.models import (
 from espkit.providers import paging
 from espkit.providers import payload as pl
 from espkit.providers.base import HttpProvider
+from espkit.providers.mailgun_dipps import Dipps
 from espkit.transport import NO_RETRY, ErrorDetail, Transport, default_error_parser
+from espkit.transport.ratelimit import Budget
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -78,7 +80,12 @@ class MailgunProvider(HttpProvider):
         "eu": "https://api.eu.mailgun.net",
     }
     ENV_KEYS = ("MAILGUN_API_KEY",)
-    RATE_LIMIT = 5.0  # documented: 300 requests/minute per account for the domains API
+    # Mailgun's documented budgets, per account: its domains API allows 300 requests a minute
+    # (mailgun/documentation source/api-domains.rst), its metrics API 500 requests every 10
+    # seconds (openapi.yaml, tag Metrics). IPs, pools and subaccounts document none: learnt
+    # from 429s, and not held to the domains budget.
+    RATE_LIMIT = (Budget(300, 60, "domains", paths=("/v4/domains", "/v3/domains")),
+                  Budget(500, 10, "metrics", paths=("/v1/analytics",)))
     REQUEST_ID_HEADERS = ("X-Mailgun-Request-Id", "X-Request-Id")
     SUPPORTS = frozenset({
         Capability.DOMAINS,
@@ -118,6 +125,8 @@ class MailgunProvider(HttpProvider):
         self.subaccount = subaccount
         #: result of the wrong-region probe once it gave a clear answer (see _check_region)
         self._key_works_elsewhere: bool | None = None
+        #: the DIPPs of this scope of the account, with their run lookups
+        self.dipps = Dipps(self)
 
     @classmethod
     def make_auth(cls, secret: Secret) -> requests.auth.AuthBase:
@@ -125,7 +134,7 @@ class MailgunProvider(HttpProvider):
 
     def on_behalf_of(self, subaccount_id: str) -> MailgunProvider:
         scoped = self.transport.scoped({ON_BEHALF_OF: subaccount_id})
-        return MailgunProvider(scoped, self.region, subaccount=subaccount_id)
+        return self.run_scoped(MailgunProvider(scoped, self.region, subaccount=subaccount_id))
 
     # -- requests, errors and the wrong-region diagnosis --------------------------------
 
@@ -142,7 +151,7 @@ class MailgunProvider(HttpProvider):
             return ErrorDetail(detail.message, detail.code, AlreadyExists)
         return detail
 
-    def _call(
+    def call(
         self,
         method: str,
         path: str,
@@ -212,8 +221,8 @@ class MailgunProvider(HttpProvider):
                                next((t for t in totals if t is not None), None))
 
         return paging.offset_pages(
-            lambda limit, skip: self._call("GET", path, page, params=[("limit", limit),
-                                                                      ("skip", skip)]),
+            lambda limit, skip: self.call("GET", path, page, params=[("limit", limit),
+                                                                     ("skip", skip)]),
             min(page_size or _MAX_PAGE, _MAX_PAGE), mark, self.source("GET", path))
 
     # -- domains ------------------------------------------------------------------------
@@ -234,28 +243,40 @@ class MailgunProvider(HttpProvider):
             form.append(("web_prefix", spec.web_prefix))
         if spec.ips:
             form.append(("ips", ",".join(spec.ips)))
-        if spec.pool is not None:
-            form.append(("pool_id", self._find_pool(spec.pool).id or ""))
-        return self._call("POST", "/v4/domains", lambda b: self._domain(b, spec.name),
-                          data=form)
+
+        def create(extra: Form) -> Domain:
+            return self._kept(self.call("POST", "/v4/domains",
+                                        lambda b: self._domain(b, spec.name), data=form + extra))
+
+        if spec.pool is None:
+            return create([])
+        # pool_id on create links the domain in the same request (the id: the run's listing)
+        return self.dipps.create_in(spec.pool, lambda pool_id: create([("pool_id", pool_id)]))
 
     def get_domain(self, name: str) -> Domain:
-        return self._call("GET", f"/v4/domains/{self.seg(name)}",
-                          lambda b: self._domain(b, name))
+        return self._kept(self.call("GET", f"/v4/domains/{self.seg(name)}",
+                                    lambda b: self._domain(b, name)))
+
+    def _kept(self, domain: Domain) -> Domain:
+        """``domain``, its id kept for the run (what linking it to a DIPP needs)."""
+        self.dipps.remember(domain)
+        return domain
 
     def list_domains(self, page_size: int | None = None) -> Iterator[Domain]:
         # Default order is newest first: a domain created while we page shifts the rest back,
         # so we may see an item again (dropped by the paging loop) but never skip one.
         return self._pages("/v4/domains", "items",
-                           lambda item: self._domain({"domain": item}, None, raw=item),
+                           lambda item: self._kept(self._domain({"domain": item}, None,
+                                                                raw=item)),
                            lambda d: d.name, page_size)
 
     def verify_domain(self, name: str) -> Domain:
-        return self._call("PUT", f"/v4/domains/{self.seg(name)}/verify",
-                          lambda b: self._domain(b, name))
+        return self._kept(self.call("PUT", f"/v4/domains/{self.seg(name)}/verify",
+                                    lambda b: self._domain(b, name)))
 
     def delete_domain(self, name: str) -> None:
-        self._call("DELETE", f"/v3/domains/{self.seg(name)}", pl.ignored)
+        self.call("DELETE", f"/v3/domains/{self.seg(name)}", pl.ignored)
+        self.dipps.forget(name)
 
     def _domain(self, body: Any, asked: str | None, raw: Json | None = None) -> Domain:
         """A Domain from a create/get/verify body (or a list item wrapped as {"domain": ...}).
@@ -303,7 +324,7 @@ class MailgunProvider(HttpProvider):
                 raise pl.Malformed("the answer has no 'items' list")
             return [(a, details.get(a)) for a in pl.ips(body["items"], "items")]
 
-        found = self._call("GET", "/v3/ips", decode, params=[("dedicated", "true")])
+        found = self.call("GET", "/v3/ips", decode, params=[("dedicated", "true")])
         pools = self._pool_of_ips()
         return iter([DedicatedIp(
             address=address, provider=self.name, pool=pools.get(address),
@@ -319,141 +340,42 @@ class MailgunProvider(HttpProvider):
             return DedicatedIp(address=address, provider=self.name,
                                rdns=pl.str_or_none(body.get("rdns")), raw=body)
 
-        found = self._call("GET", f"/v3/ips/{self.seg(address)}", decode)
+        found = self.call("GET", f"/v3/ips/{self.seg(address)}", decode)
         return DedicatedIp(address=found.address, provider=self.name,
                            pool=self._pool_of_ips().get(address), rdns=found.rdns,
                            raw=found.raw)
 
     def _pool_of_ips(self) -> dict[str, str]:
-        """IP -> the name of the DIPP it is in."""
-        return {member: p.name for p in self._pools_if_enabled() for member in p.ips}
+        return self.dipps.pool_of_ips()
 
-    # -- IP pools (DIPPs) ---------------------------------------------------------------
-
-    def _pools(self) -> list[IpPool]:
-        def decode(body: Any) -> list[IpPool]:
-            body = pl.need_obj(body, "the answer")
-            if "ip_pools" not in body:
-                raise pl.Malformed("the answer has no 'ip_pools' list")
-            return [self._pool(p) for p in pl.objects(body["ip_pools"], "ip_pools")]
-
-        return self._call("GET", "/v3/ip_pools", decode)  # unpaginated
-
-    def _pools_if_enabled(self) -> list[IpPool]:
-        """The DIPPs, or none when the account lacks the DIPPs feature (a 403), so that
-        listing IPs or a domain's assignments does not fail for want of it."""
-        try:
-            return self._pools()
-        except AuthError as exc:
-            if exc.status != 403:  # 401 (bad key) and RegionMismatch still surface
-                raise
-            return []
-
-    def _find_pool(self, name: str, pools: list[IpPool] | None = None) -> IpPool:
-        """The DIPP called ``name``. Mailgun does not keep names unique, and allows names
-        espkit will not take (spaces), so a pool_id is accepted as well."""
-        pools = self._pools() if pools is None else pools
-        found = [p for p in pools if p.name == name]
-        if not found:
-            found = [p for p in pools if p.id == name]
-        if not found:
-            raise NotFound(f"no IP pool named {name!r}", provider=self.name)
-        if len(found) > 1:
-            ids = ", ".join(str(p.id) for p in found)
-            raise ConflictingState(
-                f"{len(found)} IP pools are named {name!r} (pool ids {ids}); "
-                "rename one or pass a pool id", provider=self.name,
-            )
-        return found[0]
-
-    def _pool(self, raw: Json, known_id: str | None = None) -> IpPool:
-        """A DIPP from a list item or a details answer (``known_id``: the pool asked for)."""
-        pool_id = pl.opt_ident(raw.get("pool_id"), "pool_id")
-        if known_id is not None and pool_id not in (None, known_id):
-            raise pl.Malformed("the answer is about another pool than the one asked for")
-        pool_id = pool_id or known_id
-        if pool_id is None:
-            raise pl.Malformed("a pool has no pool_id")
-        return IpPool(
-            name=pl.opt_text(raw.get("name"), "pool name") or pool_id,
-            provider=self.name,
-            id=pool_id,
-            ips=tuple(pl.ips(raw.get("ips"), "pool ips")),
-            description=pl.str_or_none(raw.get("description")),
-            raw=raw,
-        )
+    # -- IP pools (DIPPs: espkit.providers.mailgun_dipps) -----------------------------------
 
     def create_pool(
         self, name: str, ips: tuple[str, ...], description: str | None = None
     ) -> IpPool:
-        # Mailgun would happily create a second pool with the same name, which would make the
-        # name (espkit's key) ambiguous; refuse up front.
-        if any(p.name == name for p in self._pools()):
-            raise AlreadyExists(f"an IP pool named {name!r} already exists", provider=self.name)
-        # The spec marks description as required; an empty one is what "none" means.
-        form: Form = [("name", name), ("description", description or "")]
-        form += [("ip", address) for address in ips]
-
-        def decode(body: Any) -> IpPool:
-            body = pl.need_obj(body, "the answer")  # {"message", "pool_id"}: the id matters
-            return IpPool(name=name, provider=self.name,
-                          id=pl.ident(body.get("pool_id"), "pool_id"),
-                          ips=ips, description=description, raw=body)
-
-        return self._call("POST", "/v3/ip_pools", decode, data=form)
+        return self.dipps.create(name, ips, description)
 
     def list_pools(self) -> Iterator[IpPool]:
         # one unpaginated request, made now so that errors surface at the call
-        return iter(self._pools())
+        return iter(self.dipps.pools())
 
     def get_pool(self, name: str) -> IpPool:
-        pool_id = self._find_pool(name).id or ""
-        return self._details(pool_id)[0]
+        return self.dipps.get(name)
 
     def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
-        pools = self._pools()
-        target = self._find_pool(pool, pools)
-        if ip in target.ips:
-            return target  # Mailgun refuses a PATCH that changes nothing
-        # An IP is in at most one DIPP: take it out of its current one first (the move the
+        # An IP is in at most one DIPP: it leaves its current one first (the move the
         # Pools.add_ip contract promises).
-        for other in pools:
-            if other is not target and ip in other.ips:
-                self._patch_pool(other, [("remove_ip", ip)])
-        self._patch_pool(target, [("add_ip", ip)])
-        # PATCH answers only {"message"}; the membership is what we just set.
-        return _with_ips(target, (*target.ips, ip))
+        return self.dipps.set_ips(pool, add=[ip])
 
     def remove_ip_from_pool(self, pool: str, ip: str) -> IpPool:
-        target = self._find_pool(pool)
-        if ip not in target.ips:
-            return target
-        self._patch_pool(target, [("remove_ip", ip)])
-        return _with_ips(target, tuple(i for i in target.ips if i != ip))
+        return self.dipps.set_ips(pool, remove=[ip])
 
-    def _patch_pool(self, pool: IpPool, form: Form) -> None:
-        self._call("PATCH", f"/v3/ip_pools/{self.seg(pool.id or '')}", pl.ignored, data=form)
+    def set_pool_ips(self, pool: str, add: Sequence[str], remove: Sequence[str]) -> IpPool:
+        """Many IPs in and out of ``pool`` in one ``PATCH`` (``espkit.providers.batch``)."""
+        return self.dipps.set_ips(pool, add, remove)
 
     def delete_pool(self, name: str, replacement: str | None = None) -> None:
-        pools = self._pools()
-        target = self._find_pool(name, pools)
-        if replacement is None and target.ips:
-            raise ValidationError(
-                "replacement", None, "Mailgun deletes a pool that still has IPs only with a "
-                "replacement for its domains: an IP, another pool's name, or 'shared'",
-            )
-        params = self._replacement(replacement, pools)
-        self._call("DELETE", f"/v3/ip_pools/{self.seg(target.id or '')}", pl.ignored,
-                   params=params)
-
-    def _replacement(self, replacement: str | None, pools: list[IpPool]
-                     ) -> list[tuple[str, str]]:
-        """Mailgun's replacement query: ``ip=<ip|shared>`` or ``pool_id=<id>``, never both."""
-        if replacement is None:
-            return []
-        if replacement == "shared" or pl.is_ip(replacement):
-            return [("ip", replacement)]
-        return [("pool_id", self._find_pool(replacement, pools).id or "")]
+        self.dipps.delete(name, replacement)
 
     # -- assignment ---------------------------------------------------------------------
 
@@ -461,107 +383,76 @@ class MailgunProvider(HttpProvider):
         if kind is AssignmentKind.IP:
             # Legacy call, absent from the spec but documented and used by Mailgun's SDKs;
             # there is no other way to add a single IP to a domain.
-            self._call("POST", f"/v3/domains/{self.seg(domain)}/ips", pl.ignored,
-                       data=[("ip", target)])
+            self.call("POST", f"/v3/domains/{self.seg(domain)}/ips", pl.ignored,
+                      data=[("ip", target)])
             return Assignment(domain, kind, target, self.name)
-        # The spec's way: PATCH the DIPP with link_domain=<domain id>. Skipped when already
-        # linked, because Mailgun rejects a PATCH that changes nothing and re-runs must work.
-        pool = self._find_pool(target)
-        details, linked = self._details(pool.id or "")
-        if domain not in linked:
-            domain_id = self.get_domain(domain).id
-            if domain_id is None:
-                raise NotFound(f"Mailgun returned no id for domain {domain}", provider=self.name)
-            self._patch_pool(pool, [("link_domain", domain_id)])
-        return Assignment(domain, kind, pool.name, self.name, raw=details.raw)
+        # The spec's way: PATCH the DIPP with link_domain=<domain id>.
+        return self.dipps.assign(domain, target)
+
+    def link_domains(self, pool: str, domains: Sequence[str]) -> dict[str, EspError | None]:
+        """Link many domains to ``pool``, up to 100 per ``PATCH``
+        (``espkit.providers.batch``)."""
+        return self.dipps.link_domains(pool, domains)
 
     def unassign(
         self, domain: str, kind: AssignmentKind, target: str, replacement: str | None = None
     ) -> None:
-        path = f"/v3/domains/{self.seg(domain)}/ips"
         if kind is AssignmentKind.IP:
             if replacement is not None:
                 raise ValidationError("replacement", replacement,
                                       "Mailgun takes a replacement only when unlinking a pool")
-            self._call("DELETE", f"{path}/{self.seg(target)}", pl.ignored)
+            self.call("DELETE", f"/v3/domains/{self.seg(domain)}/ips/{self.seg(target)}",
+                      pl.ignored)
             return
-        # Unlinking a DIPP: DELETE .../ips/ip_pool with a replacement rather than PATCH
-        # unlink_domain, because only the former lets us say what the domain sends from next
-        # (the spec requires ip=<ip|shared> or pool_id=); Mailgun relinks it in one step.
         if replacement is None:
             raise ValidationError(
                 "replacement", None, "Mailgun unlinks a pool from a domain only with a "
                 "replacement: an IP, another pool's name, or 'shared'",
             )
-        pools = self._pools()
-        pool = self._find_pool(target, pools)
-        # The call unlinks whatever pool is linked; make sure it is the one we were asked to.
-        if domain not in self._details(pool.id or "")[1]:
-            raise NotFound(f"{domain} is not linked to IP pool {target!r}", provider=self.name)
-        self._call("DELETE", f"{path}/ip_pool", pl.ignored,
-                   params=self._replacement(replacement, pools))
+        self.dipps.unassign(domain, target, replacement)
 
     def list_assignments(self, domain: str) -> list[Assignment]:
-        # A domain sends from a linked DIPP or from its own list of IPs. Mailgun's domain
-        # object does not say which pool is linked; the pools' details do.
+        # A domain sends from a linked DIPP or from its own list of IPs.
         def decode(body: Any) -> tuple[list[str], Json]:
             body = pl.need_obj(body, "the answer")
             if "items" not in body:
                 raise pl.Malformed("the answer has no 'items' list")
             return pl.ips(body["items"], "items"), body
 
-        own, body = self._call("GET", f"/v3/domains/{self.seg(domain)}/ips", decode)
-        for pool in self._pools_if_enabled():
-            if pool.raw.get("is_linked"):
-                details, linked = self._details(pool.id or "")
-                if domain in linked:
-                    return [Assignment(domain, AssignmentKind.POOL, pool.name, self.name,
-                                       raw=details.raw)]
+        own, body = self.call("GET", f"/v3/domains/{self.seg(domain)}/ips", decode)
+        linked = self.dipps.pool_of(domain)
+        if linked is not None:
+            return [Assignment(domain, AssignmentKind.POOL, linked[0].name, self.name,
+                               raw=linked[1])]
         return [Assignment(domain, AssignmentKind.IP, address, self.name, raw=body)
                 for address in own]
 
     def pool_links(self) -> dict[str, str]:
         # one list of DIPPs plus one detail read per linked DIPP, for the whole account
-        links: dict[str, str] = {}
-        for pool in self._pools_if_enabled():
-            if pl.opt_bool(pool.raw.get("is_linked")):
-                for name in self._details(pool.id or "")[1]:
-                    links.setdefault(name, pool.name)
-        return links
-
-    def _details(self, pool_id: str) -> tuple[IpPool, list[str]]:
-        """A DIPP as its details answer has it, and the domains linked to it."""
-        def decode(body: Any) -> tuple[IpPool, list[str]]:
-            details = pl.need_obj(pl.need_obj(body, "the answer").get("details"), "details")
-            # The spec's example says linked_domains; its prose says linked_domain.
-            key = "linked_domains" if "linked_domains" in details else "linked_domain"
-            linked = [pl.domain(n, key) for n in pl.strings(details.get(key), key)]
-            return self._pool(details, pool_id), linked
-
-        return self._call("GET", f"/v3/ip_pools/{self.seg(pool_id)}", decode)
+        return self.dipps.links()
 
     # -- subaccounts --------------------------------------------------------------------
 
     def create_subaccount(self, name: str) -> Subaccount:
         # The spec takes the name as a query parameter, not a form field.
-        return self._call("POST", "/v5/accounts/subaccounts", self._subaccount_body,
-                          params=[("name", name)])
+        return self.call("POST", "/v5/accounts/subaccounts", self._subaccount_body,
+                         params=[("name", name)])
 
     def list_subaccounts(self) -> Iterator[Subaccount]:
         return self._pages("/v5/accounts/subaccounts", "subaccounts", self._subaccount,
                            lambda s: s.id, None)
 
     def get_subaccount(self, subaccount_id: str) -> Subaccount:
-        return self._call("GET", f"/v5/accounts/subaccounts/{self.seg(subaccount_id)}",
-                          lambda b: self._subaccount_body(b, subaccount_id))
+        return self.call("GET", f"/v5/accounts/subaccounts/{self.seg(subaccount_id)}",
+                         lambda b: self._subaccount_body(b, subaccount_id))
 
     def set_subaccount_enabled(self, subaccount_id: str, enabled: bool) -> Subaccount:
         action = "enable" if enabled else "disable"
         path = f"/v5/accounts/subaccounts/{self.seg(subaccount_id)}/{action}"
         try:
             # Setting a state is safe to repeat, so let the transport retry it on a 5xx.
-            return self._call("POST", path, lambda b: self._subaccount_body(b, subaccount_id),
-                              idempotent=True)
+            return self.call("POST", path, lambda b: self._subaccount_body(b, subaccount_id),
+                             idempotent=True)
         except Rejected as exc:
             # "subaccount is already disabled": the state we want; report it as it stands.
             if f"already {action}d" not in exc.message.lower():
@@ -632,11 +523,6 @@ def _purpose(rtype: str, host: str, value: str, receiving: bool) -> RecordPurpos
     if rtype == "CNAME":
         return RecordPurpose.TRACKING  # <web_prefix>.<domain> -> mailgun.org
     return RecordPurpose.OTHER
-
-
-def _with_ips(pool: IpPool, members: tuple[str, ...]) -> IpPool:
-    return IpPool(name=pool.name, provider=pool.provider, id=pool.id, ips=members,
-                  description=pool.description, raw={**pool.raw, "ips": list(members)})
 
 
 def _bool(value: bool) -> str:

@@ -109,7 +109,8 @@ def cursor_pages(
         yield from page.items
         if not page.cursor:
             return
-        digest = hashlib.blake2b(page.cursor.encode("utf-8", "replace"),
+        # surrogatepass: two cursors that differ only in unpaired surrogates stay two
+        digest = hashlib.blake2b(page.cursor.encode("utf-8", "surrogatepass"),
                                  digest_size=16).digest()
         if digest in used:
             raise source.error(f"page {number} named a next cursor already followed: the "

@@ -270,12 +270,18 @@ class Source:
     secrets: frozenset[str] = attrs.field(default=frozenset(), repr=False)
 
     def error(self, what: str, body: Any = None) -> ProtocolError:
+        # ``what`` may quote the answer (a key espkit did not expect): scrubbed of this
+        # request's credentials and of control characters, and bounded, like the excerpt
         return ProtocolError(
-            what, excerpt=excerpt(body, self.secrets), provider=self.provider,
+            scrub_text(what, self.secrets, MAX_WHAT), excerpt=excerpt(body, self.secrets),
+            provider=self.provider,
             status=self.status, method=self.method or None, url=self.url or None,
             request_id=self.request_id, maybe_applied=self.write,
         )
 
+
+#: the longest a ProtocolError's own message (not its excerpt) may be
+MAX_WHAT = 300
 
 #: what a bug in a decoder (or a parser of someone else's) raises on an answer of the wrong
 #: shape; ``decoded`` still turns it into a ProtocolError, keeping the original as its

@@ -174,7 +174,8 @@ class PostmarkProvider(HttpProvider):
         fetched (with the account token) on first use."""
         if not subaccount_id.isdigit():
             raise ConfigError(f"Postmark server ids are numbers, got {subaccount_id!r}")
-        return PostmarkProvider(self.transport, self.region, server=subaccount_id, ids=self._ids)
+        return self.run_scoped(PostmarkProvider(self.transport, self.region,
+                                                server=subaccount_id, ids=self._ids))
 
     # -- requests and errors --------------------------------------------------------------
 
@@ -253,14 +254,21 @@ class PostmarkProvider(HttpProvider):
                            lambda d: d.id, page_size)
 
     def verify_domain(self, name: str) -> Domain:
+        # Both checks answer with DomainDetails. In a run (Account.batch) the last answer is
+        # the domain; an ad-hoc verify reads it back once more, as it always has.
+        in_run = self.lookups.active
+
         def verify(ident: int) -> Domain:
-            return_path = self._call(
-                "PUT", f"/domains/{ident}/verifyDkim",
-                lambda b: pl.opt_text(pl.need_obj(b, "the answer").get("ReturnPathDomain"),
-                                      "ReturnPathDomain"))
+            def checked(body: Any) -> tuple[str, Domain | None]:
+                return_path = pl.opt_text(
+                    pl.need_obj(body, "the answer").get("ReturnPathDomain"), "ReturnPathDomain")
+                return return_path, self._domain(body, name, ident) if in_run else None
+
+            return_path, domain = self._call("PUT", f"/domains/{ident}/verifyDkim", checked)
             if return_path:
-                self._call("PUT", f"/domains/{ident}/verifyReturnPath", pl.ignored)
-            return self._read_domain(ident, name)
+                domain = self._call("PUT", f"/domains/{ident}/verifyReturnPath",
+                                    lambda b: self._domain(b, name, ident) if in_run else None)
+            return domain if domain is not None else self._read_domain(ident, name)
 
         return self._with_id(name, verify)
 

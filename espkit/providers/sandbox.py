@@ -58,9 +58,11 @@ from espkit.transport import (
     default_error_parser,
 )
 from espkit.transport.ratelimit import (
+    Budget,
     Limiter,
     RateLimiter,
     RetryBudget,
+    parse_rate_limit,
     resolve_limiter_url,
     shared_limiter,
 )
@@ -135,7 +137,7 @@ class SandboxProvider(HttpProvider):
         *,
         path: str | None = None,
         latency: float = 0.0,
-        rate_limit: float | None = None,
+        rate_limit: float | str | tuple[int, float] | None = None,
         faults: float = 0.0,
         verify_delay: float = 0.0,
         verify_dns: str | None = None,
@@ -159,6 +161,9 @@ class SandboxProvider(HttpProvider):
         ``like``: a provider name (``"sendgrid"``): behave as that provider's capability set
         (``like_choices()``), raising its ``Unsupported`` and hint for anything else."""
         target = cls if like is None else cls.narrowed(like)
+        # requests/second (a smooth rate, as always) or a count per window ("30/6s"), which
+        # the emulator then enforces and announces as a window too
+        budget = parse_rate_limit(rate_limit)
         if limiter_url is not None and clock is not None:
             raise ConfigError("limiter_url runs on real time; it cannot be combined with clock=")
         store = default_path() if path is None else path
@@ -168,10 +173,12 @@ class SandboxProvider(HttpProvider):
             # any key will do, but an empty one is as wrong here as anywhere
             api_key = Secret(DEFAULT_API_KEY if api_key is None else api_key)
         emulator = Emulator(
-            store, latency=latency, rate_limit=rate_limit,
+            store, latency=latency, rate_limit=None if isinstance(budget, Budget) else budget,
             faults=faults, verify_delay=verify_delay, verify_dns=verify_dns, seed=seed,
             clock=clock,
         )
+        if isinstance(budget, Budget):
+            emulator.app.limit_window(budget.count, budget.per)
         session = requests.Session()
         session.trust_env = False  # no proxy or netrc lookups: nothing leaves the process
         session.headers["User-Agent"] = "espkit/0.1"
@@ -183,12 +190,12 @@ class SandboxProvider(HttpProvider):
         # out a 429 advances the very clock that refills the emulator's bucket.
         limiter: Limiter
         if limiter_url is None:
-            limiter = RateLimiter(rate_limit, clock=sandbox_clock.monotonic,
+            limiter = RateLimiter(budget, clock=sandbox_clock.monotonic,
                                   sleep=sandbox_clock.sleep)
         else:
             # the account is the sandbox file: processes sharing it share its budget
             where = store if store == ":memory:" else os.path.abspath(store)
-            limiter = shared_limiter((cls.name, api_key.fingerprint, where), rate_limit,
+            limiter = shared_limiter((cls.name, api_key.fingerprint, where), budget,
                                      limiter_url)
         auth = cls.make_auth(api_key)
         transport = Transport(
@@ -224,8 +231,8 @@ class SandboxProvider(HttpProvider):
 
     def on_behalf_of(self, subaccount_id: str) -> SandboxProvider:
         # type(self): a scoped copy of a like= sandbox keeps its narrowing
-        return type(self)(self.transport.scoped({SCOPE_HEADER: subaccount_id}),
-                          self.emulator, subaccount_id)
+        return self.run_scoped(type(self)(self.transport.scoped({SCOPE_HEADER: subaccount_id}),
+                                          self.emulator, subaccount_id))
 
     def close(self) -> None:
         # scoped copies share the parent's session and emulator; only the parent closes them

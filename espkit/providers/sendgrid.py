@@ -25,6 +25,7 @@ Warmup has no place in the common interface; ``start_warmup``, ``stop_warmup``,
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import re
 import secrets
@@ -62,7 +63,9 @@ from espkit.models import (
 from espkit.providers import paging
 from espkit.providers import payload as pl
 from espkit.providers.base import HttpProvider
+from espkit.providers.domain_index import DomainIndex
 from espkit.transport import ErrorDetail, Transport, default_error_parser
+from espkit.transport.ratelimit import Scope
 
 Json = dict[str, Any]
 T = TypeVar("T")
@@ -102,11 +105,13 @@ class SendGridProvider(HttpProvider):
         "eu": "https://api.eu.sendgrid.com",
     }
     ENV_KEYS = ("SENDGRID_API_KEY",)
-    # SendGrid publishes no number: limits are per endpoint and per account, and every
-    # response carries X-RateLimit-Limit/-Remaining/-Reset, which the transport observes
-    # (it pauses the shared limiter when Remaining reaches 0 and honours Reset on a 429).
-    # A made-up ceiling would only slow down accounts with higher limits.
-    RATE_LIMIT = None
+    # SendGrid publishes no number: its limits are per endpoint (twilio.com/docs/sendgrid/
+    # api-reference/how-to-use-the-sendgrid-v3-api/rate-limits), and every answer announces
+    # what is left: X-RateLimit-Limit/-Remaining/-Reset, which the limiter of the endpoint's
+    # scope spends exactly. A made-up ceiling would only slow accounts with higher limits.
+    RATE_LIMIT = (Scope("domains", ("/v3/whitelabel/domains",)),
+                  Scope("pools", ("/v3/ips/pools",)), Scope("warmup", ("/v3/ips/warmup",)),
+                  Scope("ips", ("/v3/ips",)), Scope("subusers", ("/v3/subusers",)))
     REQUEST_ID_HEADERS = ("X-Request-Id", "X-Message-Id")
     SUPPORTS = frozenset({
         Capability.DOMAINS,
@@ -141,6 +146,8 @@ class SendGridProvider(HttpProvider):
     ) -> None:
         super().__init__(transport, region)
         self.subaccount = subaccount
+        #: name -> domain inside a run (espkit.providers.domain_index); asks outside one
+        self.index = DomainIndex(self, self._listing, self._find_domain, _PAGE)
 
     @classmethod
     def make_auth(cls, secret: Secret) -> requests.auth.AuthBase:
@@ -150,7 +157,7 @@ class SendGridProvider(HttpProvider):
         # A subuser's username; SendGrid's other form ("account-id <id>") is for customer
         # accounts of the partner program, which espkit does not model.
         scoped = self.transport.scoped({ON_BEHALF_OF: subaccount_id})
-        return SendGridProvider(scoped, self.region, subaccount=subaccount_id)
+        return self.run_scoped(SendGridProvider(scoped, self.region, subaccount=subaccount_id))
 
     # -- requests and errors ------------------------------------------------------------
 
@@ -215,42 +222,67 @@ class SendGridProvider(HttpProvider):
         if self.region == "eu":
             payload["region"] = "eu"
         # SendGrid keys domains by id and would authenticate the same name twice; espkit's
-        # key is the name, so refuse a second one up front.
-        if self._find_domain(spec.name) is not None:
+        # key is the name, so refuse a second one up front (in a run: against its listing).
+        if self.index.find(spec.name)[0] is not None:
             raise AlreadyExists(f"domain {spec.name} is already authenticated",
                                 provider=self.name)
-        return self._call("POST", "/v3/whitelabel/domains",
-                          lambda b: self._domain(b, spec.name), json=payload)
+        return self.index.keep(self._call("POST", "/v3/whitelabel/domains",
+                                          lambda b: self._domain(b, spec.name), json=payload))
 
     def get_domain(self, name: str) -> Domain:
-        found = self._find_domain(name)
+        found = self._find_domain(name)  # a read asks, in a run too
         if found is None:
             raise NotFound(f"no authenticated domain {name}", provider=self.name)
-        return found
+        return self.index.keep(found)
 
     def list_domains(self, page_size: int | None = None) -> Iterator[Domain]:
         # New domains are appended (ids grow), so paging never skips one; ids seen twice
         # (a delete shifting the list back) are dropped by the paging loop.
-        return self._pages("/v3/whitelabel/domains", [("exclude_subusers", "true")],
-                           self._domain, lambda d: d.id, page_size)
+        return self.index.listed(self._pages("/v3/whitelabel/domains",
+                                             [("exclude_subusers", "true")], self._domain,
+                                             lambda d: d.id, page_size))
+
+    def _listing(self, limit: int) -> Iterator[Domain]:
+        """The first ``limit`` domains of the listing, reading only the pages they take."""
+        return itertools.islice(self._pages("/v3/whitelabel/domains",
+                                            [("exclude_subusers", "true")], self._domain,
+                                            lambda d: d.id, None), limit)
 
     def verify_domain(self, name: str) -> Domain:
-        domain_id = self._domain_id(name)
-
-        def results(body: Any) -> Json:
+        def results(body: Any) -> tuple[Json, Any, Any]:
             body = pl.need_obj(body, "the answer")
-            return pl.opt_obj(body.get("validation_results"), "validation_results")
+            return (pl.opt_obj(body.get("validation_results"), "validation_results"),
+                    body.get("valid"), body.get("id"))
 
-        # Validation only re-reads DNS: safe to repeat, so let the transport retry a 5xx.
-        validation = self._call("POST", f"/v3/whitelabel/domains/{domain_id}/validate",
-                                results, idempotent=True)
-        # The answer has per-record validity and reasons but no records: re-read the domain
-        # (which also checks, by name and id, that the answer is about the domain asked for).
-        return self._call("GET", f"/v3/whitelabel/domains/{domain_id}",
-                          lambda b: self._domain(b, name, validation, domain_id))
+        def verify(domain: Domain) -> Domain:
+            domain_id = self.seg(str(domain.id))
+            # Validation only re-reads DNS: safe to repeat, so let the transport retry a 5xx.
+            validation, valid, answered = self._call(
+                "POST", f"/v3/whitelabel/domains/{domain_id}/validate", results,
+                idempotent=True)
+            if not self.lookups.active:
+                # The answer has per-record validity and reasons but no records: an ad-hoc
+                # verify re-reads the domain (also checking, by name and id, that the
+                # answer is about the domain asked for).
+                return self._call("GET", f"/v3/whitelabel/domains/{domain_id}",
+                                  lambda b: self._domain(b, name, validation, domain_id))
+            # In a run the records come from the lookup's answer (the same object); the
+            # validation answer says whether the domain is valid now.
+            if answered is not None and str(answered) != domain.id:
+                raise self.source("POST", f"/v3/whitelabel/domains/{domain_id}/validate"
+                                  ).error("the answer is about another domain id than the "
+                                          "one asked")
+            raw = {k: v for k, v in domain.raw.items() if k != "validation_results"}
+            checked = self._domain({**raw, "valid": valid if isinstance(valid, bool)
+                                    else raw.get("valid")}, name, validation, domain.id)
+            return self.index.keep(checked)
+
+        return self.index.with_domain(name, verify)
 
     def delete_domain(self, name: str) -> None:
-        self._call("DELETE", f"/v3/whitelabel/domains/{self._domain_id(name)}", pl.ignored)
+        self.index.with_domain(name, lambda d: self._call(
+            "DELETE", f"/v3/whitelabel/domains/{self.seg(str(d.id))}", pl.ignored))
+        self.index.drop(name)
 
     def _find_domain(self, name: str) -> Domain | None:
         # ``domain=`` is a search, not an exact match: keep exact names only.
@@ -264,9 +296,6 @@ class SendGridProvider(HttpProvider):
                 "ones in SendGrid so the name identifies one", provider=self.name,
             )
         return found[0] if found else None
-
-    def _domain_id(self, name: str) -> str:
-        return self.seg(str(self.get_domain(name).id))
 
     def _domain(self, raw: Any, asked: str | None = None,
                 validation: Mapping[str, Any] | None = None, ident: str | None = None

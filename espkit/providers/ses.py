@@ -62,7 +62,12 @@ from espkit.providers.base import Provider
 from espkit.providers.payload import is_ip, obj, str_or_none
 from espkit.providers.ses_errors import NO_CREDENTIALS, client_error, transport_error
 from espkit.transport import DEFAULT_TIMEOUT, RetryPolicy, RetryRunner
-from espkit.transport.ratelimit import resolve_limiter_url, shared_budget, shared_limiter
+from espkit.transport.ratelimit import (
+    parse_rate_limit,
+    resolve_limiter_url,
+    shared_budget,
+    shared_limiter,
+)
 
 log = logging.getLogger("espkit.ses")
 
@@ -89,6 +94,8 @@ SPF_VALUE = "v=spf1 include:amazonses.com ~all"
 #: where SES keeps standard dedicated IPs that are in no pool of yours (AWS docs)
 DEFAULT_POOL = "ses-default-dedicated-pool"
 _CONFIG_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: the run's map: identity name -> its default configuration set ("" for none)
+_SETS = "identity sets"
 _PAGE = 100
 
 
@@ -161,7 +168,7 @@ class SesProvider(Provider):
         session: boto3.Session | None = None,
         endpoint_url: str | None = None,
         retry: RetryPolicy | None = None,
-        rate_limit: float | None = None,
+        rate_limit: float | str | tuple[int, float] | None = None,
         configuration_set_prefix: str = "espkit-",
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         limiter_url: str | None = None,
@@ -197,12 +204,15 @@ class SesProvider(Provider):
         # too widely only makes throttling more conservative. With a Redis limiter_url,
         # hosts share one budget when they name the same profile and region.
         key = (cls.name, session.profile_name, region, endpoint_url or "")
+        url = resolve_limiter_url(limiter_url)
         runner = RetryRunner(
             cls.name,
             retry=retry or RetryPolicy(),
-            # SES v2 publishes no management rate: None learns it from the first throttle
-            limiter=shared_limiter(key, rate_limit, resolve_limiter_url(limiter_url)),
-            budget=shared_budget(key),
+            # SES v2 documents a rate only for operations espkit does not call (policies,
+            # templates: once a second, per the botocore model); for identities, pools and
+            # configuration sets None learns it from the first throttle
+            limiter=shared_limiter(key, parse_rate_limit(rate_limit), url),
+            budget=shared_budget(key, url),
         )
         return cls(client, runner, region, configuration_set_prefix=configuration_set_prefix,
                    profile=session.profile_name if profile is not None else None)
@@ -287,9 +297,6 @@ class SesProvider(Provider):
         if spec.dkim_key_size is not None:
             params["DkimSigningAttributes"] = {
                 "NextSigningKeyLength": f"RSA_{spec.dkim_key_size}_BIT"}
-        if spec.pool is not None:
-            params["ConfigurationSetName"] = self._ensure_config_set(spec.pool)
-
         def created(body: Json) -> Json:
             # The answer cannot name the identity; it must at least be a domain's
             if body.get("IdentityType") != "DOMAIN":
@@ -297,7 +304,14 @@ class SesProvider(Provider):
             self._domain(spec.name, body)  # readable, or refused now
             return body
 
-        body = self._call("CreateEmailIdentity", created, idempotent=False, **params)
+        if spec.pool is None:
+            body = self._call("CreateEmailIdentity", created, idempotent=False, **params)
+        else:
+            body = self._with_config_set(spec.pool, lambda set_name: self._call(
+                "CreateEmailIdentity", created, idempotent=False,
+                ConfigurationSetName=set_name, **params))
+        self.lookups.remember(_SETS, spec.name,
+                              "" if spec.pool is None else self.config_set_name(spec.pool))
         mail_from = f"{MAIL_FROM_LABEL}.{spec.name}"
         try:
             self._call("PutEmailIdentityMailFromAttributes", pl.ignored, idempotent=True,
@@ -319,6 +333,7 @@ class SesProvider(Provider):
             if body.get("IdentityType") not in (None, "DOMAIN", "MANAGED_DOMAIN"):
                 raise NotFound(f"{name} is an SES email address identity, not a domain",
                                provider=self.name)
+            self.lookups.remember(_SETS, name, _config_set(body) or "")
             return self._domain(name, body)
 
         return self._call("GetEmailIdentity", decode, idempotent=True, EmailIdentity=name)
@@ -346,6 +361,7 @@ class SesProvider(Provider):
     def delete_domain(self, name: str) -> None:
         self._call("DeleteEmailIdentity", pl.ignored, idempotent=True, delete=True,
                    EmailIdentity=name)
+        self.lookups.drop(_SETS, name)
 
     def _domain(self, name: str, body: Json) -> Domain:
         name = name.rstrip(".").lower()
@@ -387,6 +403,9 @@ class SesProvider(Provider):
     # -- dedicated IPs --------------------------------------------------------------------
 
     def list_ips(self) -> Iterator[DedicatedIp]:
+        if self.lookups.active:  # read once per run: the pool listing needs it too
+            return iter(self.lookups.table("ips", lambda: list(self._pages(
+                "GetDedicatedIps", "DedicatedIps", self._ip, _PAGE))))
         return self._pages("GetDedicatedIps", "DedicatedIps", self._ip, _PAGE)
 
     def get_ip(self, address: str) -> DedicatedIp:
@@ -491,8 +510,11 @@ class SesProvider(Provider):
                            "pool with add_ip instead")
 
     def _move_ip(self, ip: str, pool: str) -> None:
-        self._call("PutDedicatedIpInPool", pl.ignored, idempotent=True, Ip=ip,
-                   DestinationPoolName=pool)
+        try:
+            self._call("PutDedicatedIpInPool", pl.ignored, idempotent=True, Ip=ip,
+                       DestinationPoolName=pool)
+        finally:  # after the write: a read meanwhile must not keep the old membership
+            self.lookups.forget("ips")
 
     def delete_pool(self, name: str, replacement: str | None = None) -> None:
         """Delete a pool. Its IPs go back to SES's default pool, or into ``replacement``
@@ -505,6 +527,7 @@ class SesProvider(Provider):
                 self._move_ip(ip, replacement)
         self._call("DeleteDedicatedIpPool", pl.ignored, idempotent=True, delete=True,
                    PoolName=name)
+        self.lookups.forget(f"config set:{name}")
 
     # -- assignment: identity -> default configuration set -> SendingPoolName ---------------
 
@@ -522,8 +545,7 @@ class SesProvider(Provider):
         self._call("GetDedicatedIpPool", pl.ignored, idempotent=True,
                    PoolName=pool)  # NotFound early
         try:
-            current = self._call("GetConfigurationSet", _sending_pool, idempotent=True,
-                                 ConfigurationSetName=name)
+            current = self._set_pool(name)[0]
         except NotFound:
             try:
                 self._call("CreateConfigurationSet", pl.ignored, idempotent=False,
@@ -533,12 +555,41 @@ class SesProvider(Provider):
                 pass  # made concurrently (or by an ambiguous earlier attempt)
             else:
                 return name
-            current = self._call("GetConfigurationSet", _sending_pool, idempotent=True,
-                                 ConfigurationSetName=name)
+            current = self._set_pool(name)[0]
         if current != pool:
             self._call("PutConfigurationSetDeliveryOptions", pl.ignored, idempotent=True,
                        ConfigurationSetName=name, SendingPoolName=pool)
+            self.lookups.forget(f"sending pool:{name}")
         return name
+
+    def _set_pool(self, set_name: str) -> tuple[str | None, Json]:
+        """The pool a configuration set sends from, and the set: read once per run (a plan
+        asks about every domain, and each domain's set is one of a few)."""
+        return self.lookups.table(f"sending pool:{set_name}", lambda: self._call(
+            "GetConfigurationSet", lambda b: (_sending_pool(b), b), idempotent=True,
+            ConfigurationSetName=set_name))
+
+    def _with_config_set(self, pool: str, action: Callable[[str], T]) -> T:
+        """``action(the pool's configuration set)``, made sure of once per run. When the
+        run's set draws a ``NotFound`` (deleted meanwhile) it is made sure of again, once:
+        a ``NotFound`` applied nothing."""
+        key = f"config set:{pool}"
+        seen = self.lookups.read(key, lambda: self._ensure_config_set(pool))
+        try:
+            return action(seen.value)
+        except NotFound:
+            if not self.lookups.stale(key, seen, pool):
+                raise
+        return action(self.lookups.table(key, lambda: self._ensure_config_set(pool)))
+
+    def _identity_set(self, domain: str) -> str | None:
+        """The identity's default configuration set: this run's, or read now."""
+        known = self.lookups.recall(_SETS, domain)
+        if known is None:
+            known = self._call("GetEmailIdentity", _config_set, idempotent=True,
+                               EmailIdentity=domain) or ""
+            self.lookups.remember(_SETS, domain, known)
+        return str(known) or None
 
     def assign(self, domain: str, kind: AssignmentKind, target: str) -> Assignment:
         """Send ``domain`` from pool ``target``: the pool's configuration set becomes the
@@ -547,17 +598,21 @@ class SesProvider(Provider):
         if kind is AssignmentKind.IP:
             raise self.unsupported(Capability.ASSIGN_DOMAIN_IP)
         wanted = self.config_set_name(target)  # a name SES would refuse: before sending
-        current = self._call("GetEmailIdentity", _config_set, idempotent=True,
-                             EmailIdentity=domain)
+        current = self._identity_set(domain)
         if current and current != wanted and not current.startswith(self.prefix):
             raise ConflictingState(
                 f"{domain} already uses configuration set {current!r}; set its "
                 f"SendingPoolName to {target!r} in SES instead, or clear it first",
                 provider=self.name)
-        name = self._ensure_config_set(target)
-        if current != name:
-            self._call("PutEmailIdentityConfigurationSetAttributes", pl.ignored,
-                       idempotent=True, EmailIdentity=domain, ConfigurationSetName=name)
+
+        def put(name: str) -> str:
+            if current != name:
+                self._call("PutEmailIdentityConfigurationSetAttributes", pl.ignored,
+                           idempotent=True, EmailIdentity=domain, ConfigurationSetName=name)
+                self.lookups.remember(_SETS, domain, name)
+            return name
+
+        name = self._with_config_set(target, put)
         return Assignment(domain, kind, target, self.name, raw={"ConfigurationSetName": name})
 
     def unassign(
@@ -584,15 +639,13 @@ class SesProvider(Provider):
         # no ConfigurationSetName: the identity has no default set any more
         self._call("PutEmailIdentityConfigurationSetAttributes", pl.ignored,
                    idempotent=True, EmailIdentity=domain)
+        self.lookups.remember(_SETS, domain, "")
 
     def list_assignments(self, domain: str) -> list[Assignment]:
-        set_name = self._call("GetEmailIdentity", _config_set, idempotent=True,
-                              EmailIdentity=domain)
+        set_name = self._identity_set(domain)
         if not set_name:
             return []
-        config = self._call("GetConfigurationSet", lambda b: (_sending_pool(b), b),
-                            idempotent=True, ConfigurationSetName=set_name)
-        pool, raw = config
+        pool, raw = self._set_pool(set_name)
         if not pool:
             return []
         return [Assignment(domain, AssignmentKind.POOL, pool, self.name,

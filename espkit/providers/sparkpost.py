@@ -153,7 +153,7 @@ class SparkPostProvider(HttpProvider):
             raise ValidationError("subaccount", subaccount_id,
                                   "SparkPost subaccount ids are numbers")
         scoped = self.transport.scoped({SUBACCOUNT_HEADER: subaccount_id})
-        return SparkPostProvider(scoped, self.region, subaccount=subaccount_id)
+        return self.run_scoped(SparkPostProvider(scoped, self.region, subaccount=subaccount_id))
 
     # -- requests and errors ------------------------------------------------------------
 
@@ -245,7 +245,12 @@ class SparkPostProvider(HttpProvider):
                 merged["dns"] = verified["dns"]
             return self._domain(merged, name)
 
-        return self._call("GET", path, merge)
+        if not self.lookups.active:
+            return self._call("GET", path, merge)
+        # In a run (a wait's rounds) the domain is read once: its DKIM key does not change
+        # between checks, and each check's answer brings the status.
+        read = self.lookups.read(f"domain:{name}", lambda: self._call("GET", path, _kept))
+        return pl.decoded(merge, read.value, lambda: self.source("GET", path))
 
     def delete_domain(self, name: str) -> None:
         self._call("DELETE", f"/sending-domains/{self.seg(name)}", pl.ignored)
@@ -339,8 +344,9 @@ class SparkPostProvider(HttpProvider):
     # -- IP pools -----------------------------------------------------------------------
 
     def _pools(self) -> list[IpPool]:
-        return self._call("GET", "/ip-pools", lambda r: [  # unpaginated
-            _pool(p) for p in _items(r)])
+        # unpaginated; in a run read once (every pool write below forgets it)
+        return self.lookups.table("pools", lambda: self._call("GET", "/ip-pools", lambda r: [
+            _pool(p) for p in _items(r)]))
 
     def _pool_names(self) -> dict[str, str]:
         return {str(p.id): p.name for p in self._pools()}
@@ -372,7 +378,10 @@ class SparkPostProvider(HttpProvider):
             results = pl.need_obj(results, "results")
             return pl.ident(results.get("id"), "id"), results
 
-        pool_id, results = self._call("POST", "/ip-pools", decode, json={"name": name})
+        try:
+            pool_id, results = self._call("POST", "/ip-pools", decode, json={"name": name})
+        finally:
+            self.lookups.forget("pools")
         for ip in ips:  # membership lives on the IP: move each one in
             self._move_ip(ip, pool_id)
         return IpPool(name=name, provider=self.name, id=pool_id, ips=ips,
@@ -411,7 +420,7 @@ class SparkPostProvider(HttpProvider):
                 else str(self._find_pool(validate.pool_name(auto_warmup_overflow_pool),
                                          pools).id))
         pool_id = str(pool.id)
-        self._call("PUT", f"/ip-pools/{self.seg(pool_id)}", pl.ignored, json=payload)
+        self._pool_write("PUT", f"/ip-pools/{self.seg(pool_id)}", json=payload)
         return self._read_pool(pool_id)
 
     def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
@@ -432,7 +441,15 @@ class SparkPostProvider(HttpProvider):
         return self._read_pool(str(target.id))
 
     def _move_ip(self, ip: str, pool_id: str) -> None:
-        self._call("PUT", f"/sending-ips/{self.seg(ip)}", pl.ignored, json={"ip_pool": pool_id})
+        self._pool_write("PUT", f"/sending-ips/{self.seg(ip)}", json={"ip_pool": pool_id})
+
+    def _pool_write(self, method: str, path: str, json: Json | None = None) -> None:
+        """A write that changes the pools; the run's pool listing is read again after it
+        (after: a read meanwhile must not keep what the write changed)."""
+        try:
+            self._call(method, path, pl.ignored, json=json)
+        finally:
+            self.lookups.forget("pools")
 
     def delete_pool(self, name: str, replacement: str | None = None) -> None:
         """SparkPost moves a deleted pool's IPs to ``default``; with another pool's name as
@@ -446,7 +463,7 @@ class SparkPostProvider(HttpProvider):
             other = self._find_pool(replacement, pools)
             for ip in target.ips:
                 self._move_ip(ip, str(other.id))
-        self._call("DELETE", f"/ip-pools/{self.seg(str(target.id))}", pl.ignored)
+        self._pool_write("DELETE", f"/ip-pools/{self.seg(str(target.id))}")
 
     # -- subaccounts --------------------------------------------------------------------
 
@@ -525,6 +542,11 @@ def _state(status: Json) -> DomainState:
 
 def _record_status(value: Any) -> RecordStatus:
     return _RECORD_STATUS.get(str(value or "").lower(), RecordStatus.UNKNOWN)
+
+
+def _kept(results: Any) -> Json:
+    """A read's results as the run keeps them (checked to be an object now)."""
+    return pl.need_obj(results, "results")
 
 
 def _check_sub_id(value: str) -> None:

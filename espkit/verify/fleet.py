@@ -217,6 +217,12 @@ class _FleetRun:
         acct = self.accounts[connection]
         if self.stop is not None:
             self.stop.check()
+        # one run for the listing and every round: what the checks need is read once
+        with acct.batch(size=len(self.by_connection[connection])):
+            self.rounds(connection, acct, sleep, options)
+
+    def rounds(self, connection: str, acct: Account, sleep: Callable[[float], None],
+               options: dict[str, Any]) -> None:
         targets = self.targets(connection, acct)
         progress = None
         if self.user_progress is not None:

@@ -191,7 +191,8 @@ class Waiter:
 
         watch = self.on_progress is not None or self.stop is not None
         bulk = Bulk(self.account, on_progress=forward if watch else None)
-        with bulk.journal:
+        # a run of the account (nested in the wait's, which spans every round)
+        with bulk.journal, self.account.batch(size=len(keys)):
             try:
                 report = bulk.run(self.op, keys)
             except BulkInterrupted as stop:

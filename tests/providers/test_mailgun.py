@@ -114,9 +114,9 @@ def test_declares_mailgun_facts() -> None:
     with pytest.raises(espkit.Unsupported, match="one sending domain per stream"):
         espkit.connect("mailgun", api_key=KEY).streams.list()
     assert MailgunProvider.EXCLUSIVE_POOLS is True
-    assert MailgunProvider.RATE_LIMIT == 5.0
-    acct = espkit.connect("mailgun", api_key=KEY)
-    assert acct.provider.transport.limiter.ceiling == 5.0  # type: ignore[attr-defined]
+    # the documented budgets (300 a minute for the domains API ...) are pinned, and spent,
+    # in tests/providers/test_documented_budgets.py
+    assert MailgunProvider.RATE_LIMIT
 
 
 def test_key_from_mailgun_env_var(monkeypatch: pytest.MonkeyPatch) -> None:

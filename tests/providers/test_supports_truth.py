@@ -125,12 +125,7 @@ CALLS: dict[Capability, tuple[Callable[[Ctx], object], frozenset[str]]] = {
 #: declared capabilities whose requests the fake has no route for yet (tests/support/fakes is
 #: shared): the provider must still send them (no Unsupported), and the fake answers "no
 #: route". Strict: once the fake learns the route, the entry must go.
-FAKE_GAPS = {
-    ("mailgun", Capability.ASSIGN_DOMAIN_IP),    # POST /v3/domains/{d}/ips
-    ("mailgun", Capability.SUBACCOUNTS),         # /v5/accounts/subaccounts
-    ("mailgun", Capability.SUBACCOUNT_SCOPE),    # needs a subaccount made first
-    ("mailgun", Capability.SUBACCOUNT_DISABLE),  # needs a subaccount made first
-}
+FAKE_GAPS: set[tuple[str, Capability]] = set()
 
 
 def test_every_capability_has_a_call() -> None:

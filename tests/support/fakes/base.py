@@ -102,8 +102,9 @@ class EspFake:
     def __exit__(self, *exc: object) -> None:
         raise NotImplementedError
 
-    def connect(self) -> espkit.Account:
-        """An account handle talking to this fake (credentials, region, etc. filled in)."""
+    def connect(self, **options: Any) -> espkit.Account:
+        """An account handle talking to this fake (credentials, region, etc. filled in);
+        ``options``: more ``espkit.connect`` keywords (``rate_limit=``, say)."""
         raise NotImplementedError
 
     def publish_dns(self, domain: str) -> None:

@@ -1,6 +1,8 @@
 """A stateful fake of Mailgun's management API (US region; the EU host rejects the key),
 answering with the shapes of Mailgun's OpenAPI description as
-``tests/support/mailgun_mocks.py`` does.
+``tests/support/mailgun_mocks.py`` does: domains, IPs, DIPPs (linking domains by id, one
+DIPP per domain, refusing a PATCH that changes nothing, as the spec says), the legacy
+``/v3/domains/{name}/ips`` calls and subaccounts (``/v5/accounts/subaccounts``).
 """
 
 from __future__ import annotations
@@ -36,10 +38,11 @@ class MailgunFake(HttpFake):
         self.domains: dict[str, dict[str, Any]] = {}
         self.pools: dict[str, dict[str, Any]] = {}
         self.domain_ips: dict[str, list[str]] = {}
+        self.subaccounts: dict[str, dict[str, Any]] = {}
         self._ids = itertools.count(1)
 
-    def connect(self) -> espkit.Account:
-        return espkit.connect("mailgun", api_key=KEY, region="us")
+    def connect(self, **options: Any) -> espkit.Account:
+        return espkit.connect("mailgun", api_key=KEY, region="us", **options)
 
     # -- the wire ------------------------------------------------------------------------
 
@@ -73,6 +76,8 @@ class MailgunFake(HttpFake):
             case "DELETE", ["v3", "domains", name]:
                 if self.domains.pop(name, None) is None:
                     return _reply(404, {"message": "Domain not found"})
+                for p in self.pools.values():
+                    p["linked"] = [n for n in p["linked"] if n != name]
                 return _reply(200, {"message": "Domain has been deleted"})
             case "GET", ["v3", "ips"]:
                 return _reply(200, {"items": list(self.ips), "total_count": len(self.ips),
@@ -93,29 +98,87 @@ class MailgunFake(HttpFake):
                 details = {**self._pool_view(p), "linked_domains": list(p["linked"])}
                 return _reply(200, {"details": details, "message": "success"})
             case "PATCH", ["v3", "ip_pools", pool_id] if pool_id in self.pools:
-                p = self.pools[pool_id]
-                p["ips"] += [ip for ip in f.get("add_ip", []) if ip not in p["ips"]]
-                p["ips"] = [ip for ip in p["ips"] if ip not in f.get("remove_ip", [])]
-                by_id = {d["id"]: n for n, d in self.domains.items()}
-                p["linked"] += [by_id[i] for i in f.get("link_domain", [])]
-                return _reply(200, {"message": "success"})
+                return self._edit_pool(self.pools[pool_id], f)
             case "DELETE", ["v3", "ip_pools", pool_id] if pool_id in self.pools:
                 del self.pools[pool_id]
                 return _reply(200, {"message": "started"})
+            case _, ["v3", "ip_pools", _, *_]:
+                return _reply(404, {"message": "DIPP not found"})
             case "GET", ["v3", "domains", name, "ips"]:
                 return _reply(200, {"items": self.domain_ips.get(name, []),
                                     "total_count": len(self.domain_ips.get(name, []))})
+            case "POST", ["v3", "domains", name, "ips"] if name in self.domains:
+                # legacy, absent from the spec (Mailgun's docs and SDKs): ip= adds one IP
+                ip = f.get("ip", [""])[0]
+                if ip not in self.ips:
+                    return _reply(400, {"message": f"IP {ip} is not a dedicated IP"})
+                own = self.domain_ips.setdefault(name, [])
+                own += [] if ip in own else [ip]
+                return _reply(200, {"message": "success"})
             case "DELETE", ["v3", "domains", name, "ips", "ip_pool"]:
                 for p in self.pools.values():
                     if name in p["linked"]:
                         p["linked"].remove(name)
                 return _reply(200, {"message": "success"})
+            case "DELETE", ["v3", "domains", name, "ips", ip] if name in self.domains:
+                if ip not in self.domain_ips.get(name, []):
+                    return _reply(404, {"message": "IP not found"})
+                self.domain_ips[name].remove(ip)
+                return _reply(200, {"message": "success"})
+            case (_, ["v5", "accounts", "subaccounts", *rest]):
+                return self._subaccounts(method, rest, q)
         return _reply(404, {"message": f"no route for {method} {path}"})
+
+    def _edit_pool(self, p: dict[str, Any], f: dict[str, list[str]]) -> Reply:
+        """PATCH /v3/ip_pools/{id}: add_ip, remove_ip, link_domain (domain ids), each may
+        come many times; an unknown domain id, or nothing to change, is an error."""
+        by_id = {d["id"]: n for n, d in self.domains.items()}
+        unknown = [i for i in f.get("link_domain", []) if i not in by_id]
+        if unknown:
+            return _reply(400, {"message": f"unknown domain id {unknown[0]}"})
+        ips = [ip for ip in p["ips"] if ip not in f.get("remove_ip", [])]
+        ips += [ip for ip in f.get("add_ip", []) if ip not in ips]
+        link = [by_id[i] for i in f.get("link_domain", []) if by_id[i] not in p["linked"]]
+        if ips == p["ips"] and not link:
+            return _reply(400, {"message": "the request does not change the DIPP"})
+        p["ips"] = ips
+        for other in self.pools.values():  # a domain is linked to one DIPP at a time
+            other["linked"] = [n for n in other["linked"] if n not in link]
+        p["linked"] += link
+        return _reply(200, {"message": "success"})
+
+    def _subaccounts(self, method: str, rest: list[str], q: dict[str, str]) -> Reply:
+        match method, rest:
+            case "POST", []:
+                sub_id = f"{next(self._ids):024x}"
+                self.subaccounts[sub_id] = {
+                    "id": sub_id, "name": q.get("name", ""), "status": "open",
+                    "created_at": email.utils.formatdate(usegmt=True)}
+                return _reply(200, {"subaccount": self.subaccounts[sub_id]})
+            case "GET", []:
+                subs = list(self.subaccounts.values())
+                skip, limit = int(q.get("skip", "0")), int(q.get("limit", "10"))
+                return _reply(200, {"subaccounts": subs[skip:skip + limit],
+                                    "total": len(subs)})
+            case "GET", [sub_id] if sub_id in self.subaccounts:
+                return _reply(200, {"subaccount": self.subaccounts[sub_id]})
+            case "POST", [sub_id, ("enable" | "disable") as action] \
+                    if sub_id in self.subaccounts:
+                sub = self.subaccounts[sub_id]
+                wanted = "open" if action == "enable" else "disabled"
+                if sub["status"] == wanted:
+                    return _reply(400, {"message": f"subaccount is already {action}d"})
+                sub["status"] = wanted
+                return _reply(200, {"subaccount": sub})
+        return _reply(404, {"message": "Subaccount not found"})
 
     def _create_domain(self, f: dict[str, list[str]]) -> Reply:
         name = f["name"][0]
         if name in self.domains:
             return _reply(400, {"message": "This domain name is already taken"})
+        unknown = [p for p in f.get("pool_id", []) if p not in self.pools]
+        if unknown:  # "a 400 will be returned" when the request cannot be fulfilled
+            return _reply(400, {"message": f"IP pool {unknown[0]} not found"})
         self.domains[name] = {
             "id": f"{next(self._ids):024x}", "name": name, "state": "unverified",
             "created_at": email.utils.formatdate(usegmt=True), "type": "custom",

@@ -49,8 +49,8 @@ class PostmarkFake(HttpFake):
         self._ids = itertools.count(36000)
         self._server_ids = itertools.count(1)
 
-    def connect(self) -> espkit.Account:
-        return espkit.connect("postmark", api_key=ACCOUNT_TOKEN)
+    def connect(self, **options: Any) -> espkit.Account:
+        return espkit.connect("postmark", api_key=ACCOUNT_TOKEN, **options)
 
     def publish_dns(self, domain: str) -> None:
         """Publish the hosts the domain asks for now (a DKIM key rotated later is not)."""

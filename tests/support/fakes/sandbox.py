@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+from typing import Any
 
 import espkit
 from espkit.sandbox import FakeClock
@@ -30,7 +31,7 @@ class SandboxFake(EspFake):
     def __exit__(self, *exc: object) -> None:
         self.acct.close()
 
-    def connect(self) -> espkit.Account:
+    def connect(self, **options: Any) -> espkit.Account:
         return self.acct
 
     def publish_dns(self, domain: str) -> None:

@@ -62,8 +62,8 @@ class SendGridFake(HttpFake):
         self.requests: list[requests.PreparedRequest] = []
         self._ids = itertools.count(1001)
 
-    def connect(self) -> espkit.Account:
-        return espkit.connect("sendgrid", api_key=self.key, region="global")
+    def connect(self, **options: Any) -> espkit.Account:
+        return espkit.connect("sendgrid", api_key=self.key, region="global", **options)
 
     # -- the wire ------------------------------------------------------------------------
 

@@ -83,8 +83,8 @@ class SesFake(WireFake):
     def __exit__(self, *exc: object) -> None:
         self._mock.stop()
 
-    def connect(self) -> espkit.Account:
-        return espkit.connect("ses", region=REGION, session=self.session)
+    def connect(self, **options: Any) -> espkit.Account:
+        return espkit.connect("ses", region=REGION, session=self.session, **options)
 
     # -- hooks --------------------------------------------------------------------------------
 

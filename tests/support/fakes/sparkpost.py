@@ -69,8 +69,8 @@ class SparkPostFake(HttpFake):
         #: (method, path, query parameter names) per request that had a query
         self.queries: list[tuple[str, str, list[str]]] = []
 
-    def connect(self) -> espkit.Account:
-        return espkit.connect("sparkpost", api_key=self.key, region="us")
+    def connect(self, **options: Any) -> espkit.Account:
+        return espkit.connect("sparkpost", api_key=self.key, region="us", **options)
 
     # -- the wire ---------------------------------------------------------------------------
 
