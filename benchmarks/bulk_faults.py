@@ -15,13 +15,21 @@ The targets are checked in both.
 Counts are the server's: ``creates_applied`` must equal N (every domain exists, once) and
 ``duplicate_creates`` (a POST for a name that already exists) must be 0.
 
+``--outage S`` runs the outage figure instead: 1,000 creates at 100 req/s and 25 ms, and
+after the server has applied 300 of them it resets every connection (``--outage-kind
+reset-before``) or answers 503 to everything (``503-before``) for S seconds (20 by
+default), then recovers. The run must wait it out and finish: every create applied once,
+none failed, not stopped; its wall time is shown beside the fault-free run's plus S.
+
     python benchmarks/bulk_faults.py [N] [--faults 0.1] [--seed 7] [--only rate|latency]
+    python benchmarks/bulk_faults.py --outage 20 [--outage-kind reset-before|503-before]
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import threading
 import time
 from typing import Any
 
@@ -33,25 +41,48 @@ from espkit.bulk import Bulk
 
 TIME_TARGET = 1.3
 SETTINGS = {"rate": (100.0, 0.025), "latency": (1000.0, 0.100)}
+#: the outage figure: creates applied before the ESP goes away
+OUTAGE_AFTER = 300
 
 
 def run(n: int, limit: float, latency: float, faults: float, seed: int,
-        key: str) -> dict[str, Any]:
+        key: str, outage: tuple[float, str] | None = None) -> dict[str, Any]:
     espkit.transport.ratelimit.reset_shared()
     server = esp_server.start(rate=limit, latency=latency, faults=faults, seed=seed,
                               process=True)
+    window: list[float] = []
     try:
         names = [f"d{i:05d}.{key}.faults.example" for i in range(n)]
         acct = espkit.connect("mailgun", api_key=key, base_url=server.url, rate_limit=limit)
+        done = threading.Event()
+        if outage is not None:
+            threading.Thread(target=take_away, args=(server, outage, done, window),
+                             daemon=True).start()
         start = time.perf_counter()
         report = Bulk(acct, journal=None).create_domains(names)
         wall = time.perf_counter() - start
+        done.set()
         stats = server.stats()
         present = set(server.names())
     finally:
         server.stop()
-    return {"wall": wall, "report": report, "stats": stats,
+    return {"wall": wall, "report": report, "stats": stats, "window": window,
             "missing": sum(1 for name in names if name not in present)}
+
+
+def take_away(server: esp_server.Server, outage: tuple[float, str], done: threading.Event,
+              window: list[float]) -> None:
+    """After OUTAGE_AFTER creates, fail every request for ``outage`` seconds."""
+    seconds, kind = outage
+    while not done.is_set() and server.stats()["creates_applied"] < OUTAGE_AFTER:
+        time.sleep(0.05)
+    if done.is_set():
+        return
+    window.append(time.perf_counter())
+    server.configure(faults=1.0, fault_kinds=[kind])
+    time.sleep(seconds)
+    server.configure(faults=0.0)
+    window.append(time.perf_counter())
 
 
 def line(label: str, n: int, r: dict[str, Any]) -> None:
@@ -77,9 +108,16 @@ def main() -> None:
     parser.add_argument("--only", choices=tuple(SETTINGS))
     parser.add_argument("--runs", type=int, default=1, help="fault-free + faults pairs per "
                         "setting")
+    parser.add_argument("--outage", type=float, default=None, metavar="S",
+                        help="the outage figure: the ESP fails everything for S seconds")
+    parser.add_argument("--outage-kind", default="reset-before",
+                        choices=("reset-before", "503-before"))
     args = parser.parse_args()
     # per-retry warnings and urllib3's pool notices would bury the figures
     logging.basicConfig(level=logging.ERROR)
+    if args.outage is not None:
+        outage_figure(1000 if args.n == 2000 else args.n, args.outage, args.outage_kind)
+        return
     n = args.n
     print(f"bulk_faults: {esp_server.machine()}")
     print(f"{n} creates; faults {args.faults:.0%} of requests (seed {args.seed}), kinds "
@@ -111,6 +149,30 @@ def pair(n: int, name: str, limit: float, latency: float, fault_rate: float, see
           f"{esp_server.verdict(no_dups)}")
     print(f"   time ratio  {ratio:.2f} x fault-free (target <= {TIME_TARGET})  "
           f"{esp_server.verdict(ratio <= TIME_TARGET)}")
+
+
+def outage_figure(n: int, seconds: float, kind: str) -> None:
+    limit, latency = SETTINGS["rate"]
+    print(f"bulk_faults --outage: {esp_server.machine()}")
+    print(f"{n} creates at {limit:g} req/s, {latency * 1000:g} ms; after {OUTAGE_AFTER} "
+          f"creates every request fails ({kind}) for {seconds:g} s")
+    clean = run(n, limit, latency, 0.0, 7, "key-outage-clean")
+    line("fault-free", n, clean)
+    hit = run(n, limit, latency, 0.0, 7, "key-outage", (seconds, kind))
+    line("outage", n, hit)
+    report, stats = hit["report"], hit["stats"]
+    reported = report.counts.get("created", 0) + report.counts.get("existed", 0)
+    ok = (stats["creates_applied"] == n and hit["missing"] == 0 and reported == n
+          and not report.failed and report.stopped is None)
+    start, end = (hit["window"] + [0.0, 0.0])[:2]
+    print(f"   outage      {end - start:.1f} s on the server; the run paused {report.outages} "
+          f"time(s), {report.outage_seconds:.1f} s in all")
+    print(f"   completed   {reported}/{n} created or existed, {len(report.failed)} failed, "
+          f"stopped: {report.stopped}  {esp_server.verdict(ok)}")
+    print(f"   duplicates  {stats['duplicate_creates']} (target 0)  "
+          f"{esp_server.verdict(stats['duplicate_creates'] == 0)}")
+    print(f"   wall        {hit['wall']:.2f} s = fault-free {clean['wall']:.2f} s + "
+          f"{hit['wall'] - clean['wall']:.2f} s for a {seconds:g} s outage (no target)")
 
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@
 The package re-exports the names used outside it, so callers import from ``espkit.bulk``
 rather than from its modules: ``engine`` (``Bulk`` and the conveniences), ``execution``
 (its run loop and error kinds), ``operations`` (``Operation`` and the catalogue), ``inputs``
-(``read_items``), ``report`` (results and the ``Report``), ``journal`` (the SQLite
-record that makes a run resumable; ``journalfile`` opens its file) and ``identity`` (the
-account a journal belongs to).
+(``read_items``), ``report`` (results and the ``Report``), ``sizing`` (how many workers),
+``breaker`` (waiting out an ESP outage), ``workqueue`` (the gated queue the workers take
+items from), ``journal`` (the SQLite record that makes a run resumable; ``journalfile``
+opens its file) and ``identity`` (the account a journal belongs to).
 """
 
 from espkit.bulk.engine import (
+    MAX_OUTAGE,
     SHOW_BAD_ROWS,
     Bulk,
     assign,
@@ -42,6 +44,7 @@ __all__ = [
     "FAILED",
     "FATAL",
     "INFLIGHT",
+    "MAX_OUTAGE",
     "PENDING",
     "REPORT_COLUMNS",
     "SHOW_BAD_ROWS",

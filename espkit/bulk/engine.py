@@ -16,9 +16,11 @@ which sends the items and builds the ``Report`` (``report``). What the engine gu
   use it: Little's law, ``in flight = rate x latency``, from the measured answer time.
   Nobody tunes a worker count.
 * **Keeps going.** One item's failure is recorded with its typed error and the run goes on.
-  It stops early only when going on is pointless (bad credentials, wrong region, an
-  unsupported option) or harmful (the ESP failing every request in a row); unsent items stay
-  pending for a resume.
+  When the ESP stops answering (connections refused or reset, 5xx to everything) the run
+  pauses every worker and probes with one request at a time until it answers, then carries
+  on at full pace; no item is marked failed for the outage. It stops early only when going
+  on is pointless (bad credentials, wrong region, an unsupported option) or the ESP has not
+  answered for ``max_outage`` seconds; unsent items stay pending for a resume.
 * **One journal, one account.** A journal records the account it was started on (provider,
   API host, subaccount scope, key fingerprint); opening it for another is a ``ConfigError``
   naming the difference, and its rows are checked before anything is sent (``journal``).
@@ -34,13 +36,14 @@ which sends the items and builds the ``Report`` (``report``). What the engine gu
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from espkit.account import Account
 from espkit.bulk.execution import Execution
 from espkit.bulk.identity import identity_of, shown
-from espkit.bulk.journal import Journal, RowCheck
+from espkit.bulk.journal import DONE, Journal, RowCheck
 from espkit.bulk.operations import (
     CREATE,
     DELETE,
@@ -56,8 +59,12 @@ from espkit.models import DomainSpec
 log = logging.getLogger("espkit.bulk")
 
 #: how many consecutive ESP-side failures (5xx, network, throttles past the retry policy)
-#: stop the run: past this the ESP is down, and every further item would just fail
-MAX_CONSECUTIVE_FAILURES = 50
+#: pause the run: past this the ESP is down, and every further item would just fail, so the
+#: run probes with one request at a time until it answers
+MAX_CONSECUTIVE_FAILURES = 20
+#: the longest ESP outage a run waits out before it stops (seconds): long enough for a
+#: deploy or a failover at the ESP, short enough that a real outage reaches a human
+MAX_OUTAGE = 300.0
 #: how many bad input rows a ValidationError lists before summarising the rest
 SHOW_BAD_ROWS = 10
 
@@ -71,6 +78,11 @@ class Bulk:
     ``journal``: a path (the job becomes resumable), a ``Journal``, or None (kept in memory).
     ``max_concurrency`` caps requests in flight; the engine picks the number below it.
     ``on_progress`` is called from the calling thread about ten times a second.
+    ``max_consecutive_failures`` ESP-side failures in a row pause the run while it probes
+    the ESP; ``max_outage`` is how many seconds of the ESP not answering it waits out before
+    it stops (items left pending for a resume). ``clock`` and ``sleep`` are what those
+    waits are measured and made with (``time.monotonic`` and an interruptible wait; tests
+    pass a fake clock's).
     """
 
     def __init__(
@@ -81,9 +93,21 @@ class Bulk:
         max_concurrency: int = 256,
         on_progress: Callable[[Progress], None] | None = None,
         max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES,
+        max_outage: float = MAX_OUTAGE,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
-        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) \
+                or max_concurrency < 1:
             raise ValidationError("max_concurrency", max_concurrency, "must be a positive integer")
+        if isinstance(max_consecutive_failures, bool) \
+                or not isinstance(max_consecutive_failures, int) or max_consecutive_failures < 1:
+            raise ValidationError("max_consecutive_failures", max_consecutive_failures,
+                                  "must be a positive integer")
+        if isinstance(max_outage, bool) or not isinstance(max_outage, (int, float)) \
+                or not math.isfinite(max_outage) or max_outage < 0:
+            raise ValidationError("max_outage", max_outage,
+                                  "must be a finite, non-negative number of seconds")
         self.account = account
         #: the account as its journal records it; computed once, sending nothing
         self.identity = identity_of(account)
@@ -98,6 +122,9 @@ class Bulk:
         self.max_concurrency = max_concurrency
         self.on_progress = on_progress
         self.max_consecutive_failures = max_consecutive_failures
+        self.max_outage = float(max_outage)
+        self.clock = clock
+        self.sleep = sleep
 
     def __repr__(self) -> str:
         return f"Bulk({self.account!r}, journal={self.journal!r})"
@@ -202,12 +229,17 @@ class Bulk:
                 raise ValidationError("items", items, "must be an iterable of items, not one "
                                       "string")
             self._ingest(op, items)
-        return Execution(
-            op, account=self.account, journal=self.journal,
-            max_concurrency=self.max_concurrency,
-            max_consecutive_failures=self.max_consecutive_failures,
-            on_progress=self.on_progress,
-        ).execute()
+        # one run for the job: the name -> id lookups its items need (pool ids, domain ids)
+        # are read once and shared by every worker, sized by what is left to do
+        left = sum(n for state, n in self.journal.counts().items() if state != DONE)
+        with self.account.batch(size=left):
+            return Execution(
+                op, account=self.account, journal=self.journal,
+                max_concurrency=self.max_concurrency,
+                max_consecutive_failures=self.max_consecutive_failures,
+                max_outage=self.max_outage, on_progress=self.on_progress,
+                clock=self.clock, sleep=self.sleep,
+            ).execute()
 
 
 # -- conveniences --------------------------------------------------------------------------
@@ -237,6 +269,7 @@ def assign(account: Account, items: Iterable[str | Mapping[str, Any]], *,
 
 __all__ = [
     "MAX_CONSECUTIVE_FAILURES",
+    "MAX_OUTAGE",
     "SHOW_BAD_ROWS",
     "Bulk",
     "assign",

@@ -156,8 +156,9 @@ def check_version(value: object, path: str) -> None:
     """Refuse a journal of a format this espkit does not read."""
     if value in (VERSION, LEGACY_VERSION):
         return
-    if isinstance(value, str) and value.isdigit() and len(value) < 6 and int(value) > int(
-            VERSION):
+    # isascii: "٣".isdigit() is true too, and is no format number
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) < 6 \
+            and int(value) > int(VERSION):
         raise ConfigError(f"journal {path} was written by a newer espkit (journal format "
                           f"{value}; this one reads formats {LEGACY_VERSION} and {VERSION}); "
                           "it was left unchanged")

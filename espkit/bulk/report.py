@@ -61,7 +61,9 @@ class ItemResult:
 @attrs.frozen
 class Progress:
     """A snapshot for progress displays; ``done`` counts items settled so far, including
-    the ones an earlier run finished."""
+    the ones an earlier run finished. ``waiting`` says what the run is waiting out while
+    the ESP does not answer ("ESP unreachable since 12:01:03 (...), probing every 8 s"),
+    None while it is sending."""
 
     operation: str
     total: int
@@ -70,13 +72,17 @@ class Progress:
     throttled: int
     requests: int
     elapsed: float
+    waiting: str | None = None
 
 
 @attrs.define
 class Report:
     """What a bulk run did. ``counts`` is per outcome for this run (``skipped`` = finished
     by an earlier run); ``remaining`` items are still to do (after an interruption or an
-    early stop) and a resume with the same journal picks them up."""
+    early stop) and a resume with the same journal picks them up. ``outages`` counts the
+    times the run paused because the ESP stopped answering, ``outage_seconds`` how long it
+    waited in all; ``stopped`` says why a run ended early (an outage longer than
+    ``max_outage`` among the reasons)."""
 
     operation: str
     total: int
@@ -93,6 +99,8 @@ class Report:
     journal: str | None
     interrupted: bool = False
     stopped: str | None = None
+    outages: int = 0
+    outage_seconds: float = 0.0
 
     @property
     def throughput(self) -> float:
@@ -121,6 +129,8 @@ class Report:
             "journal": self.journal,
             "interrupted": self.interrupted,
             "stopped": self.stopped,
+            "outages": self.outages,
+            "outage_s": round(self.outage_seconds, 3),
             "failed": [r.to_dict() for r in self.failed],
             "pending": [r.to_dict() for r in self.pending],
         }
@@ -135,6 +145,9 @@ class Report:
                 f"{self.throttled} throttled (429), {self.retries} retries")
         if self.reconciled:
             line += f"; {self.reconciled} in flight at a crash, settled by reading back"
+        if self.outages:
+            line += (f"; paused {self.outages} time(s), {self.outage_seconds:.0f} s in all, "
+                     "while the ESP did not answer")
         if self.stopped:
             line += f"\nstopped early: {self.stopped}"
         if self.remaining:

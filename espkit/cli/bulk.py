@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import json
+import math
 import os
 import sys
 import tempfile
@@ -51,9 +52,41 @@ from espkit.cli.assign import IP, POOL, one_target
 from espkit.cli.progress import ProgressBar
 from espkit.cli.tables import cell
 from espkit.dns import csv_cell
-from espkit.errors import ConfigError
+from espkit.errors import ConfigError, ValidationError
+from espkit.transport.ratelimit import parse_rate_limit
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Seconds(click.FloatRange):
+    """A number of seconds in a range; ``nan`` (which every range check lets through) and
+    ``inf`` are refused as what they are."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
+
+
+class _RateLimit(click.ParamType[Any]):
+    """What ``rate_limit=`` takes: requests a second, or a count per window (``300/min``)."""
+
+    name = "rate"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            parsed = parse_rate_limit(value.strip())
+        except ValidationError as exc:
+            self.fail(f"{value!r} {exc.reason}", param, ctx)
+        # the text as given: connect() reads it the same way, and a budget keeps its window
+        return parsed if isinstance(parsed, float) else value.strip()
 
 
 #: the subcommands that run a job
@@ -73,14 +106,20 @@ _BULK_OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any], str, tuple[str, ...]
               "espkit-failed.csv)."},
      "failed", _RUN),
     (("--rate-limit", "rate_limit"),
-     {"type": click.FloatRange(min=0.01),
-      "help": "The account's API rate limit in requests/second, if not the ESP's "
-              "documented one."},
+     {"type": _RateLimit(),
+      "help": "The account's API budget, if not the ESP's documented one: requests a "
+              "second (5), or a count per window (300/min, 500/10s)."},
      "rate_limit", _RUN),
     (("--max-concurrency", "max_concurrency"),
      {"type": click.IntRange(1, 1024),
       "help": "Cap on requests in flight (the engine sizes below it).  [default: 256]"},
      "max_concurrency", _RUN),
+    (("--max-outage", "max_outage"),
+     {"type": _Seconds(min=0, max=7 * 86400),
+      "help": "Longest ESP outage to wait out, in seconds: while the ESP does not answer the "
+              "run pauses and probes it, and stops (resumable) only after this long.  "
+              "[default: 300]"},
+     "max_outage", _RUN),
     (("--no-progress", "no_progress"),
      {"is_flag": True, "default": None, "help": "No progress display on stderr."},
      "no_progress", _RUN),
@@ -122,7 +161,7 @@ def _group_options(fn: F) -> F:
 @_group_options
 @click.pass_context
 def bulk(click_ctx: click.Context, journal: str | None, failed: str | None,
-         rate_limit: float | None, max_concurrency: int | None,
+         rate_limit: float | str | None, max_concurrency: int | None, max_outage: float | None,
          no_progress: bool | None) -> None:
     """Create, delete, verify or assign many domains: rate-limited, resumable, reported.
 
@@ -131,19 +170,21 @@ def bulk(click_ctx: click.Context, journal: str | None, failed: str | None,
     after the subcommand too.
     """
     click_ctx.meta["bulk"] = _Options(journal, failed, rate_limit, max_concurrency or 256,
-                                      bool(no_progress))
+                                      bool(no_progress), max_outage)
 
 
 class _Options:
     """What the bulk options say, before or after the subcommand."""
 
-    def __init__(self, journal: str | None, failed: str | None, rate_limit: float | None,
-                 max_concurrency: int, no_progress: bool) -> None:
+    def __init__(self, journal: str | None, failed: str | None, rate_limit: float | str | None,
+                 max_concurrency: int, no_progress: bool, max_outage: float | None = None
+                 ) -> None:
         self.journal = journal
         self.failed = failed
         self.rate_limit = rate_limit
         self.max_concurrency = max_concurrency
         self.no_progress = no_progress
+        self.max_outage = max_outage
 
     def failed_file(self) -> Path:
         if self.failed:
@@ -287,7 +328,9 @@ def _run(ctx: Ctx, start: Callable[[Bulk], Report]) -> None:
     progress = ProgressBar() if not options.no_progress and ctx.output != "json" else None
     runner = Bulk(ctx.account, journal=options.journal,
                   max_concurrency=options.max_concurrency,
-                  on_progress=progress.update if progress else None)
+                  on_progress=progress.update if progress else None,
+                  max_outage=engine.MAX_OUTAGE if options.max_outage is None
+                  else options.max_outage)
     with runner.journal:
         try:
             with progress or contextlib.nullcontext():

@@ -1,5 +1,7 @@
 """``ProgressBar``: the bulk engine's progress on stderr (done/total, rate, elapsed, ETA,
 429s, failures), shown by ``espkit bulk ...`` and, one per connection, by ``espkit apply``.
+While the run waits out an outage of the ESP the bar says so, and why ("waiting: ESP
+unreachable since 12:01:03, probing every 8 s ..."), instead of looking stuck.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from rich.progress import (
 )
 
 from espkit import bulk as engine
-from espkit.cli.app import err
+from espkit.cli.app import err, escape
 
 
 class ProgressBar:
@@ -40,6 +42,9 @@ class ProgressBar:
     def update(self, p: engine.Progress) -> None:
         rate = f"{p.done / p.elapsed:.0f}/s" if p.elapsed > 0.5 else ""
         extra = f"429s {p.throttled}  failed {p.failed}"
+        if p.waiting:
+            # the ESP's error text is not ours: shown as text, never as markup
+            extra = f"[yellow]waiting: {escape(p.waiting)}[/]"
         if self.task is None:
             self.task = self.bar.add_task(p.operation, total=p.total, completed=p.done,
                                           rate=rate, extra=extra)

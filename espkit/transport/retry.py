@@ -9,6 +9,9 @@ the shared ``RetryBudget``. tenacity drives the loop.
 Non-idempotent calls (POST, PATCH) are only retried when the ESP cannot have acted on them:
 a 429, or a connection that was never established. Anything ambiguous (read timeout, reset
 after sending, 5xx) surfaces with ``maybe_applied=True`` so the caller reads back first.
+A request that certainly never reached the ESP (``TransportError`` with
+``maybe_applied=False``: refused, a connect timeout, a failed DNS lookup) goes again at once,
+within the retry budget: waiting protects an ESP from load, and it got none.
 
 ``parse_retry_after`` and ``parse_reset`` read the server's hints (``Retry-After``,
 ``X-RateLimit-Reset``) into the seconds-from-now the delay and the limiter work in, and
@@ -41,6 +44,7 @@ from espkit.errors import (
     TransportError,
     ValidationError,
 )
+from espkit.transport.grants import GrantLine
 from espkit.transport.ratelimit import Limiter, RateLimiter, RetryBudget
 
 # the retry loop's messages have always been the HTTP pipeline's: one logger for both
@@ -83,6 +87,8 @@ NO_RETRY = RetryPolicy(max_attempts=1)
 MAX_HINT = 366 * 86400.0
 #: the biggest count read from a rate-limit header
 MAX_COUNT = 10**12
+#: a grant that took longer than this was waited for (the limiter held the thread back)
+_WAITED = 0.002
 #: hints longer than this are not numbers or dates any ESP sends: not parsed at all
 _MAX_HINT_TEXT = 256
 # ASCII digits only: float() also reads "nan", "inf", "1e-320", "1_000" and Arabic-Indic
@@ -181,6 +187,7 @@ class RetryRunner:
         limiter: Limiter | None = None,
         budget: RetryBudget | None = None,
         sleep: Callable[[float], None] | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.provider = provider
         self.retry = retry
@@ -194,10 +201,23 @@ class RetryRunner:
         #: bulk engine sizes its concurrency from it (Little's law: in flight = rate x time)
         self.latency: float | None = None
         self.backing_off = 0
+        #: of the recent grants, the share a thread had to wait for (a moving average): near
+        #: 0 the limiter is not what holds the bulk engine back, so more workers may help
+        self.limited = 0.0
+        # one thread at a time waits for the limiter, the others stand in line (``grants``):
+        # a thread finishing a call that failed goes first
+        self._line = GrantLine()
+        self._urgent = threading.local()
         #: the longest time-to-reset of a rate-limit window seen (``Transport`` reads it
         #: from the rate-limit headers)
         self.window = 0.0
         self._sent_at = threading.local()
+        self._give_up = threading.local()
+        # what ``pause`` measures a back-off on: the real clock when it sleeps for real; with
+        # an injected sleep and no clock of that sleep's, nothing (the whole back-off is slept)
+        self._clock = clock if clock is not None else (time.monotonic if sleep is None
+                                                        else None)
+        self._failed_at = threading.local()
         self._retrying = {flag: self._make_retrying(flag) for flag in (True, False)}
 
     def __repr__(self) -> str:
@@ -222,7 +242,7 @@ class RetryRunner:
 
         def once() -> T:
             try:
-                return attempt()
+                answer = attempt()
             except NotFound as exc:
                 # A delete whose earlier attempt may have landed: "not found" now means it
                 # did. Deleting is idempotent, so report success rather than a false error.
@@ -232,9 +252,18 @@ class RetryRunner:
                     return gone(exc)
                 raise
             except (TransportError, ServerError) as exc:
+                # what this thread sends next finishes a late item: first in line
+                self._urgent.value = True
                 if not isinstance(exc, TransportError) or exc.maybe_applied:
                     ambiguous.append(True)
+                    if self._clock is not None:
+                        self._failed_at.value = self._clock()
                 raise
+            # answered: a failure this thread had before is no longer the one a pause
+            # would follow, nor a reason to go first
+            self._failed_at.value = None
+            self._urgent.value = False
+            return answer
 
         # Fast path: a first attempt that succeeds never enters tenacity (the common case
         # on a hot provisioning loop). On failure tenacity takes over with that failure as
@@ -256,8 +285,13 @@ class RetryRunner:
 
     def start_attempt(self) -> None:
         """Wait for the shared limiter and count the request. Call right before sending."""
-        self.limiter.acquire()
-        self.count("requests")
+        queued = time.monotonic()
+        with self._line.turn(getattr(self._urgent, "value", False)):
+            self.limiter.acquire()
+        waited = time.monotonic() - queued > _WAITED
+        with self._stats_lock:
+            self.stats["requests"] += 1
+            self.limited = 0.9 * self.limited + (0.1 if waited else 0.0)
         # after the limiter: time spent queueing for a token is not the ESP's latency
         self._sent_at.value = time.monotonic()
 
@@ -320,7 +354,20 @@ class RetryRunner:
             reraise=True,
         )
 
+    def start_item(self, give_up: Callable[[], bool] | None = None) -> None:
+        """The calling thread starts a new piece of work (a bulk item): what it did before
+        (a failure to follow with a back-off, a place at the head of the line) is forgotten,
+        and while ``give_up()`` is true it retries nothing. The bulk engine's workers pass
+        their breaker's state, so that once the ESP is found down the requests still in
+        flight stop knocking and only the probe goes out."""
+        self._give_up.check = give_up
+        self._urgent.value = False
+        self._failed_at.value = None
+
     def should_retry(self, exc: BaseException, idempotent: bool) -> bool:
+        check = getattr(self._give_up, "check", None)
+        if check is not None and check():
+            return False
         if isinstance(exc, RateLimited):
             wanted = _finite(exc.retry_after)
             if wanted is not None and wanted > self.retry.max_retry_after:
@@ -343,10 +390,20 @@ class RetryRunner:
 
     def pause(self, attempt: int) -> None:
         """Back off before re-sending by hand (a create re-sent after a read-back found
-        nothing): the same jittered delay as the retry loop's, counted as a retry."""
+        nothing): the same jittered delay as the retry loop's, counted as a retry.
+
+        As in the loop, the back-off runs from the ambiguous failure being retried, so the
+        read-back made since then is part of it: the re-send still goes out no sooner than
+        the drawn delay after the failure, and a short job does not pay the read-back's
+        answer time on top of it."""
         self.count("retries")
         cap = min(self.retry.max_backoff, self.retry.base_delay * 2 ** (attempt - 1))
-        self.back_off(random.uniform(0, cap))  # noqa: S311 - jitter
+        delay = random.uniform(0, cap)  # noqa: S311 - jitter
+        failed_at = getattr(self._failed_at, "value", None)
+        self._failed_at.value = None
+        if failed_at is not None and self._clock is not None:
+            delay = max(0.0, delay - (self._clock() - failed_at))
+        self.back_off(delay)
 
     def back_off(self, seconds: float) -> None:
         """Sleep between attempts. ``backing_off`` counts the threads doing so: while they
@@ -361,6 +418,9 @@ class RetryRunner:
 
     def retry_delay(self, state: tenacity.RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
+        if never_sent(exc):
+            # the ESP never saw it: no load to spare it, so no wait (the budget still pays)
+            return 0.0
         wanted = _finite(exc.retry_after) if isinstance(exc, RateLimited) else None
         if wanted is not None:
             # should_retry already refused waits over max_retry_after; cap anyway, so no
@@ -375,6 +435,16 @@ class RetryRunner:
         delay = state.next_action.sleep if state.next_action else 0.0
         log.info("retry %d/%d in %.2f s after %s", state.attempt_number,
                  self.retry.max_attempts - 1, delay, exc)
+
+
+def never_sent(exc: BaseException | None) -> bool:
+    """True when ``exc`` proves the request never reached the ESP: a ``TransportError`` the
+    transport marked as not applied (``Transport`` does so only for a connection that was
+    never made: ``ConnectTimeout``, or a ``ConnectionError`` caused by urllib3's
+    ``NewConnectionError``; SES's mapping likewise). A deadline, an oversized answer or a reset
+    after sending may have been applied and never count."""
+    return (isinstance(exc, TransportError) and not exc.maybe_applied
+            and not isinstance(exc, ResponseTooLarge))
 
 
 def _finite(seconds: float | None) -> float | None:
@@ -395,6 +465,7 @@ __all__ = [
     "NO_RETRY",
     "RetryPolicy",
     "RetryRunner",
+    "never_sent",
     "parse_count",
     "parse_reset",
     "parse_retry_after",

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from pathlib import Path
 
 import pytest
+from support.stepclock import StepClock
 
 import espkit
 from espkit.bulk import Bulk, BulkInterrupted, Journal, Progress
@@ -273,14 +275,27 @@ def test_bad_credentials_stop_the_run_and_leave_items_pending(tmp_path: Path) ->
     assert Journal(journal).counts()["pending"] == 50
 
 
-def test_an_esp_failing_every_request_stops_the_run() -> None:
+def test_an_esp_failing_every_request_pauses_the_run_then_stops_it_after_max_outage(
+        tmp_path: Path) -> None:
     acct = sandbox(retry=espkit.RetryPolicy(max_attempts=1))
-    emulator(acct).inject("503", method="POST", times=1000)
-    report = Bulk(acct, max_consecutive_failures=5).create_domains(names(100))
-    assert report.stopped
-    assert "5 failures in a row" in report.stopped
-    assert report.remaining > 50
-    assert all(isinstance(r.error, espkit.ServerError) for r in report.failed)
+    emu = emulator(acct)
+    emu.inject("503", method="POST", times=1000)
+    clock = StepClock(1000.0)
+    journal = str(tmp_path / "run.db")
+    report = Bulk(acct, journal=journal, max_consecutive_failures=5, max_outage=20,
+                  clock=clock, sleep=clock.sleep).create_domains(names(100))
+    assert report.stopped is not None
+    assert report.stopped.startswith("the ESP was failing every request for 20 s")
+    assert "max_outage=20" in report.stopped
+    # probes at +1, +3, +7, +15 and the last one at +20: not one second less or more
+    assert clock.now == 1020.0
+    assert report.outages == 1
+    assert report.outage_seconds == 20.0
+    # nothing was burnt: every item is still to do, none marked failed
+    assert not report.failed
+    assert report.remaining == 100
+    assert Journal(journal).counts()["failed"] == 0
+    assert posts(emu)[201] == 0
 
 
 def test_unsupported_operations_are_refused_before_anything_is_sent() -> None:
@@ -315,12 +330,22 @@ def test_progress_is_reported_up_to_the_total() -> None:
     assert all(p.done <= p.total for p in seen)
 
 
-def test_concurrency_follows_rate_and_latency() -> None:
-    # 50 req/s at ~20 ms a request needs ~1 in flight (+ headroom), never dozens
+def test_workers_follow_rate_and_latency_and_idle_ones_retire() -> None:
+    # 50 req/s: the first guess (an answer time of 0.25 s) is 50 x 0.25 x 1.3 + 1 = 18
+    # workers; once answers are seen to take ~20 ms, ~3 are enough and the rest retire
     acct = espkit.connect("sandbox", path=":memory:", latency=0.02, rate_limit=50)
-    report = Bulk(acct).create_domains(names(40))
-    assert report.counts == {"created": 40}
-    assert 2 <= report.concurrency <= 6
+    alive: list[int] = []
+
+    def progress(p: Progress) -> None:
+        if p.done >= 80:
+            alive.append(sum(t.name.startswith("espkit-bulk-") and t.is_alive()
+                             for t in threading.enumerate()))
+
+    report = Bulk(acct, on_progress=progress).create_domains(names(100))
+    assert report.counts == {"created": 100}
+    assert report.concurrency == 18  # the most at once: the first guess
+    assert alive
+    assert min(alive) <= 6
     assert report.throttled == 0
 
 

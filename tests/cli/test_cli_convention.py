@@ -70,6 +70,7 @@ MEANINGS = {
     "--limit": "at most n",
     "--lookup-timeout": "seconds one lookup may take",
     "--max-concurrency": "cap on",
+    "--max-outage": "longest esp outage",
     "--nameserver": "dns server at this address",
     "--no-progress": "no progress display on stderr",
     "--only-problems": "only records not present",
@@ -80,7 +81,7 @@ MEANINGS = {
     "--pool": "ip pool",
     "--profile": "named profile",
     "--provider": "esp to talk to",
-    "--rate-limit": "requests/second",
+    "--rate-limit": "requests a second",
     "--region": "esp region",
     "--replacement": "ip, pool or 'shared' to send from instead",
     "--sandbox-db": "sandbox state file",
@@ -203,7 +204,7 @@ def test_the_bulk_options_are_taken_after_each_subcommand_they_apply_to() -> Non
     group = COMMANDS[("bulk",)]
     names = {n for o in options(group) for n in o.opts if n.startswith("--")} - {"--output"}
     assert names == {"--journal", "--failed", "--rate-limit", "--max-concurrency",
-                     "--no-progress"}
+                     "--max-outage", "--no-progress"}
     for sub in ("create", "delete", "verify", "assign", "resume"):
         for name in names:
             assert option(COMMANDS[("bulk", sub)], name) is not None, (sub, name)

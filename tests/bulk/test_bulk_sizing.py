@@ -1,0 +1,211 @@
+"""How many workers a bulk run keeps: the sizing arithmetic on a step clock, and an engine-level
+check that a job small enough to fit in the queue at once still scales to its budget (the old
+engine ran such a job on 4 workers to the end)."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from support.stepclock import StepClock
+
+import espkit
+from espkit.bulk import Bulk
+from espkit.bulk.sizing import DEFAULT_ANSWER_TIME, UNKNOWN_START, Sizer
+from espkit.testing import emulator
+
+
+def sizer(cap: int = 256) -> tuple[Sizer, StepClock]:
+    clock = StepClock(0.0)
+    return Sizer(cap, clock=clock), clock
+
+
+def update(s: Sizer, **seen: Any) -> int:
+    values: dict[str, Any] = {"rate": 100.0, "latency": 0.1, "resting": 0, "limited": 1.0,
+                              "throttles": 0, "completed": 0, "busy": True, "items": 10_000}
+    values.update(seen)
+    return s.update(**values)
+
+
+# -- the first guess ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("rate", "items", "cap", "want"), [
+    (1000.0, 10_000, 256, 256),  # 1000 x 0.25 x 1.3 + 1 = 326: capped by max_concurrency
+    (1000.0, 300, 1024, 300),  # 326 wanted, but only 300 items: no idle workers
+    (100.0, 10_000, 256, 34),  # 100 x 0.25 x 1.3 = 32.5 -> 33, + 1
+    (10.0, 10_000, 256, 5),  # 3.25 -> 4, + 1
+    (1000.0, 10, 256, 10),
+    (1000.0, 1, 256, 1),
+    (1000.0, 0, 256, 1),  # never none
+])
+def test_the_first_guess_is_the_budget_times_a_default_answer_time(
+        rate: float, items: int, cap: int, want: int) -> None:
+    s, _ = sizer(cap)
+    assert s.start(rate, None, items) == want
+
+
+def test_an_answer_time_already_measured_is_used_for_the_first_guess() -> None:
+    s, _ = sizer()
+    assert s.start(100.0, 0.02, 10_000) == 4  # 100 x 0.02 x 1.3 = 2.6 -> 3, + 1
+    s2, _ = sizer()
+    assert s2.start(100.0, DEFAULT_ANSWER_TIME, 10_000) == 34
+
+
+def test_with_no_known_rate_it_starts_modest() -> None:
+    s, _ = sizer()
+    assert s.start(None, None, 10_000) == UNKNOWN_START
+    assert s.start(None, None, 3) == 3
+
+
+# -- Little's law -----------------------------------------------------------------------------
+
+
+def test_measured_latency_sizes_the_pool_and_threads_backing_off_are_stood_in_for() -> None:
+    s, clock = sizer()
+    s.start(1000.0, None, 10_000)
+    clock.advance(1)
+    assert update(s, rate=1000.0, latency=0.1) == 131  # 130 + 1
+    assert update(s, rate=1000.0, latency=0.1, resting=7) == 138
+    assert update(s, rate=1000.0, latency=0.01) == 14  # shrinks: 13 + 1
+    assert update(s, rate=1000.0, latency=0.01, items=5) == 5  # never more than items left
+
+
+def test_the_rounding_is_up_both_sides_of_a_whole_number() -> None:
+    s, _ = sizer()
+    assert update(s, rate=100.0, latency=0.1 / 1.3) == 11  # exactly 10 in flight, + 1
+    assert update(s, rate=100.0, latency=0.1001 / 1.3) == 12  # a hair over 10: 11, + 1
+
+
+# -- slow start -------------------------------------------------------------------------------
+
+
+def test_unknown_rate_doubles_while_throughput_rises_and_stops_at_a_429() -> None:
+    s, clock = sizer()
+    s.start(None, None, 10_000)
+    counts = [8]
+    done = 0
+    for _ in range(4):
+        clock.advance(1.0)
+        done += counts[-1] * 10  # throughput in step with the workers: every doubling pays
+        counts.append(update(s, rate=None, latency=0.1, completed=done))
+    assert counts == [8, 16, 32, 64, 128]
+    clock.advance(1.0)
+    assert update(s, rate=None, latency=0.1, completed=done + 1000, throttles=1) == 8
+    clock.advance(1.0)  # the limiter knows the rate now: Little's law
+    assert update(s, rate=70.0, latency=0.1, completed=done + 2000, throttles=1) == 11
+
+
+def test_a_doubling_that_brings_no_gain_is_undone_and_growth_stops() -> None:
+    s, clock = sizer()
+    s.start(None, None, 10_000)
+    clock.advance(1.0)
+    assert update(s, rate=None, completed=100) == 16
+    clock.advance(1.0)
+    assert update(s, rate=None, completed=300) == 32  # 200/s after 100/s: a gain
+    clock.advance(1.0)
+    assert update(s, rate=None, completed=500) == 16  # still 200/s: undone
+    clock.advance(1.0)
+    assert update(s, rate=None, completed=1500) == 16  # and no more doubling
+
+
+def test_a_gain_of_exactly_ten_percent_counts_and_just_under_does_not() -> None:
+    for gain, after in ((1.1, 32), (1.099, UNKNOWN_START)):
+        s, clock = sizer()
+        s.start(None, None, 10_000)
+        clock.advance(1.0)
+        assert update(s, rate=None, completed=1000) == 16  # 1000/s
+        clock.advance(1.0)
+        assert update(s, rate=None, completed=1000 + round(1000 * gain)) == after, gain
+
+
+def test_counters_from_before_the_run_are_not_taken_for_its_throughput_or_its_429s() -> None:
+    # the account's runner counted 5,000 requests and three 429s in an earlier run
+    s, clock = sizer()
+    s.start(None, None, 10_000, completed=5000, throttles=3)
+    clock.advance(1.0)
+    assert update(s, rate=None, completed=5100, throttles=3) == 16  # no 429 in this run
+    clock.advance(1.0)
+    assert update(s, rate=None, completed=5300, throttles=3) == 32  # 200/s after 100/s
+    fresh, clock = sizer()
+    fresh.start(None, None, 10_000)
+    clock.advance(1.0)
+    assert update(fresh, rate=None, completed=5100, throttles=3) == UNKNOWN_START
+
+
+def test_nothing_grows_within_a_period_or_while_no_item_waits() -> None:
+    s, clock = sizer()
+    s.start(None, None, 10_000)
+    clock.advance(0.05)
+    assert update(s, rate=None, completed=50) == UNKNOWN_START  # too soon
+    clock.advance(1.0)
+    assert update(s, rate=None, completed=500, busy=False) == UNKNOWN_START  # no queue
+
+
+def test_a_known_rate_that_does_not_bind_grows_and_one_that_binds_does_not() -> None:
+    # a window budget that allows a burst, or a limit higher than the ESP's answers allow:
+    # grants never wait, so more workers may help
+    s, clock = sizer()
+    s.start(5.0, 0.1, 10_000)
+    clock.advance(1.0)
+    assert s.target == 2  # 5 x 0.1 x 1.3 = 0.65 -> 1, + 1
+    assert update(s, rate=5.0, latency=0.1, limited=0.0, completed=10) == 4
+    clock.advance(1.0)
+    assert update(s, rate=5.0, latency=0.1, limited=0.049, completed=50) == 8  # just under
+    clock.advance(1.0)
+    assert update(s, rate=5.0, latency=0.1, limited=0.05, completed=100) == 2  # binds now
+
+
+@settings(max_examples=300, deadline=None)
+@given(cap=st.integers(1, 1024), items=st.integers(0, 100_000),
+       rate=st.one_of(st.none(), st.floats(0.01, 100_000)),
+       latency=st.one_of(st.none(), st.floats(0.0, 30.0)),
+       steps=st.lists(st.tuples(st.floats(0.0, 5.0), st.integers(0, 10_000),
+                                st.booleans(), st.floats(0.0, 1.0), st.integers(0, 3)),
+                      max_size=8))
+def test_the_count_is_always_between_one_and_the_caps(
+        cap: int, items: int, rate: float | None, latency: float | None,
+        steps: list[tuple[float, int, bool, float, int]]) -> None:
+    s, clock = sizer(cap)
+    assert 1 <= s.start(rate, latency, items) <= max(1, min(cap, items))
+    done = 0
+    for advance, more, busy, limited, throttles in steps:
+        clock.advance(advance)
+        done += more
+        n = s.update(rate=rate, latency=latency, resting=0, limited=limited,
+                     throttles=throttles, completed=done, busy=busy, items=items)
+        assert 1 <= n <= max(1, min(cap, items))
+
+
+# -- the engine ------------------------------------------------------------------------------
+
+
+def test_a_small_job_with_a_known_budget_scales_at_once() -> None:
+    """100 creates, 1,000 req/s, answers in 200 ms: the first guess gives every item a worker
+    (the old engine ran such a job on 4). Counted at the emulator: requests at once."""
+    acct = espkit.connect("sandbox", path=":memory:", latency=0.2, rate_limit=1000)
+    emu = emulator(acct)
+    lock = threading.Lock()
+    now = [0]
+    most = [0]
+    exchange = emu.exchange
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            now[0] += 1
+            most[0] = max(most[0], now[0])
+        try:
+            return exchange(*args, **kwargs)
+        finally:
+            with lock:
+                now[0] -= 1
+
+    emu.exchange = counting  # type: ignore[method-assign]
+    report = Bulk(acct).create_domains([f"d{i:03d}.size.example" for i in range(100)])
+    assert report.counts == {"created": 100}
+    assert report.concurrency == 100
+    assert most[0] >= 20  # 200 ms answers at 1 ms spacing: up to 100 at once; the old one, 4
+    assert report.requests == 100
