@@ -26,6 +26,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from espkit.errors import ValidationError
 from espkit.fleet.checker import as_dict, as_strings, kind_of
 from espkit.fleet.customers import CustomerChecks
 from espkit.fleet.model import Fleet, FleetFileError, Ownership, Problem, Safety
@@ -38,6 +39,7 @@ from espkit.fleet.reader import (
     hint_budget,
 )
 from espkit.fleet.schema_errors import SchemaChecks
+from espkit.transport.ratelimit import parse_rate_limit
 
 
 class Loader(CustomerChecks, SchemaChecks):
@@ -78,11 +80,25 @@ class Loader(CustomerChecks, SchemaChecks):
             if not isinstance(conf, dict):
                 continue
             path: KeyPath = ("connections", name)
-            self.within(conf.get("rate_limit"), (*path, "rate_limit"),
+            rate = conf.get("rate_limit")
+            if isinstance(rate, str):
+                self.budget(rate, (*path, "rate_limit"))
+            self.within(rate, (*path, "rate_limit"),
                         MIN_RATE_LIMIT, MAX_RATE_LIMIT, "requests a second")
             timeout = conf.get("timeout")
             for i, value in enumerate(timeout if isinstance(timeout, list) else ()):
                 self.within(value, (*path, "timeout", i), 0, MAX_TIMEOUT, "seconds")
+
+    def budget(self, text: str, at: KeyPath) -> None:
+        """A count per window (``"300/min"``) as ``connect`` reads it; a number written as
+        text is held to the same bounds as a number."""
+        try:
+            parsed = parse_rate_limit(text)
+        except ValidationError as exc:
+            self.error(at, exc.reason)
+            return
+        if isinstance(parsed, float):
+            self.within(parsed, at, MIN_RATE_LIMIT, MAX_RATE_LIMIT, "requests a second")
 
     def within(self, value: object, at: KeyPath, least: float, most: float, unit: str) -> None:
         if not isinstance(value, (int, float)) or isinstance(value, bool):

@@ -68,7 +68,8 @@ _URL = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://(?P<authority>[^/?#]*)
                   r"(?P<rest>[/?#].*)?", re.S)
 _AUTHORITY = re.compile(r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<name>[A-Za-z0-9._-]+))"
                         r"(?::(?P<port>[0-9]{1,5}))?")
-_DEFAULT_PORTS = {"https": 443, "http": 80, "redis": 6379, "rediss": 6379}
+_DEFAULT_PORTS = {"https": 443, "http": 80, "redis": 6379, "rediss": 6379,
+                  "redis+cluster": 6379, "rediss+cluster": 6379}
 
 
 @attrs.frozen
