@@ -123,7 +123,7 @@ def main() -> None:
         r.raise_for_status()
         return r.json()
 
-    acct = espkit.connect("mailgun", api_key="key-bench", base_url=base, rate_limit=1e9)
+    acct = espkit.connect("mailgun", api_key="key-bench", base_url=base, rate_limit=1e6)
 
     def sdk() -> object:
         return acct.domains.get(DOMAIN)

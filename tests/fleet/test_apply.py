@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 
 import attrs
 import pytest
+from support.fleets import CONN
 
 import espkit
 from espkit.bulk import Outcome
@@ -23,14 +23,6 @@ from espkit.fleet import (
     apply_fleet,
     plan,
 )
-
-CONN = {"default": Connection("default", "sandbox", {"path": ":memory:"})}
-
-
-@pytest.fixture
-def acct(sleeps: list[float]) -> Iterator[espkit.Account]:
-    with espkit.connect("sandbox", path=":memory:") as a:
-        yield a
 
 
 def fleet(acct: espkit.Account, customers: int, *, every_sub: int = 0) -> Fleet:

@@ -7,9 +7,8 @@ Written from mutation testing (scripts/mutation.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
+from support.fleets import CONN
 
 import espkit
 from espkit.bulk import Outcome
@@ -26,14 +25,8 @@ from espkit.fleet import (
     plan,
 )
 
-CONN = {"default": Connection("default", "sandbox", {"path": ":memory:"})}
 OWN = Ownership(domains=("*.example.com",))
 
-
-@pytest.fixture
-def acct(sleeps: list[float]) -> Iterator[espkit.Account]:
-    with espkit.connect("sandbox", path=":memory:") as a:
-        yield a
 
 
 def v4(acct: espkit.Account) -> list[str]:

@@ -5,11 +5,11 @@ accounts are real sandbox accounts or the wire-level ESP fakes."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import attrs
 import pytest
 from support.fakes import all_fakes
+from support.fleets import CONN
 
 import espkit
 from espkit.errors import TooMuchChange, Unsupported
@@ -26,14 +26,6 @@ from espkit.fleet import (
     apply,
     plan,
 )
-
-CONN = {"default": Connection("default", "sandbox", {"path": ":memory:"})}
-
-
-@pytest.fixture
-def acct() -> Iterator[espkit.Account]:
-    with espkit.connect("sandbox", path=":memory:") as a:
-        yield a
 
 
 def ips_of(acct: espkit.Account) -> list[str]:

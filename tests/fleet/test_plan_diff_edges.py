@@ -7,13 +7,10 @@ Written from mutation testing (scripts/mutation.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
+from support.fleets import CONN
 
 import espkit
 from espkit.fleet import (
-    Connection,
     CustomerSpec,
     DesiredDomain,
     Fleet,
@@ -22,14 +19,6 @@ from espkit.fleet import (
     plan,
 )
 from espkit.fleet.planner import Action, Kind, Unknown
-
-CONN = {"default": Connection("default", "sandbox", {"path": ":memory:"})}
-
-
-@pytest.fixture
-def acct(sleeps: list[float]) -> Iterator[espkit.Account]:
-    with espkit.connect("sandbox", path=":memory:") as a:
-        yield a
 
 
 def v4(acct: espkit.Account) -> list[str]:
