@@ -304,10 +304,7 @@ class Transport:
         with attempt_deadline(self.deadline) as deadline:
             unsendable = False
             try:
-                response = self.session.request(
-                    method, url, params=params, data=data, json=json, headers=headers,
-                    auth=self._auth, timeout=timeout, allow_redirects=False, stream=True,
-                )
+                response = self._send(method, url, params, data, json, headers, timeout)
             except requests.RequestException as exc:
                 raise self._failed(method, url, exc, deadline, start) from None
             except UnicodeError:
@@ -347,6 +344,20 @@ class Transport:
             return HttpResponse(response.status_code, body, response.headers,
                                 self._request_id(response))
         raise self._error(method, url, response, body, idempotent)
+
+    def _send(self, method: str, url: str, params: Any, data: Any, json: Any,
+              headers: Mapping[str, str] | None, timeout: tuple[float, float]
+              ) -> requests.Response:
+        """``Session.request`` without re-merging settings our sessions read from the env once."""
+        session, auth = self.session, self._auth
+        if session.trust_env:  # a caller's session: requests' own way, environment and all
+            return session.request(method, url, params=params, data=data, json=json,
+                                   headers=headers, auth=auth, timeout=timeout,
+                                   allow_redirects=False, stream=True)
+        prepared = session.prepare_request(requests.Request(
+            method, url, params=params, data=data, json=json, headers=headers, auth=auth))
+        return session.send(prepared, timeout=timeout, allow_redirects=False, stream=True,
+                            proxies=session.proxies, verify=session.verify, cert=session.cert)
 
     def _failed(self, method: str, url: str, exc: requests.RequestException,
                 deadline: Deadline, start: float) -> TransportError:
