@@ -45,6 +45,7 @@ from espkit.cli.app import (
 from espkit.cli.progress import ProgressBar
 from espkit.errors import TooMuchChange
 from espkit.fleet import Action, ApplyReport, Plan, apply, plan
+from espkit.fleet.planner import runs
 
 _COLOURS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.ASSIGN: "cyan",
             Action.DELETE: "red"}
@@ -166,11 +167,7 @@ def apply_command(ctx: Ctx, fleet_path: str, yes: bool, force: bool, delete_unkn
     FLEET's connections reach only what `espkit plan` lets them (see its --allow-*)."""
     trust = fleet_trust(allow_host, allow_env, allow_keyring_service, allow_path)
     fleet = fleet_file.load(fleet_path, trust=trust)
-    with open_accounts(ctx, fleet) as accounts, contextlib.ExitStack() as runs:
-        # one run per account for plan and apply: what the plan read (pool ids, domain ids,
-        # links) serves the apply instead of being read again
-        for name, acct in accounts.items():
-            runs.enter_context(acct.batch(size=sum(1 for _ in fleet.domains(name))))
+    with open_accounts(ctx, fleet) as accounts, runs(fleet, accounts):
         p = _read_plan(ctx, accounts, fleet, delete_unknown, no_progress)
         if ctx.output != "json":
             _show_plan(ctx, p)

@@ -20,7 +20,6 @@ them: a fleet apply of N domain creates on Mailgun costs N requests plus a few.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import threading
@@ -33,7 +32,7 @@ from espkit.account import Account
 from espkit.bulk import Bulk, ItemResult, Operation, Outcome, Progress, Report
 from espkit.errors import AlreadyExists, ConfigError, EspError, NotFound
 from espkit.fleet.model import Fleet
-from espkit.fleet.planner import Action, Change, Kind, Plan, plan
+from espkit.fleet.planner import Action, Change, Kind, Plan, plan, runs
 from espkit.models import AssignmentKind, Capability, DomainSpec
 from espkit.providers.batch import LinksDomains
 
@@ -326,9 +325,7 @@ def apply_fleet(
     try:
         if accounts is None:
             accounts = opened = {n: c.connect() for n, c in fleet.connections.items()}
-        with contextlib.ExitStack() as runs:
-            for name, acct in accounts.items():
-                runs.enter_context(acct.batch(size=sum(1 for _ in fleet.domains(name))))
+        with runs(fleet, accounts):
             current = plan(fleet, accounts, delete_unknown=delete_unknown)
             return apply(current, accounts, force=force, max_concurrency=max_concurrency)
     finally:

@@ -20,11 +20,12 @@ Only the main account and the subaccounts the file declares are read.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -432,8 +433,7 @@ def plan(
                 acct = opened[name] = connection.connect()
             if on_read is not None:
                 on_read(name)
-            # one run per account: the pools, links and ids its reads need, read once
-            with acct.batch(size=sum(1 for _ in fleet.domains(name))):
+            with run_of(fleet, name, acct):
                 live = read_live(fleet, name, acct, workers=workers)
                 c, u, x = diff(fleet, name, acct, live, delete_unknown=delete_unknown)
             changes += c
@@ -448,4 +448,21 @@ def plan(
                 fleet.source)
 
 
-__all__ = ["Action", "Change", "Kind", "Live", "Plan", "Unknown", "diff", "plan", "read_live"]
+def run_of(fleet: Fleet, name: str, acct: Account) -> contextlib.AbstractContextManager[Account]:
+    """The run (``acct.batch``) for connection ``name``, sized by the domains the fleet wants
+    there: the pools, links and ids its reads need are read once."""
+    return acct.batch(size=sum(1 for _ in fleet.domains(name)))
+
+
+@contextlib.contextmanager
+def runs(fleet: Fleet, accounts: Mapping[str, Account]) -> Iterator[None]:
+    """One run per account for a plan and the apply after it: what the plan read (pool ids,
+    domain ids, links) serves the apply instead of being read again."""
+    with contextlib.ExitStack() as stack:
+        for name, acct in accounts.items():
+            stack.enter_context(run_of(fleet, name, acct))
+        yield
+
+
+__all__ = ["Action", "Change", "Kind", "Live", "Plan", "Unknown", "diff", "plan", "read_live",
+           "run_of", "runs"]
