@@ -25,6 +25,8 @@ DESCRIPTIONS = {
     Capability.SUBACCOUNT_SCOPE: "act on behalf of a subaccount",
     Capability.SUBACCOUNT_DISABLE: "enable and disable subaccounts",
     Capability.STREAMS: "message streams as objects",
+    Capability.IP_WARMUP: "start, read and stop the ESP's warmup of a dedicated IP",
+    Capability.DELIVERY_STATS: "delivery figures per day by domain, subaccount, IP or pool",
 }
 
 

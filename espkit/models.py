@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import attrs
@@ -77,6 +77,8 @@ class Capability(str, enum.Enum):
     SUBACCOUNT_DISABLE = "subaccounts.disable"
     ASSIGN_SUBACCOUNT_POOL = "assign.subaccount_pool"
     STREAMS = "streams"
+    IP_WARMUP = "ips.warmup"
+    DELIVERY_STATS = "stats.delivery"
 
     def __str__(self) -> str:
         return self.value
@@ -208,11 +210,138 @@ class DomainSpec:
     pool: str | None = None
 
 
+class WarmupState(str, enum.Enum):
+    """Where a dedicated IP is in its warmup. ``NOT_APPLICABLE``: the ESP warms it itself
+    and says nothing more (an IP of an SES managed pool)."""
+
+    NOT_STARTED = "not_started"
+    WARMING = "warming"
+    WARM = "warm"
+    NOT_APPLICABLE = "not_applicable"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen
+class Warmup:
+    """One dedicated IP's warmup as the ESP reports it. A figure the ESP does not report is
+    ``None``, never 0.
+
+    ``stage``: the ESP's stage or day number (1-based) while warming; ``stages``: how many
+    there are; ``progress``: the share done (0.0 - 1.0); ``daily_cap`` / ``hourly_cap``: what
+    the IP may send today or this hour; ``overflow``: where mail over the cap goes, in the
+    ESP's words (``"shared"``, a pool's name, ``"other dedicated IPs"``); ``started``: when
+    the warmup began (UTC).
+    """
+
+    ip: str
+    state: WarmupState
+    provider: str
+    stage: int | None = None
+    stages: int | None = None
+    progress: float | None = None
+    daily_cap: int | None = None
+    hourly_cap: int | None = None
+    overflow: str | None = None
+    started: datetime | None = None
+    raw: Mapping[str, Any] = _raw()
+
+    @property
+    def warming(self) -> bool:
+        return self.state is WarmupState.WARMING
+
+
+class StatsScope(str, enum.Enum):
+    """What delivery figures are filtered by."""
+
+    ACCOUNT = "account"
+    DOMAIN = "domain"
+    SUBACCOUNT = "subaccount"
+    IP = "ip"
+    POOL = "pool"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Resolution(str, enum.Enum):
+    HOUR = "hour"
+    DAY = "day"
+    MONTH = "month"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen
+class StatsQuery:
+    """A validated request for delivery figures: ``since`` to ``until`` inclusive (UTC
+    days), one scope (``target`` is the domain, subaccount id, IP or pool; None for the
+    whole account), per ``resolution``. Built by ``acct.stats.delivery``."""
+
+    since: date
+    until: date
+    scope: StatsScope = StatsScope.ACCOUNT
+    target: str | None = None
+    resolution: Resolution = Resolution.DAY
+
+
+def _rate(part: int | None, whole: int | None) -> float | None:
+    if part is None or whole is None or whole <= 0:
+        return None
+    return part / whole
+
+
+@attrs.frozen
+class DeliveryStats:
+    """Delivery figures for one period (``period``: its start, UTC). Figures the ESP does
+    not report are ``None``, never 0; rates are None when either side is unknown or
+    nothing was sent."""
+
+    period: datetime
+    resolution: Resolution
+    provider: str
+    scope: StatsScope = StatsScope.ACCOUNT
+    target: str | None = None
+    sent: int | None = None
+    delivered: int | None = None
+    bounced_hard: int | None = None
+    bounced_soft: int | None = None
+    complained: int | None = None
+    deferred: int | None = None
+    raw: Mapping[str, Any] = _raw()
+
+    @property
+    def bounced(self) -> int | None:
+        """Hard plus soft bounces; None unless both are known."""
+        if self.bounced_hard is None or self.bounced_soft is None:
+            return None
+        return self.bounced_hard + self.bounced_soft
+
+    @property
+    def bounce_rate(self) -> float | None:
+        return _rate(self.bounced, self.sent)
+
+    @property
+    def hard_bounce_rate(self) -> float | None:
+        return _rate(self.bounced_hard, self.sent)
+
+    @property
+    def complaint_rate(self) -> float | None:
+        return _rate(self.complained, self.sent)
+
+    @property
+    def delivery_rate(self) -> float | None:
+        return _rate(self.delivered, self.sent)
+
+
 __all__ = [
     "Assignment",
     "AssignmentKind",
     "Capability",
     "DedicatedIp",
+    "DeliveryStats",
     "DnsRecord",
     "Domain",
     "DomainSpec",
@@ -220,7 +349,12 @@ __all__ = [
     "IpPool",
     "RecordPurpose",
     "RecordStatus",
+    "Resolution",
+    "StatsQuery",
+    "StatsScope",
     "Stream",
     "StreamKind",
     "Subaccount",
+    "Warmup",
+    "WarmupState",
 ]

@@ -1,7 +1,8 @@
 """The account handle users hold, and ``connect``, which opens one.
 
 An ``Account`` wraps one provider (one ESP account, or a subaccount of it) and carries a
-manager per resource: ``domains``, ``ips``, ``pools``, ``subaccounts``, ``streams``. It
+manager per resource: ``domains``, ``ips`` (and their warmup), ``pools``, ``subaccounts``,
+``streams``, ``stats`` (delivery figures). It
 answers capability questions and hands out handles scoped to a subaccount.
 """
 
@@ -16,6 +17,7 @@ from espkit import providers
 from espkit.account.domains import Domains
 from espkit.account.manager import subaccount_id
 from espkit.account.pools import Ips, Pools
+from espkit.account.stats import Stats
 from espkit.account.streams import Streams
 from espkit.account.subaccounts import Subaccounts
 from espkit.errors import ConfigError, ValidationError
@@ -34,6 +36,7 @@ class Account:
         self.pools = Pools(self)
         self.subaccounts = Subaccounts(self)
         self.streams = Streams(self)
+        self.stats = Stats(self)
 
     def __repr__(self) -> str:
         scope = f", subaccount={self.subaccount!r}" if self.subaccount else ""

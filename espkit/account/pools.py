@@ -1,8 +1,10 @@
 """``acct.ips`` and ``acct.pools``: the account's dedicated IPs and the pools grouping them.
 
-IPs are only read (an ESP allocates them); a pool's lifecycle is create, read, list, add or
-remove an IP, delete. Binding a pool to a domain is ``acct.domains.assign``, to a subaccount
-``acct.subaccounts.assign``.
+IPs are only read (an ESP allocates them), and warmed up: ``acct.ips.start_warmup(ip)`` puts
+one on the ESP's own warmup plan, ``warmup_status`` reads where it is (a ``Warmup``),
+``stop_warmup`` takes it off, ``warmups()`` reads every IP's at once. A pool's lifecycle is
+create, read, list, add or remove an IP, delete. Binding a pool to a domain is
+``acct.domains.assign``, to a subaccount ``acct.subaccounts.assign``.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from espkit.account.manager import (
     read_back,
 )
 from espkit.errors import ValidationError
-from espkit.models import Capability, DedicatedIp, IpPool
+from espkit.models import Capability, DedicatedIp, IpPool, Warmup
 from espkit.providers.batch import SetsPoolIps
 
 
@@ -32,6 +34,32 @@ class Ips(Manager):
     def get(self, address: str) -> DedicatedIp:
         self._require(Capability.DEDICATED_IPS)
         return self._provider.get_ip(validate.ip_address(address))
+
+    # -- warmup: the ESP's own plan (SendGrid's, SparkPost's auto warmup, SES's, Mailgun's) --
+    def warmup_status(self, address: str) -> Warmup:
+        self._require(Capability.IP_WARMUP)
+        return self._provider.warmup_status(validate.ip_address(address))
+
+    def warmups(self) -> Iterator[Warmup]:
+        """Every dedicated IP's warmup, in as few requests as the ESP allows."""
+        self._require(Capability.IP_WARMUP)
+        return self._provider.list_warmups()
+
+    def start_warmup(self, address: str, *, stage: int | None = None) -> Warmup:
+        """Start the ESP's warmup of ``address``; ``stage`` (1-based, where the ESP lets
+        you choose, as SparkPost does) is where to begin. Starting a warming IP is not an
+        error: the answer is its status."""
+        self._require(Capability.IP_WARMUP)
+        ip = validate.ip_address(address)
+        if stage is not None and (isinstance(stage, bool) or not isinstance(stage, int)
+                                  or stage < 1):
+            raise ValidationError("stage", stage, "must be a whole number, at least 1")
+        return self._provider.start_warmup(ip, stage)
+
+    def stop_warmup(self, address: str) -> Warmup:
+        """Take ``address`` off warmup; it then sends its full volume."""
+        self._require(Capability.IP_WARMUP)
+        return self._provider.stop_warmup(validate.ip_address(address))
 
 
 class Pools(Manager):

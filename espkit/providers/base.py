@@ -37,12 +37,16 @@ from espkit.models import (
     AssignmentKind,
     Capability,
     DedicatedIp,
+    DeliveryStats,
     Domain,
     DomainSpec,
     IpPool,
+    StatsQuery,
+    StatsScope,
     Stream,
     StreamKind,
     Subaccount,
+    Warmup,
 )
 from espkit.providers.lookups import Lookups
 from espkit.providers.payload import Source, credentials_of, decoded, remember_credentials
@@ -89,6 +93,9 @@ class Provider:
     DOMAIN_OPTIONS: ClassVar[frozenset[str]] = frozenset()
     #: True when an IP can be in at most one pool (adding moves it)
     EXCLUSIVE_POOLS: ClassVar[bool] = True
+    #: what ``delivery_stats`` can filter by (with ``Capability.DELIVERY_STATS``); the
+    #: account layer raises ``Unsupported`` for another scope before anything is sent
+    STATS_SCOPES: ClassVar[frozenset[StatsScope]] = frozenset()
 
     @classmethod
     def from_options(cls, **options: Any) -> Provider:
@@ -227,6 +234,35 @@ class Provider:
         subaccount ``ip_pool``, SendGrid's subuser IPs). The Assignment's ``domain`` is
         empty and ``raw`` names the subaccount."""
         raise self.unsupported(Capability.ASSIGN_SUBACCOUNT_POOL)
+
+    # -- IP warmup (Capability.IP_WARMUP) ----------------------------------------------------
+    def warmup_status(self, ip: str) -> Warmup:
+        """Where ``ip`` (canonical form) is in its warmup, as the ESP reports it."""
+        raise self.unsupported(Capability.IP_WARMUP)
+
+    def list_warmups(self) -> Iterator[Warmup]:
+        """The warmup of every dedicated IP of the account, in as few requests as the ESP
+        allows (a fleet plan reads this once rather than one status per IP). An IP the ESP
+        does not list is not warming."""
+        raise self.unsupported(Capability.IP_WARMUP)
+
+    def start_warmup(self, ip: str, stage: int | None = None) -> Warmup:
+        """Put ``ip`` on the ESP's own warmup plan; ``stage``, where the ESP has stages and
+        lets the caller choose one, is where to start (validated by the provider, which
+        raises ``ValidationError`` before sending). Starting a warming IP is not an error."""
+        raise self.unsupported(Capability.IP_WARMUP)
+
+    def stop_warmup(self, ip: str) -> Warmup:
+        """Take ``ip`` off warmup (it then sends its full volume); returns its new status.
+        Stopping an IP that is not warming is not an error."""
+        raise self.unsupported(Capability.IP_WARMUP)
+
+    # -- delivery statistics (Capability.DELIVERY_STATS) --------------------------------------
+    def delivery_stats(self, query: StatsQuery) -> Iterator[DeliveryStats]:
+        """Rows of delivery figures, one per period of ``query.resolution`` from
+        ``query.since`` to ``query.until``, oldest first, from the ESP's own statistics API.
+        ``query.scope`` is one of ``STATS_SCOPES`` (checked by the account layer)."""
+        raise self.unsupported(Capability.DELIVERY_STATS)
 
     # -- streams -----------------------------------------------------------------------------
     def list_streams(self) -> Iterator[Stream]:

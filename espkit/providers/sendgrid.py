@@ -353,18 +353,18 @@ class SendGridProvider(HttpProvider):
 
     # -- IP warmup (SendGrid only) --------------------------------------------------------
 
-    def start_warmup(self, ip: str) -> DedicatedIp:
+    def start_warmup(self, ip: str) -> DedicatedIp:  # type: ignore[override]  # issue 15
         """Put ``ip`` on SendGrid's automated warmup schedule (``POST /v3/ips/warmup``)."""
         ip = validate.ip_address(ip)
         return self._call("POST", "/v3/ips/warmup", lambda b: self._warmup(ip, b),
                           json={"ip": ip}, idempotent=True)
 
-    def stop_warmup(self, ip: str) -> None:
+    def stop_warmup(self, ip: str) -> None:  # type: ignore[override]  # issue 15
         """Take ``ip`` off warmup (``DELETE /v3/ips/warmup/{ip}``)."""
         ip = validate.ip_address(ip)
         self._call("DELETE", f"/v3/ips/warmup/{self.seg(ip)}", pl.ignored)
 
-    def warmup_status(self, ip: str) -> DedicatedIp:
+    def warmup_status(self, ip: str) -> DedicatedIp:  # type: ignore[override]  # issue 15
         """``ip`` with ``warming_up`` set and, in ``raw["start_date"]``, when it began.
 
         SendGrid answers 404 both for an IP that is not warming up and for one that is not

@@ -17,13 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 ESPKIT = {
     "Account", "AlreadyExists", "Assignment", "AssignmentKind", "AuthError", "Capability",
-    "ConfigError", "ConflictingState", "DedicatedIp", "DnsRecord", "Domain", "DomainSpec",
-    "DomainState", "EspError", "EspkitError", "IpPool", "MissingCredentials", "NotFound",
-    "ProtocolError",
-    "RateLimited", "RecordPurpose", "RecordStatus", "RegionMismatch", "Rejected",
-    "RetryPolicy", "ServerError", "Stream", "StreamKind", "Subaccount", "TransportError",
-    "Unsupported", "ValidationError", "VerificationReport", "VerificationResult",
-    "VerificationTimeout", "__version__", "connect", "wait_for_fleet", "wait_until_verified",
+    "ConfigError", "ConflictingState", "DedicatedIp", "DeliveryStats", "DnsRecord", "Domain",
+    "DomainSpec", "DomainState", "EspError", "EspkitError", "IpPool", "MissingCredentials",
+    "NotFound", "ProtocolError", "RateLimited", "RecordPurpose", "RecordStatus", "RegionMismatch",
+    "Rejected", "Resolution", "RetryPolicy", "ServerError", "StatsScope", "Stream", "StreamKind",
+    "Subaccount", "TransportError", "Unsupported", "ValidationError", "VerificationReport",
+    "VerificationResult", "VerificationTimeout", "Warmup", "WarmupState", "__version__", "connect",
+    "wait_for_fleet", "wait_until_verified",
 }
 
 # the entry points the docs name; each package's whole __all__ is checked below
@@ -39,7 +39,7 @@ DOCUMENTED = {
                       "VerificationReport", "VerificationResult", "VerificationInterrupted",
                       "WaitProgress"},
     "espkit.account": {"Account", "connect", "Domains", "Pools", "Subaccounts", "Streams",
-                       "Ips", "create_safely", "runner_of"},
+                       "Ips", "Stats", "create_safely", "runner_of"},
     "espkit.providers": {"Provider", "HttpProvider", "get", "names", "register",
                          "registry_snapshot"},
     "espkit.transport": {"Transport", "RetryPolicy", "RetryRunner", "ErrorDetail",
