@@ -9,6 +9,7 @@ saying what to do instead, before any request is sent (counted at the fake).
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -18,7 +19,7 @@ from support.fakes.base import EspFake, WireFake
 from support.fakes.sandbox import VERIFY_DELAY, SandboxFake
 
 import espkit
-from espkit import Capability
+from espkit import Capability, StatsScope
 from espkit.sandbox import FakeClock
 from espkit.sandbox.store import SEED_IPS
 
@@ -101,6 +102,22 @@ def _disable(c: Ctx) -> None:
     assert c.acct.subaccounts.enable(c.sub).enabled
 
 
+def _warmup(c: Ctx) -> None:
+    started = c.acct.ips.start_warmup(c.ip)
+    assert started.ip == c.ip
+    assert c.acct.ips.warmup_status(c.ip).ip == c.ip
+    c.acct.ips.stop_warmup(c.ip)
+
+
+def _stats(c: Ctx) -> None:
+    scopes = c.acct.provider.STATS_SCOPES
+    since, until = datetime.date(2026, 12, 1), datetime.date(2026, 12, 3)
+    if StatsScope.ACCOUNT in scopes or not scopes:  # undeclared: refused before the scope
+        c.acct.stats.delivery(since, until)
+    else:
+        c.acct.stats.delivery(since, until, domain=DOMAIN)
+
+
 #: each capability's account-level call, and what it needs made first (when declared)
 CALLS: dict[Capability, tuple[Callable[[Ctx], object], frozenset[str]]] = {
     Capability.DOMAINS: (_domains, frozenset()),
@@ -119,6 +136,8 @@ CALLS: dict[Capability, tuple[Callable[[Ctx], object], frozenset[str]]] = {
     Capability.ASSIGN_SUBACCOUNT_POOL: (lambda c: c.acct.subaccounts.assign(c.sub, pool=POOL),
                                         frozenset({"sub", "pool"})),
     Capability.STREAMS: (_streams, frozenset({"sub"})),
+    Capability.IP_WARMUP: (_warmup, frozenset()),
+    Capability.DELIVERY_STATS: (_stats, frozenset({"domain"})),
 }
 
 

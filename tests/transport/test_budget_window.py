@@ -24,6 +24,7 @@ from espkit.transport.ratelimit import (
     Scope,
     ScopedLimiter,
     parse_rate_limit,
+    shared_limiter,
     window_span,
 )
 
@@ -128,7 +129,17 @@ def test_connect_with_a_rate_limit_gives_one_budget_for_every_request(
     limiter = acct.provider.transport.limiter  # type: ignore[attr-defined]
     assert isinstance(limiter, RateLimiter)  # not the documented scopes
     assert limiter.budget == budget
-    assert limiter.ceiling == (budget.rate if budget else 5.0)
+    # a number is paced 2 % under: at exactly 5/s a request that overtook its neighbour on
+    # the way is a 429 from an ESP enforcing 5/s with a bucket of one
+    assert limiter.ceiling == (budget.rate if budget else 4.9)
+
+
+@pytest.mark.parametrize("rate", [0.001, 1.0, 10.0, 1000.0, 1_000_000.0])
+def test_a_number_is_paced_just_under_it(rate: float) -> None:
+    paced = shared_limiter(f"k-{rate}", rate)
+    assert isinstance(paced, RateLimiter)
+    assert paced.ceiling is not None
+    assert rate * 0.979 < paced.ceiling < rate * 0.981
 
 
 # -- announced budgets through the transport ----------------------------------------------

@@ -22,7 +22,7 @@ from espkit.transport.ratelimit.redis import RedisLimiter
 from espkit.transport.ratelimit.redis_budget import RedisRetryBudget
 from espkit.transport.ratelimit.redis_client import REDIS_SCHEMES
 from espkit.transport.ratelimit.scopes import ScopedLimiter
-from espkit.transport.ratelimit.window import Budget, RateSpec, split_spec
+from espkit.transport.ratelimit.window import RATE_MARGIN, Budget, RateSpec, split_spec
 
 #: where ``from_options`` looks for ``limiter_url`` when none is given
 ENV_LIMITER_URL = "ESPKIT_LIMITER_URL"
@@ -70,7 +70,16 @@ def _backend(url: str | None) -> str:
     return MEMORY_URL if url is None or url.strip() == MEMORY_URL else url.strip()
 
 
+def paced(rate: float | Budget | None) -> float | Budget | None:
+    """What a limiter is built with for ``rate``: a number is held ``RATE_MARGIN`` under
+    (a ``Budget`` carries its own margin, ``None`` is learnt)."""
+    if isinstance(rate, Budget) or rate is None:
+        return rate
+    return rate * (1.0 - RATE_MARGIN)
+
+
 def _one(key: Hashable, scope: str, rate: float | Budget | None, backend: str) -> Limiter:
+    rate = paced(rate)
     with _registry_lock:
         limiter = _limiters.get((key, scope, backend))
         if limiter is None:
