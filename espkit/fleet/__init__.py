@@ -30,6 +30,7 @@ from espkit.fleet.model import (
     Problem,
     Safety,
     StreamSpec,
+    WarmupSpec,
     schema,
 )
 from espkit.fleet.planner import (
@@ -67,6 +68,7 @@ __all__ = [
     "StreamSpec",
     "Trust",
     "Unknown",
+    "WarmupSpec",
     "apply",
     "apply_fleet",
     "diff",

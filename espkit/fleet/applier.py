@@ -249,6 +249,16 @@ def _link_first(op: _DomainOp, items: list[dict[str, Any]]) -> None:
                  len(names) - failed, pool, failed)
 
 
+def _warmup_change(acct: Account, change: Change) -> Callable[[], Outcome]:
+    def run() -> Outcome:
+        if change.action is Action.START:
+            acct.ips.start_warmup(change.name)
+        else:
+            acct.ips.stop_warmup(change.name)
+        return Outcome.UPDATED
+    return run
+
+
 def _sub_create(acct: Account, name: str, ids: dict[str, str]) -> Callable[[], Outcome]:
     def run() -> Outcome:
         ids[name] = acct.subaccounts.create(name).id
@@ -267,8 +277,9 @@ def apply(
     """Apply ``plan`` to ``accounts`` (connection name -> account). Refuses an unsafe plan
     (``TooMuchChange``) unless ``force``. Each connection in turn: pool creates and
     updates, subaccount creates, then its domain changes through the bulk engine, then
-    pool deletes. A failed pool or subaccount step skips that connection's domain changes
-    (they would fail the same way); everything else runs on past failures and reports."""
+    warmup starts and stops, then pool deletes. A failed pool or subaccount step skips
+    that connection's domain changes (they would fail the same way); everything else runs
+    on past failures and reports."""
     plan.check(force=force)
     missing = sorted({c.connection for c in plan.changes} - set(accounts))
     if missing:
@@ -304,6 +315,10 @@ def apply(
                 _link_first(op, items)
                 bulk = Bulk(acct, max_concurrency=max_concurrency, on_progress=progress)
                 reports[connection] = bulk.run(op.operation(), items)
+            for change in mine:
+                if change.kind is Kind.WARMUP:
+                    steps.append(_step(f"{change.action} warmup {change.name}",
+                                       _warmup_change(acct, change)))
             for change in mine:
                 if change.kind is Kind.POOL and change.action is Action.DELETE:
                     steps.append(_step(f"delete pool {change.name}",

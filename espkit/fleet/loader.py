@@ -51,7 +51,7 @@ class Loader(CustomerChecks, SchemaChecks):
         self.default = self.default_connection(data)
         pools = self.pools(data)
         self.defaults = self.options(data.get("defaults"), ("defaults",))
-        streams = self.streams(data)
+        streams = self.streams(data, pools)
         templates = {
             name: self.settings(conf, ("templates", name), streams)
             for name, conf in as_dict(data.get("templates")).items()

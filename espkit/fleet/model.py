@@ -28,6 +28,7 @@ from __future__ import annotations
 import fnmatch
 import json
 from collections.abc import Iterator, Mapping
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -157,12 +158,38 @@ class Connection:
 
 
 @attrs.frozen
+class WarmupSpec:
+    """How a pool's or stream's IPs are warmed up. ``auto``: by the ESP's own warmup, which
+    ``apply`` starts on IPs that have not begun one; ``off``: not by the ESP (``apply``
+    stops an ESP warmup that runs); ``schedule``: by the platform's own pacing along a
+    published or own ``espkit.warmup`` schedule from ``started``, so the ESP's warmup is
+    stopped too, or two throttles would stack."""
+
+    mode: str  # "auto", "off" or "schedule"
+    schedule: str | None = None
+    started: date | None = None
+    line: int | None = attrs.field(default=None, eq=False)
+
+    @property
+    def esp_warmup(self) -> bool:
+        """Whether the ESP's own warmup should be running on these IPs."""
+        return self.mode == "auto"
+
+    def describe(self) -> str:
+        if self.mode != "schedule":
+            return f"warmup: {self.mode}"
+        since = f" from {self.started.isoformat()}" if self.started else ""
+        return f"warmup: schedule {self.schedule}{since}"
+
+
+@attrs.frozen
 class PoolSpec:
     name: str
     connection: str = DEFAULT_CONNECTION
     ips: tuple[str, ...] = ()
     description: str | None = None
     line: int | None = attrs.field(default=None, eq=False)
+    warmup: WarmupSpec | None = None
 
 
 @attrs.frozen
@@ -179,6 +206,7 @@ class StreamSpec:
     connection: str = DEFAULT_CONNECTION
     options: Mapping[str, Any] = attrs.field(factory=dict)
     line: int | None = attrs.field(default=None, eq=False)
+    warmup: WarmupSpec | None = None
 
 
 @attrs.frozen
@@ -267,6 +295,23 @@ class Fleet:
     def pools_of(self, connection: str) -> tuple[PoolSpec, ...]:
         return tuple(p for p in self.pools if p.connection == connection)
 
+    def warmups(self, connection: str) -> dict[str, tuple[WarmupSpec, str]]:
+        """IP -> (its declared warmup, what declares it: ``pool mkt``, ``stream news``)
+        for the IPs of ``connection`` whose pool or stream declares one. ``load`` has
+        refused a file where two declarations of one IP disagree."""
+        pools = {p.name: p for p in self.pools_of(connection)}
+        out: dict[str, tuple[WarmupSpec, str]] = {}
+        for pool in pools.values():
+            if pool.warmup is not None:
+                out.update((ip, (pool.warmup, f"pool {pool.name}")) for ip in pool.ips)
+        for stream in self.streams.values():
+            if stream.warmup is None or stream.connection != connection:
+                continue
+            ips = pools[stream.pool].ips if stream.pool in pools else stream.ips
+            for ip in ips:
+                out.setdefault(ip, (stream.warmup, f"stream {stream.name}"))
+        return out
+
 
 def schema() -> dict[str, Any]:
     """The fleet file's JSON Schema (Draft 2020-12), as shipped in the package."""
@@ -287,5 +332,6 @@ __all__ = [
     "Problem",
     "Safety",
     "StreamSpec",
+    "WarmupSpec",
     "schema",
 ]

@@ -33,8 +33,9 @@ import attrs
 
 from espkit.account import Account
 from espkit.errors import ConfigError, TooMuchChange, Unsupported
+from espkit.fleet import warmups
 from espkit.fleet.model import DesiredDomain, Fleet, Safety
-from espkit.models import AssignmentKind, Capability, Domain, DomainSpec, IpPool
+from espkit.models import AssignmentKind, Capability, Domain, DomainSpec, IpPool, Warmup
 
 log = logging.getLogger("espkit.plan")
 
@@ -47,6 +48,8 @@ class Action(str, enum.Enum):
     UPDATE = "update"
     DELETE = "delete"
     ASSIGN = "assign"
+    START = "start"
+    STOP = "stop"
 
     def __str__(self) -> str:
         return self.value
@@ -56,6 +59,7 @@ class Kind(str, enum.Enum):
     POOL = "pool"
     SUBACCOUNT = "subaccount"
     DOMAIN = "domain"
+    WARMUP = "warmup"  # an IP's ESP warmup: ``name`` is the IP
 
     def __str__(self) -> str:
         return self.value
@@ -192,6 +196,8 @@ class Plan:
         c = self.counts()
         text = (f"Plan for {self.source}: {c['create']} to create, {c['update']} to update, "
                 f"{c['assign']} to assign, {c['delete']} to delete")
+        if c["start"] or c["stop"]:
+            text += f", {c['start']} warmup(s) to start, {c['stop']} to stop"
         if self.empty:
             text = f"Plan for {self.source}: no changes; the accounts match the fleet"
         if self.unknown:
@@ -243,6 +249,8 @@ class Live:
     #: domain name -> (the subaccount name it lives in or None, the domain)
     domains: dict[str, tuple[str | None, Domain]] = attrs.field(factory=dict)
     assignments: dict[str, frozenset[tuple[str, str]]] = attrs.field(factory=dict)
+    #: IP -> its ESP warmup, read when the fleet declares a warmup (None: not read)
+    warmups: dict[str, Warmup] | None = None
 
 
 def read_live(fleet: Fleet, connection: str, acct: Account, *,
@@ -289,6 +297,7 @@ def read_live(fleet: Fleet, connection: str, acct: Account, *,
                 live.domains.setdefault(domain.name, (scope, domain))
         to_read = [d for d in wanted if d.name in live.domains and (d.pool or d.ips)]
         live.assignments = dict(pool.map(assignments, to_read))
+    live.warmups = warmups.read(fleet, connection, acct)
     return live
 
 
@@ -400,6 +409,9 @@ def diff(fleet: Fleet, connection: str, acct: Account, live: Live, *,
                                   subaccount_id=live.subaccounts.get(scope) if scope else None))
         else:
             unknown.append(Unknown(Kind.DOMAIN, name, connection, scope))
+    for ip, start, why in warmups.wanted(fleet, connection, acct, live.warmups):
+        changes.append(Change(Action.START if start else Action.STOP, Kind.WARMUP, ip,
+                              connection, why))
     return changes, unknown, conflicts
 
 

@@ -6,13 +6,15 @@ creation ``options`` that ``defaults``, streams and overrides set.
 
 from __future__ import annotations
 
+import contextlib
+from datetime import date, datetime
 from typing import Any
 
-from espkit import providers, validate
+from espkit import providers, validate, warmup
 from espkit.errors import ConfigError, ValidationError
 from espkit.fleet.checker import as_dict
 from espkit.fleet.connections import ConnectionChecks
-from espkit.fleet.model import DEFAULT_DOMAIN_TEMPLATE, PoolSpec, StreamSpec
+from espkit.fleet.model import DEFAULT_DOMAIN_TEMPLATE, PoolSpec, StreamSpec, WarmupSpec
 from espkit.fleet.placeholders import DOMAIN_FIELDS
 from espkit.fleet.reader import KeyPath, did_you_mean, excerpt, listing
 
@@ -48,6 +50,40 @@ class StreamChecks(ConnectionChecks):
             out.append((i, ip))
         return out
 
+    def warmup(self, value: object, path: KeyPath) -> WarmupSpec | None:
+        """A ``warmup:`` value; its shape (``auto``, ``off`` or a mapping with
+        ``schedule``) is the schema's to report, the schedule's name and date are ours."""
+        line = self.line_of(path)
+        if value in ("auto", "off"):
+            return WarmupSpec(str(value), line=line)
+        if isinstance(value, str):
+            self.error(path, f"{excerpt(value)} is not a warmup: write auto, off or "
+                             "{schedule: NAME, started: YYYY-MM-DD}")
+            return None
+        if not isinstance(value, dict) or not isinstance(value.get("schedule"), str):
+            return None
+        name = value["schedule"]
+        if name not in warmup.schedules():
+            self.error((*path, "schedule"),
+                       f"unknown warmup schedule {excerpt(name)}"
+                       f"{did_you_mean(name, warmup.schedules())}; known: "
+                       f"{listing(warmup.schedules())}")
+            return None
+        started = value.get("started")
+        day: date | None = None
+        if started is not None:
+            # YAML reads an unquoted 2026-12-01 as a date already; a datetime is a date too
+            # but names a time, which a sending day is not
+            if isinstance(started, date) and not isinstance(started, datetime):
+                day = started
+            elif isinstance(started, str):
+                with contextlib.suppress(ValueError):
+                    day = date.fromisoformat(started)
+            if day is None:
+                self.error((*path, "started"), f"{excerpt(started)} is not a day (YYYY-MM-DD)")
+                return None
+        return WarmupSpec("schedule", name, day, line=line)
+
     def exclusive(self, connection: str) -> bool:
         conn = self.conns.get(connection)
         if conn is None:
@@ -82,6 +118,7 @@ class StreamChecks(ConnectionChecks):
             out.append(PoolSpec(
                 name, connection, tuple(ip for _, ip in ips),
                 description if isinstance(description, str) else None, self.line_of(path),
+                self.warmup(conf["warmup"], (*path, "warmup")) if "warmup" in conf else None,
             ))
         return tuple(out)
 
@@ -97,8 +134,26 @@ class StreamChecks(ConnectionChecks):
             except ValidationError as exc:
                 self.error(at, str(exc))
         return out
-    def streams(self, data: dict[str, Any]) -> dict[str, tuple[StreamSpec, bool]]:
+    def stream_warmup(self, conf: dict[str, Any], path: KeyPath, pool: str | None,
+                      pools: dict[str, PoolSpec]) -> WarmupSpec | None:
+        if "warmup" not in conf:
+            return None
+        at = (*path, "warmup")
+        warm = self.warmup(conf["warmup"], at)
+        if pool is None and not conf.get("ips"):
+            self.error(at, "warms up nothing: the stream sends from no pool or IPs of its own")
+            return None
+        declared = pools[pool].warmup if pool in pools else None
+        if warm is not None and declared is not None and declared != warm:
+            self.error(at, f"{warm.describe()} disagrees with pool {pool!r}'s "
+                           f"{declared.describe()} (line {declared.line}): the IPs are one "
+                           "set, warmed one way")
+        return warm
+
+    def streams(self, data: dict[str, Any],
+                pools: tuple[PoolSpec, ...] = ()) -> dict[str, tuple[StreamSpec, bool]]:
         """Each stream, and whether its domain template is usable."""
+        by_name = {p.name: p for p in pools}
         out: dict[str, tuple[StreamSpec, bool]] = {}
         for name, conf in as_dict(data.get("streams")).items():
             if not isinstance(conf, dict):
@@ -118,11 +173,12 @@ class StreamChecks(ConnectionChecks):
             domain = self.template_text(conf.get("domain", DEFAULT_DOMAIN_TEMPLATE),
                                         (*path, "domain"), DOMAIN_FIELDS)
             options = self.options(conf.get("options"), (*path, "options"))
+            warm = self.stream_warmup(conf, path, pool, by_name)
             spec = StreamSpec(
                 name=name, pool=pool, ips=ips,
                 domain=domain[0] if domain else DEFAULT_DOMAIN_TEMPLATE,
                 connection=connection, options={k: v for k, (v, _) in options.items()},
-                line=self.line_of(path),
+                line=self.line_of(path), warmup=warm,
             )
             self.stream_options[name] = options
             out[name] = (spec, domain[2] if domain else False)

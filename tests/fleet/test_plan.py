@@ -73,7 +73,7 @@ def test_empty_account_plans_every_object_with_a_reason_and_sends_nothing(acct) 
     assert news2.after == {("pool", "mkt")}
     assert news2.spec is not None
     assert news2.spec.pool == "mkt"  # the sandbox takes the pool in the create call
-    assert p.counts() == {"create": 7, "update": 0, "delete": 0, "assign": 0,
+    assert p.counts() == {"create": 7, "update": 0, "delete": 0, "assign": 0, "start": 0, "stop": 0,
                           "unknown": 0, "conflicts": 0}
     assert "7 to create" in p.summary()
 

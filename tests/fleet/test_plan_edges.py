@@ -124,7 +124,8 @@ def test_the_default_safety() -> None:
 def test_counts_every_action_unknown_and_conflict() -> None:
     p = Plan((change(Action.CREATE), change(Action.CREATE, n=1), change(Action.DELETE)),
              unknown=(Unknown(Kind.DOMAIN, "x.example.com", "main"),), conflicts=("c",))
-    assert p.counts() == {"create": 2, "update": 0, "delete": 1, "assign": 0, "unknown": 1,
+    assert p.counts() == {"create": 2, "update": 0, "delete": 1, "assign": 0, "start": 0, "stop": 0,
+                          "unknown": 1,
                           "conflicts": 1}
     assert p.of(Action.CREATE) == p.changes[:2]
     assert p.of(Action.DELETE, Kind.POOL) == ()
@@ -188,7 +189,8 @@ def test_the_plan_as_json() -> None:
     out = json.loads(p.to_json())
     assert out == {
         "source": "f.yaml", "checksum": p.checksum,
-        "counts": {"create": 0, "update": 0, "delete": 1, "assign": 0, "unknown": 1,
+        "counts": {"create": 0, "update": 0, "delete": 1, "assign": 0, "start": 0, "stop": 0,
+                   "unknown": 1,
                    "conflicts": 1},
         "existing": {"main": {"domain": 1}}, "safe": True,
         "changes": [change(Action.DELETE).to_dict()],
