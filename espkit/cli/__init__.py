@@ -7,7 +7,7 @@ registers them, which this package does):
 ``domains``        ``domains list / create / show / delete``
 ``verify``         ``domains verify`` (named domains, ``--from-file``, ``--fleet``)
 ``assign``         ``assign``, ``unassign``, ``assignments``
-``ips``            ``ips list``
+``ips``            ``ips list``, ``ips warmup list / status / start / stop``
 ``pools``          ``pools list / create / add-ip / remove-ip / delete``
 ``subaccounts``    ``subaccounts list / create / show / enable / disable``
 ``providers``      ``capabilities``, ``login``
@@ -15,7 +15,9 @@ registers them, which this package does):
 ``dns``            ``dns export / check``
 ``bulk``           ``bulk create / delete / verify / assign / resume / status``
 ``fleet``          ``plan``, ``apply``
+``stats``          ``stats`` (delivery figures, a chart against a warmup cap)
 =================  =====================================================================
+``chart`` draws the bars ``stats`` prints.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from espkit.cli import (  # noqa: F401  (importing a command module registers it
     pools,
     providers,
     sandbox,
+    stats,
     subaccounts,
     verify,
 )
