@@ -48,6 +48,7 @@ from espkit.transport.body import DEFAULT_MAX_RESPONSE_BYTES, read_body
 from espkit.transport.deadline import Deadline, DeadlineAdapter, attempt_deadline
 from espkit.transport.endpoint import check_base_url
 from espkit.transport.error_mapping import ErrorParser, default_error_parser, status_class
+from espkit.transport.prepare import prepare
 from espkit.transport.ratelimit import Limiter, RetryBudget, requesting
 from espkit.transport.redaction import (
     MAX_MESSAGE,
@@ -348,14 +349,13 @@ class Transport:
     def _send(self, method: str, url: str, params: Any, data: Any, json: Any,
               headers: Mapping[str, str] | None, timeout: tuple[float, float]
               ) -> requests.Response:
-        """``Session.request`` without re-merging settings our sessions read from the env once."""
+        """``Session.request`` without re-merging settings our sessions read once (prepare)."""
         session, auth = self.session, self._auth
         if session.trust_env:  # a caller's session: requests' own way, environment and all
             return session.request(method, url, params=params, data=data, json=json,
                                    headers=headers, auth=auth, timeout=timeout,
                                    allow_redirects=False, stream=True)
-        prepared = session.prepare_request(requests.Request(
-            method, url, params=params, data=data, json=json, headers=headers, auth=auth))
+        prepared = prepare(session, method, url, params, data, json, headers, auth)
         return session.send(prepared, timeout=timeout, allow_redirects=False, stream=True,
                             proxies=session.proxies, verify=session.verify, cert=session.cert)
 
