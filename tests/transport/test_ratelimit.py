@@ -48,6 +48,57 @@ def test_burst_allows_that_many_at_once_then_paces() -> None:
     assert lim.acquire() == pytest.approx(0.5)
 
 
+def test_the_first_answer_restarts_the_pace_from_when_it_came() -> None:
+    # the ESP's window starts when the first request reaches it; its answer is the first
+    # moment we know it has: the second request goes one interval after that answer
+    clock = StepClock()
+    lim = limiter(10.0, clock)
+    assert lim.try_acquire() == 0.0
+    clock.advance(0.03)
+    lim.on_success()
+    clock.advance(0.07)  # 0.1 s after the first left: the send-paced moment
+    assert lim.try_acquire() == pytest.approx(0.03)
+    clock.advance(0.0299)
+    assert lim.try_acquire() > 0.0
+    clock.advance(0.0001)
+    assert lim.try_acquire() == 0.0
+    # once: the next answers do not restart it
+    clock.advance(0.05)
+    lim.on_success()
+    clock.advance(0.05)
+    assert lim.try_acquire() == 0.0
+
+
+def test_without_an_answer_the_pace_runs_from_the_send() -> None:
+    clock = StepClock()
+    lim = limiter(10.0, clock)
+    assert lim.try_acquire() == 0.0
+    clock.advance(0.1)
+    assert lim.try_acquire() == 0.0
+
+
+def test_the_first_answer_after_several_grants_changes_nothing() -> None:
+    # a burst already in flight: the ESP's window is running; no restart
+    clock = StepClock()
+    lim = limiter(10.0, clock, burst=2)
+    assert [lim.try_acquire(), lim.try_acquire()] == [0.0, 0.0]
+    clock.advance(0.03)
+    lim.on_success()
+    clock.advance(0.07)
+    assert lim.try_acquire() == 0.0
+
+
+def test_a_burst_keeps_what_the_first_request_left() -> None:
+    clock = StepClock()
+    lim = limiter(10.0, clock, burst=3)
+    assert lim.try_acquire() == 0.0
+    clock.advance(0.03)
+    lim.on_success()
+    # two tokens were left after the first grant: both still go at once
+    assert [lim.try_acquire(), lim.try_acquire()] == [0.0, 0.0]
+    assert lim.try_acquire() == pytest.approx(0.1)
+
+
 def test_idle_time_refills_only_up_to_the_burst() -> None:
     clock = StepClock()
     lim = limiter(1.0, clock, burst=2)

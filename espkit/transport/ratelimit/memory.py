@@ -121,6 +121,8 @@ class RateLimiter:
         self._last_throttle: float | None = None
         self._sent: collections.deque[float] = collections.deque(maxlen=64)
         self._granted = 0
+        #: whether any request has been answered yet (``_anchor``)
+        self._answered = False
         # per thread: when its last request was let through (one cut per throttle event)
         # and how many grants came before it (what an announcement has not counted)
         self._local = threading.local()
@@ -223,6 +225,8 @@ class RateLimiter:
 
     def on_success(self) -> None:
         with self._lock:
+            if not self._answered:
+                self._anchor()
             if self._w_max is None or self._last_throttle is None or self._rate is None:
                 return
             now = self._clock()
@@ -235,6 +239,21 @@ class RateLimiter:
             self._rate = max(self._min_rate, min(target, ceiling))
             if self._window is not None and self._rate >= ceiling:
                 self._rate = None  # recovered: the documented window alone governs again
+
+    def _anchor(self) -> None:
+        """On the first answer: when it is still the only request granted, pace the next
+        from now rather than from when it left. The ESP's own window for a new key starts
+        when the first request reaches it, which may be well after it left (a new
+        connection, a first request the ESP is slow to see); paced from the send, the
+        second request could reach it less than one interval after the first, a 429 from
+        an ESP enforcing the rate with a bucket of one. Its answer is the first moment the
+        client knows the first request has arrived. Costs one answer time, once."""
+        self._answered = True
+        if self._rate is None or self._granted != 1:
+            return
+        now = self._clock()
+        self._last_refill = now
+        self._tokens = min(self._tokens, max(0.0, self._burst - 1.0))
 
     def lower_ceiling(self, rate: float) -> None:
         if not _finite_positive(rate):
