@@ -1,4 +1,5 @@
-"""Mailgun: domains, dedicated IPs, DIPPs (dedicated IP pools) and subaccounts.
+"""Mailgun: domains, dedicated IPs, DIPPs (dedicated IP pools), subaccounts, IP warmup and
+delivery figures.
 
 Reference: the official OpenAPI description (``../shared/specs/mailgun/openapi.yaml``) and,
 for the two legacy calls it lacks (``GET``/``POST /v3/domains/{name}/ips``), Mailgun's docs and
@@ -8,7 +9,8 @@ booleans as ``"true"``/``"false"``, lists as repeated keys.
 
 Mailgun keys domains by name, DIPPs by an opaque ``pool_id``; users always pass pool *names*,
 resolved in ``espkit.providers.mailgun_dipps`` (inside a run, from one listing). An IP is in at
-most one DIPP, so adding it to a pool moves it.
+most one DIPP, so adding it to a pool moves it. Warmup plans are read and written in
+``espkit.providers.mailgun_warmup``, delivery figures in ``espkit.providers.mailgun_stats``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from espkit.models import (
     AssignmentKind,
     Capability,
     DedicatedIp,
+    DeliveryStats,
     DnsRecord,
     Domain,
     DomainSpec,
@@ -43,12 +46,17 @@ from espkit.models import (
     IpPool,
     RecordPurpose,
     RecordStatus,
+    StatsQuery,
+    StatsScope,
     Subaccount,
+    Warmup,
 )
 from espkit.providers import paging
 from espkit.providers import payload as pl
 from espkit.providers.base import HttpProvider
 from espkit.providers.mailgun_dipps import Dipps
+from espkit.providers.mailgun_stats import SCOPES, Metrics
+from espkit.providers.mailgun_warmup import Warmups
 from espkit.transport import NO_RETRY, ErrorDetail, Transport, default_error_parser
 from espkit.transport.ratelimit import Budget
 
@@ -98,7 +106,11 @@ class MailgunProvider(HttpProvider):
         Capability.SUBACCOUNTS,
         Capability.SUBACCOUNT_SCOPE,
         Capability.SUBACCOUNT_DISABLE,
+        Capability.IP_WARMUP,
+        Capability.DELIVERY_STATS,
     })
+    #: the filters of POST /v1/analytics/metrics espkit has a scope for (mailgun_stats)
+    STATS_SCOPES: ClassVar[frozenset[StatsScope]] = SCOPES
     # Every capability is native, so no Unsupported ever carries these; they record the
     # conditions Mailgun itself puts on some of them, for anyone deciding what to rely on.
     HINTS: ClassVar[dict[Capability, str]] = {
@@ -111,6 +123,10 @@ class MailgunProvider(HttpProvider):
         "each assigned its own pool",
         Capability.ASSIGN_SUBACCOUNT_POOL: "not yet in espkit; Mailgun delegates a DIPP with "
         "PUT /v5/accounts/subaccounts/{id}/ip_pool",
+        Capability.IP_WARMUP: "Mailgun's plan starts at its first stage (no stage= to "
+        "choose); over the cap, mail goes to the domain's other dedicated IPs, else shared IPs",
+        Capability.DELIVERY_STATS: "figures come from the analytics metrics API and include "
+        "subaccounts' mail (include_subaccounts)",
     }
     DOMAIN_OPTIONS = frozenset({
         "dkim_key_size", "dkim_selector", "spam_action", "wildcard",
@@ -127,6 +143,8 @@ class MailgunProvider(HttpProvider):
         self._key_works_elsewhere: bool | None = None
         #: the DIPPs of this scope of the account, with their run lookups
         self.dipps = Dipps(self)
+        self.warmups = Warmups(self)
+        self.metrics = Metrics(self)
 
     @classmethod
     def make_auth(cls, secret: Secret) -> requests.auth.AuthBase:
@@ -159,12 +177,14 @@ class MailgunProvider(HttpProvider):
         *,
         params: Sequence[tuple[str, Any]] | None = None,
         data: Form | None = None,
+        json: Any = None,
         idempotent: bool | None = None,
     ) -> T:
-        """One request, its answer read by ``decode`` (``ProtocolError`` if unreadable)."""
+        """One request, its answer read by ``decode`` (``ProtocolError`` if unreadable);
+        a body is a form (``data``), or JSON (``json``: the analytics API)."""
         try:
             response = self.transport.request(
-                method, path, params=params, data=data, idempotent=idempotent)
+                method, path, params=params, data=data, json=json, idempotent=idempotent)
         except AuthError as exc:
             if exc.status == 401:
                 self._check_region(exc)
@@ -347,6 +367,27 @@ class MailgunProvider(HttpProvider):
 
     def _pool_of_ips(self) -> dict[str, str]:
         return self.dipps.pool_of_ips()
+
+    # -- IP warmup (espkit.providers.mailgun_warmup) ----------------------------------------
+
+    def warmup_status(self, ip: str) -> Warmup:
+        return self.warmups.status(ip)
+
+    def list_warmups(self) -> Iterator[Warmup]:
+        # the IP listing plus the warmup listing's pages: two requests for up to 100
+        # warming IPs
+        return self.warmups.listing()
+
+    def start_warmup(self, ip: str, stage: int | None = None) -> Warmup:
+        return self.warmups.start(ip, stage)
+
+    def stop_warmup(self, ip: str) -> Warmup:
+        return self.warmups.stop(ip)
+
+    # -- delivery figures (espkit.providers.mailgun_stats) ----------------------------------
+
+    def delivery_stats(self, query: StatsQuery) -> Iterator[DeliveryStats]:
+        return self.metrics.rows(query)
 
     # -- IP pools (DIPPs: espkit.providers.mailgun_dipps) -----------------------------------
 

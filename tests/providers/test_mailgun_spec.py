@@ -7,6 +7,7 @@ and the spec's own example responses are fed through the provider into espkit mo
 
 from __future__ import annotations
 
+import datetime
 import functools
 import json
 import re
@@ -24,11 +25,13 @@ from openapi_core import OpenAPI
 from openapi_core.configurations import Config
 from openapi_core.datatypes import RequestParameters
 from openapi_core.validation.request.exceptions import MissingRequiredParameter
+from support.fakes.base import Call
+from support.fakes.mailgun import MailgunFake
 from support.mailgun_mocks import EU, US, VirtualTime, connect, register_tour, tour
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 import espkit
-from espkit import AssignmentKind, DomainState, RecordPurpose, RecordStatus
+from espkit import AssignmentKind, DomainState, RecordPurpose, RecordStatus, WarmupState
 
 pytestmark = pytest.mark.spec
 
@@ -166,6 +169,32 @@ def typed_bodies(
     return bodies, problems
 
 
+#: JSON fields a request may send beyond its spec schema, and why
+JSON_EXTRAS = {
+    # the request schema omits it, yet the spec's Pagination schema says how to use it ("to
+    # get the first page of data set skip to zero. Then increment the skip by the limit")
+    # and Mailgun's SDKs send it (mailgun-go mtypes.MetricsRequest.Pagination)
+    ("POST", "/v1/analytics/metrics"): {"pagination"},
+}
+
+
+def json_problems(raw: dict[str, Any], method: str, template: str, request: Any,
+                  body: bytes) -> list[str]:
+    """What openapi-core does not see in a JSON body: its Content-Type, and fields the
+    schema does not list (it allows additional properties)."""
+    where = f"{method} {request.url}"
+    problems = []
+    if request.headers.get("Content-Type", "") != "application/json":
+        problems.append(f"{where}: unexpected Content-Type "
+                        f"{request.headers.get('Content-Type')!r}")
+    content = deref(raw, raw["paths"][template][method.lower()]["requestBody"])["content"]
+    props = deref(raw, content["application/json"]["schema"]).get("properties", {})
+    extras = JSON_EXTRAS.get((method, template), set())
+    problems += [f"{where}: field {k!r} is not in the spec" for k in json.loads(body)
+                 if k not in props and k not in extras]
+    return problems
+
+
 def check_request(raw: dict[str, Any], api: OpenAPI, request: Any) -> list[str]:
     """Why a recorded request does not match the spec (empty if it does)."""
     method = request.method
@@ -185,7 +214,11 @@ def check_request(raw: dict[str, Any], api: OpenAPI, request: Any) -> list[str]:
     body = request.body.encode() if isinstance(request.body, str) else request.body
     requests_to_check: list[SpecRequest] = []
     problems: list[str] = []
-    if body:
+    if body and "application/json" in deref(raw, operation.get("requestBody", {})).get(
+            "content", {}):
+        problems += json_problems(raw, method, template, request, body)
+        requests_to_check.append(SpecRequest(url, method, headers, body, "application/json"))
+    elif body:
         sent_type = request.headers.get("Content-Type", "")
         content = deref(raw, operation.get("requestBody", {})).get("content", {})
         if "multipart/form-data" not in content:
@@ -456,3 +489,147 @@ def test_401_example_is_an_auth_error(
         list(connect(vtime).domains.list())
     assert type(err.value) is espkit.AuthError
     assert err.value.message == "Invalid private key"
+
+
+# -- warmup and delivery figures (tests/providers/test_mailgun_warmup_stats.py) ---------------
+
+WARMUP_STATS_OPERATIONS = {
+    ("GET", "/v3/ip_warmups"), ("GET", "/v3/ip_warmups/{addr}"),
+    ("POST", "/v3/ip_warmups/{addr}"), ("DELETE", "/v3/ip_warmups/{addr}"),
+    ("GET", "/v3/ips"), ("GET", "/v3/ips/{ip}"), ("GET", "/v3/ip_pools"),
+    ("POST", "/v3/ip_pools"), ("POST", "/v5/accounts/subaccounts"),
+    ("POST", "/v1/analytics/metrics"),
+}
+
+
+class KeepingFake(MailgunFake):
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[requests.PreparedRequest] = []
+
+    def _keep(self, call: Call) -> None:
+        self.requests.append(call.request)
+
+
+@pytest.fixture
+def warmup_stats_requests(sleeps: list[float]) -> Iterator[list[requests.PreparedRequest]]:
+    """Every warmup and stats request the provider makes: start, status (warming and not),
+    stop (warming and not), a paged listing, figures by every scope and resolution, and
+    paged figures."""
+    with KeepingFake() as fake:
+        fake.warmup_page_max = 2
+        fake.metrics_page_max = 10
+        acct = fake.connect()
+        ip, other = fake.ips[0], fake.ips[1]
+        for extra in fake.ips[2:]:
+            fake.start_plan(extra)
+        acct.ips.start_warmup(ip)
+        acct.ips.start_warmup(ip)  # refused: already warming
+        acct.ips.warmup_status(ip)
+        acct.ips.warmup_status(other)
+        list(acct.ips.warmups())
+        acct.ips.stop_warmup(ip)
+        acct.ips.stop_warmup(ip)
+        acct.pools.create("warming", ips=[ip])
+        sub = acct.subaccounts.create("customer-1").id
+        day = datetime.date(2026, 12, 1)
+        for res in ("hour", "day", "month"):
+            acct.stats.delivery(day, day, resolution=res)
+        acct.stats.delivery(day, day + datetime.timedelta(days=30))  # 4 pages
+        for where in ({"domain": "a.example.com"}, {"ip": ip}, {"pool": "warming"},
+                      {"subaccount": sub}):
+            acct.stats.delivery(day, day, **where)
+        acct.on_behalf_of(sub).stats.delivery(day, day)
+        yield fake.requests
+
+
+def test_every_warmup_and_stats_request_matches_the_spec(
+    spec: tuple[dict[str, Any], OpenAPI], warmup_stats_requests: list[Any]
+) -> None:
+    raw, api = spec
+    problems = [p for r in warmup_stats_requests for p in check_request(raw, api, r)]
+    assert problems == []
+    sent = {(r.method, template_of(raw, urllib.parse.urlsplit(r.url).path))
+            for r in warmup_stats_requests}
+    assert sent == WARMUP_STATS_OPERATIONS
+    pages = [r for r in warmup_stats_requests if r.method == "GET"
+             and urllib.parse.urlsplit(r.url).path == "/v3/ip_warmups"]
+    assert any("page=" in r.url for r in pages)  # paging.next was followed and checked
+
+
+def metrics_request(body: dict[str, Any], content_type: str = "application/json"
+                    ) -> requests.PreparedRequest:
+    prepared = requests.PreparedRequest()
+    prepared.prepare(method="POST", url=f"{US}/v1/analytics/metrics", auth=("api", "key"),
+                     data=json.dumps(body), headers={"Content-Type": content_type})
+    return prepared
+
+
+GOOD_METRICS = {"start": "Tue, 01 Dec 2026 00:00:00 +0000", "resolution": "day",
+                "dimensions": ["time"], "metrics": ["sent_count"],
+                "filter": {"AND": [{"attribute": "ip_pool", "comparator": "=",
+                                    "values": [{"label": "a", "value": "b"}]}]},
+                "include_subaccounts": True, "pagination": {"skip": 0, "limit": 31}}
+
+
+@pytest.mark.parametrize(("change", "wanted"), [
+    ({}, []),
+    ({"metrics": ["sent"]}, ["'sent' is not one of"]),
+    ({"dimensions": ["week"]}, ["'week' is not one of"]),
+    ({"include_subaccounts": "true"}, ["is not of type 'boolean'"]),
+    ({"filter": {"AND": [{"attribute": "pool", "comparator": "="}]}}, ["'pool' is not one of"]),
+    ({"filter": {"OR": []}}, ["'AND' is a required property"]),
+    ({"colour": "red"}, ["field 'colour' is not in the spec"]),
+])
+def test_the_checker_catches_bad_metrics_queries(
+    spec: tuple[dict[str, Any], OpenAPI], change: dict[str, Any], wanted: list[str]
+) -> None:
+    raw, api = spec
+    problems = check_request(raw, api, metrics_request({**GOOD_METRICS, **change}))
+    for text in wanted:
+        assert any(text in p for p in problems), problems
+    if not wanted:
+        assert problems == []
+
+
+def test_the_checker_wants_json_sent_as_json(spec: tuple[dict[str, Any], OpenAPI]) -> None:
+    raw, api = spec
+    problems = check_request(raw, api, metrics_request(GOOD_METRICS, "text/plain"))
+    assert any("unexpected Content-Type" in p for p in problems)
+
+
+def test_warmup_examples_parse(
+    spec: tuple[dict[str, Any], OpenAPI], mocked: responses.RequestsMock, vtime: VirtualTime
+) -> None:
+    raw, _ = spec
+    mocked.add("GET", f"{US}/v3/ips", json={"items": ["1.0.0.1", "1.0.0.2", "1.0.0.3"]})
+    mocked.add("GET", f"{US}/v3/ip_warmups", json=example(raw, "/v3/ip_warmups", "get"))
+    acct = connect(vtime)
+    got = {w.ip: w for w in acct.ips.warmups()}
+    # the example's paging.next is the placeholder "next", which names no page: the end
+    assert len(mocked.calls) == 2
+    assert [(w.state, w.stage, w.daily_cap) for w in got.values()] == [
+        (WarmupState.WARMING, 3, 4000), (WarmupState.WARMING, 4, 8000),
+        (WarmupState.NOT_STARTED, None, None)]
+
+    one = "/v3/ip_warmups/{addr}"
+    mocked.add("GET", f"{US}/v3/ip_warmups/1.0.0.1", json=example(raw, one, "get"))
+    mocked.add("POST", f"{US}/v3/ip_warmups/1.0.0.1", json=example(raw, one, "post"))
+    mocked.add("DELETE", f"{US}/v3/ip_warmups/1.0.0.1", json=example(raw, one, "delete"))
+    w = acct.ips.start_warmup("1.0.0.1")
+    assert (w.state, w.stage, w.stages, w.daily_cap, w.hourly_cap) == (
+        WarmupState.WARMING, 2, 15, 4000, 100)
+    assert w.started == datetime.datetime(2025, 1, 1, tzinfo=datetime.timezone.utc)
+    assert acct.ips.stop_warmup("1.0.0.1").state is WarmupState.NOT_STARTED
+
+
+def test_metrics_example_parses(
+    spec: tuple[dict[str, Any], OpenAPI], mocked: responses.RequestsMock, vtime: VirtualTime
+) -> None:
+    raw, _ = spec
+    mocked.add("POST", f"{US}/v1/analytics/metrics",
+               json=example(raw, "/v1/analytics/metrics", "post"))
+    rows = connect(vtime).stats.delivery("2023-11-13", "2023-12-20", resolution="month")
+    assert [(r.period.month, r.sent, r.delivered) for r in rows] == [(11, None, 60),
+                                                                      (12, None, 60)]
+    assert len(mocked.calls) == 1  # its last row is the last month asked for
