@@ -1,4 +1,4 @@
-"""Postmark: domains, servers (as subaccounts) and message streams.
+"""Postmark: domains, servers (as subaccounts), message streams and delivery stats.
 
 Reference: Postmark's API docs (https://postmarkapp.com/developer/api/overview, ``domains-api``,
 ``servers-api``, ``message-streams-api``) and the official SDK ``ActiveCampaign/postmark.js``
@@ -13,7 +13,8 @@ server's message streams. ``on_behalf_of(server_id)`` reads the server with the 
 and keeps its token as a ``Secret``.
 
 Postmark keys domains by integer ``ID`` and cannot filter its domain list by name, so names are
-resolved by paging ``count``/``offset`` and cached. There is no dedicated-IP API at all.
+resolved by paging ``count``/``offset`` and cached. There is no dedicated-IP API at all (nor
+warmup). Delivery stats, a server-token call, are in ``postmark_stats``.
 """
 
 from __future__ import annotations
@@ -27,22 +28,18 @@ import requests
 
 from espkit import validate
 from espkit.credentials import HeaderAuth, Secret
-from espkit.errors import (
-    AlreadyExists,
-    AuthError,
-    ConfigError,
-    EspError,
-    NotFound,
-    ServerError,
-)
+from espkit.errors import AlreadyExists, AuthError, ConfigError, EspError, NotFound, ServerError
 from espkit.models import (
     Capability,
+    DeliveryStats,
     DnsRecord,
     Domain,
     DomainSpec,
     DomainState,
     RecordPurpose,
     RecordStatus,
+    StatsQuery,
+    StatsScope,
     Stream,
     StreamKind,
     Subaccount,
@@ -50,11 +47,8 @@ from espkit.models import (
 from espkit.providers import paging
 from espkit.providers import payload as pl
 from espkit.providers.base import HttpProvider, remember_auth
-from espkit.transport import (
-    ErrorDetail,
-    Transport,
-    default_error_parser,
-)
+from espkit.providers.postmark_stats import PostmarkStats
+from espkit.transport import ErrorDetail, Transport, default_error_parser
 
 log = logging.getLogger("espkit")
 Json = dict[str, Any]
@@ -127,7 +121,10 @@ class PostmarkProvider(HttpProvider):
         Capability.SUBACCOUNTS,
         Capability.SUBACCOUNT_SCOPE,
         Capability.STREAMS,
+        Capability.DELIVERY_STATS,
     })
+    #: a server's own figures, or the account's (every server summed): postmark_stats
+    STATS_SCOPES = frozenset({StatsScope.ACCOUNT, StatsScope.SUBACCOUNT})
     HINTS: ClassVar[dict[Capability, str]] = {
         Capability.DEDICATED_IPS: _NO_IPS,
         Capability.IP_POOLS: _NO_IPS,
@@ -141,6 +138,8 @@ class PostmarkProvider(HttpProvider):
         "pause sending per stream in the Postmark UI, or delete the server",
         Capability.STREAMS: "message streams belong to a server: use "
         "acct.on_behalf_of(server_id).streams",
+        Capability.IP_WARMUP: "Postmark manages and warms its own IPs; it has no warmup API. "
+        + _NO_IPS,
     }
     DOMAIN_OPTIONS = frozenset()
     EXCLUSIVE_POOLS = True
@@ -159,6 +158,7 @@ class PostmarkProvider(HttpProvider):
         self._lock = threading.Lock()
         #: domain name -> Postmark domain ID, shared with scoped copies (domains are account-wide)
         self._ids: dict[str, int] = {} if ids is None else ids
+        self.stats = PostmarkStats(self)
 
     def __repr__(self) -> str:
         scope = f", server={self.server!r}" if self.server else ""
@@ -204,7 +204,7 @@ class PostmarkProvider(HttpProvider):
             cls = ServerError
         return ErrorDetail(text, None if code is None else str(code), cls)
 
-    def _call(
+    def call(
         self,
         method: str,
         path: str,
@@ -215,11 +215,11 @@ class PostmarkProvider(HttpProvider):
         server: bool = False,
     ) -> T:
         """One request, its answer read by ``decode`` (``ProtocolError`` if unreadable)."""
-        transport = self._server_api() if server else self.transport
+        transport = self.server_api() if server else self.transport
         response = transport.request(method, path, params=params, json=json)
         return self.read(response, decode, method, path, transport=transport)
 
-    def _pages(self, path: str, key: str, item: Callable[[Json], T],
+    def pages(self, path: str, key: str, item: Callable[[Json], T],
                mark: Callable[[T], Any], page_size: int | None) -> Iterator[T]:
         """count/offset paging, one page at a time, until a short page or TotalCount."""
         def page(body: Any) -> paging.Page[T]:
@@ -230,14 +230,14 @@ class PostmarkProvider(HttpProvider):
                                pl.opt_whole(body.get("TotalCount"), "TotalCount"))
 
         return paging.offset_pages(
-            lambda count, offset: self._call("GET", path, page, params=[("count", count),
+            lambda count, offset: self.call("GET", path, page, params=[("count", count),
                                                                         ("offset", offset)]),
             min(page_size or _MAX_PAGE, _MAX_PAGE), mark, self.source("GET", path))
 
     # -- domains ----------------------------------------------------------------------------
 
     def create_domain(self, spec: DomainSpec) -> Domain:
-        return self._call("POST", "/domains", lambda b: self._domain(b, spec.name), json={
+        return self.call("POST", "/domains", lambda b: self._domain(b, spec.name), json={
             "Name": spec.name, "ReturnPathDomain": f"{RETURN_PATH_PREFIX}.{spec.name}",
         })
 
@@ -245,12 +245,12 @@ class PostmarkProvider(HttpProvider):
         return self._with_id(name, lambda i: self._read_domain(i, name))
 
     def _read_domain(self, ident: int, name: str) -> Domain:
-        return self._call("GET", f"/domains/{ident}", lambda b: self._domain(b, name, ident))
+        return self.call("GET", f"/domains/{ident}", lambda b: self._domain(b, name, ident))
 
     def list_domains(self, page_size: int | None = None) -> Iterator[Domain]:
         # List items carry only ID, Name and the *Verified flags (postmark.js Domain.ts): no
         # DNS records, which need a GET per domain. IDs seen twice are dropped by the paging.
-        return self._pages("/domains", "Domains", lambda i: self._domain(i, None),
+        return self.pages("/domains", "Domains", lambda i: self._domain(i, None),
                            lambda d: d.id, page_size)
 
     def verify_domain(self, name: str) -> Domain:
@@ -264,9 +264,9 @@ class PostmarkProvider(HttpProvider):
                     pl.need_obj(body, "the answer").get("ReturnPathDomain"), "ReturnPathDomain")
                 return return_path, self._domain(body, name, ident) if in_run else None
 
-            return_path, domain = self._call("PUT", f"/domains/{ident}/verifyDkim", checked)
+            return_path, domain = self.call("PUT", f"/domains/{ident}/verifyDkim", checked)
             if return_path:
-                domain = self._call("PUT", f"/domains/{ident}/verifyReturnPath",
+                domain = self.call("PUT", f"/domains/{ident}/verifyReturnPath",
                                     lambda b: self._domain(b, name, ident) if in_run else None)
             return domain if domain is not None else self._read_domain(ident, name)
 
@@ -274,7 +274,7 @@ class PostmarkProvider(HttpProvider):
 
     def delete_domain(self, name: str) -> None:
         def delete(ident: int) -> None:
-            self._call("DELETE", f"/domains/{ident}", pl.ignored)
+            self.call("DELETE", f"/domains/{ident}", pl.ignored)
             self._ids.pop(name, None)
 
         self._with_id(name, delete)
@@ -287,7 +287,7 @@ class PostmarkProvider(HttpProvider):
 
         def rotate(ident: int) -> Domain:
             try:
-                return self._call("POST", f"/domains/{ident}/rotatedkim",
+                return self.call("POST", f"/domains/{ident}/rotatedkim",
                                   lambda b: self._domain(b, name, ident))
             except EspError as exc:
                 if exc.code != str(_DKIM_ROTATION_PENDING):
@@ -309,7 +309,7 @@ class PostmarkProvider(HttpProvider):
 
     def _resolve(self, name: str) -> int:
         # the domain list (decoded, so every item has a name and an ID) fills the cache
-        for domain in self._pages("/domains", "Domains", lambda i: self._domain(i, None),
+        for domain in self.pages("/domains", "Domains", lambda i: self._domain(i, None),
                                   lambda d: d.id, None):
             if domain.name == name:
                 return int(str(domain.id))
@@ -364,13 +364,13 @@ class PostmarkProvider(HttpProvider):
     # -- servers (subaccounts) --------------------------------------------------------------
 
     def create_subaccount(self, name: str) -> Subaccount:
-        return self._call("POST", "/servers", self._subaccount, json={"Name": name})
+        return self.call("POST", "/servers", self._subaccount, json={"Name": name})
 
     def list_subaccounts(self) -> Iterator[Subaccount]:
-        return self._pages("/servers", "Servers", self._subaccount, lambda s: s.id, None)
+        return self.pages("/servers", "Servers", self._subaccount, lambda s: s.id, None)
 
     def get_subaccount(self, subaccount_id: str) -> Subaccount:
-        return self._call("GET", f"/servers/{self.seg(subaccount_id)}",
+        return self.call("GET", f"/servers/{self.seg(subaccount_id)}",
                           lambda b: self._subaccount(b, subaccount_id))
 
     def _subaccount(self, raw: Any, asked: str | None = None) -> Subaccount:
@@ -387,7 +387,7 @@ class PostmarkProvider(HttpProvider):
             raw=_redacted(raw),
         )
 
-    def _server_api(self) -> Transport:
+    def server_api(self) -> Transport:
         """The transport signed with the scoped server's token (read once, then kept)."""
         if self.server is None:
             raise ConfigError(
@@ -396,24 +396,32 @@ class PostmarkProvider(HttpProvider):
             )
         with self._lock:
             if self._server_transport is None:
-                tokens = self._call(
+                tokens = self.call(
                     "GET", f"/servers/{self.seg(self.server)}",
                     lambda b: pl.strings(pl.need_obj(b, "the answer").get("ApiTokens"),
                                          "ApiTokens"))
                 if not tokens:
                     raise AuthError(f"Postmark returned no API token for server {self.server}",
                                     provider=self.name)
-                t = self.transport
-                auth = HeaderAuth(SERVER_TOKEN_HEADER, Secret(tokens[0]))
-                self._server_transport = Transport(
-                    self.name, t.base_url, auth=auth,
-                    headers=ACCEPT_JSON, timeout=t.timeout, retry=t.retry,
-                    # one Postmark account: the server token shares its pacing and budget
-                    limiter=t.limiter, budget=t.budget, session=t.session,
-                    parse_error=self.parse_error, request_id_headers=t.request_id_headers,
-                )
-                remember_auth(t.session, auth)
+                self._server_transport = self.server_transport(tokens[0])
             return self._server_transport
+
+    def server_transport(self, token: str) -> Transport:
+        """A transport signed with server token ``token`` (streams and stats take one)."""
+        t = self.transport
+        auth = HeaderAuth(SERVER_TOKEN_HEADER, Secret(token))
+        server = Transport(
+            self.name, t.base_url, auth=auth, headers=ACCEPT_JSON, timeout=t.timeout,
+            retry=t.retry,
+            # one Postmark account: the server token shares its pacing and budget
+            limiter=t.limiter, budget=t.budget, session=t.session,
+            parse_error=self.parse_error, request_id_headers=t.request_id_headers,
+        )
+        remember_auth(t.session, auth)
+        return server
+
+    def delivery_stats(self, query: StatsQuery) -> Iterator[DeliveryStats]:
+        return self.stats.rows(query)
 
     # -- message streams (server token) -----------------------------------------------------
 
@@ -433,15 +441,15 @@ class PostmarkProvider(HttpProvider):
                 streams.append(self._stream(item))
             return streams
 
-        return iter(self._call("GET", "/message-streams", decode, server=True, params=[
+        return iter(self.call("GET", "/message-streams", decode, server=True, params=[
             ("MessageStreamType", "All"), ("IncludeArchivedStreams", "false")]))
 
     def get_stream(self, stream_id: str) -> Stream:
-        return self._call("GET", f"/message-streams/{self.seg(stream_id)}",
+        return self.call("GET", f"/message-streams/{self.seg(stream_id)}",
                           lambda b: self._stream(b, stream_id), server=True)
 
     def create_stream(self, stream_id: str, name: str, kind: StreamKind) -> Stream:
-        return self._call("POST", "/message-streams", lambda b: self._stream(b, stream_id),
+        return self.call("POST", "/message-streams", lambda b: self._stream(b, stream_id),
                           server=True, json={
                               "ID": stream_id, "Name": name, "MessageStreamType": _TYPES[kind],
                           })

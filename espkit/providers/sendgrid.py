@@ -1,7 +1,8 @@
-"""Twilio SendGrid: authenticated domains, dedicated IPs, IP pools, warmup and subusers.
+"""Twilio SendGrid: authenticated domains, dedicated IPs, IP pools, warmup, subusers, stats.
 
 Reference: Twilio's official OpenAPI files (``../shared/specs/sendgrid/tsg_*_v3.yaml``:
-domain authentication, IPs, IP warmup, subusers). Every request and response body is JSON.
+domain authentication, IPs, IP warmup, subusers; the stats file is read from Twilio's
+repository, see ``sendgrid_stats``). Every request and response body is JSON.
 
 How espkit's model maps onto SendGrid:
 
@@ -16,23 +17,20 @@ How espkit's model maps onto SendGrid:
   subuser exactly the IPs of a pool.
 * *Subaccounts* are subusers, keyed by their username (the id every subuser call and the
   ``on-behalf-of`` header take); ``Subaccount.id`` is that username.
-
-Warmup has no place in the common interface; ``start_warmup``, ``stop_warmup``,
-``warmup_status`` and ``warming_up`` are SendGrid-only methods on the provider
-(``acct.provider``).
+* *Warmup* is SendGrid's automated IP warmup (``acct.ips.start_warmup`` and the rest), in
+  ``espkit.providers.sendgrid_warmup``; *delivery stats* are its Stats API (account and
+  subuser figures per day or month), in ``espkit.providers.sendgrid_stats``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 import re
 import secrets
 import string
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime, timezone
 from typing import Any, ClassVar, TypeVar
 
 import requests
@@ -51,6 +49,7 @@ from espkit.models import (
     AssignmentKind,
     Capability,
     DedicatedIp,
+    DeliveryStats,
     DnsRecord,
     Domain,
     DomainSpec,
@@ -58,12 +57,17 @@ from espkit.models import (
     IpPool,
     RecordPurpose,
     RecordStatus,
+    StatsQuery,
+    StatsScope,
     Subaccount,
+    Warmup,
 )
 from espkit.providers import paging
 from espkit.providers import payload as pl
 from espkit.providers.base import HttpProvider
 from espkit.providers.domain_index import DomainIndex
+from espkit.providers.sendgrid_stats import Stats
+from espkit.providers.sendgrid_warmup import Warmups
 from espkit.transport import ErrorDetail, Transport, default_error_parser
 from espkit.transport.ratelimit import Scope
 
@@ -123,6 +127,8 @@ class SendGridProvider(HttpProvider):
         Capability.SUBACCOUNT_SCOPE,
         Capability.SUBACCOUNT_DISABLE,
         Capability.ASSIGN_SUBACCOUNT_POOL,
+        Capability.IP_WARMUP,
+        Capability.DELIVERY_STATS,
     })
     HINTS: ClassVar[dict[Capability, str]] = {
         Capability.ASSIGN_DOMAIN_POOL: "SendGrid picks the pool per message (ip_pool_name "
@@ -140,6 +146,9 @@ class SendGridProvider(HttpProvider):
     }
     DOMAIN_OPTIONS = frozenset({"dkim_selector", "ips"})
     EXCLUSIVE_POOLS = False
+    # /v3/stats (the account, or the subuser on-behalf-of names) and /v3/subusers/stats;
+    # SendGrid keeps no figures per sending domain, IP or pool
+    STATS_SCOPES = frozenset({StatsScope.ACCOUNT, StatsScope.SUBACCOUNT})
 
     def __init__(
         self, transport: Transport, region: str | None = None, subaccount: str | None = None
@@ -148,6 +157,8 @@ class SendGridProvider(HttpProvider):
         self.subaccount = subaccount
         #: name -> domain inside a run (espkit.providers.domain_index); asks outside one
         self.index = DomainIndex(self, self._listing, self._find_domain, _PAGE)
+        self.warmups = Warmups(self)
+        self.stats = Stats(self)
 
     @classmethod
     def make_auth(cls, secret: Secret) -> requests.auth.AuthBase:
@@ -181,7 +192,7 @@ class SendGridProvider(HttpProvider):
                                detail.code)
         return detail
 
-    def _call(
+    def call(
         self,
         method: str,
         path: str,
@@ -204,7 +215,7 @@ class SendGridProvider(HttpProvider):
             return paging.Page([item(i) for i in pl.objects(body, "the answer", required=True)])
 
         return paging.offset_pages(
-            lambda limit, offset: self._call("GET", path, page, params=[
+            lambda limit, offset: self.call("GET", path, page, params=[
                 *params, ("limit", limit), ("offset", offset)]),
             min(page_size or _PAGE, _PAGE), mark, self.source("GET", path))
 
@@ -226,7 +237,7 @@ class SendGridProvider(HttpProvider):
         if self.index.find(spec.name)[0] is not None:
             raise AlreadyExists(f"domain {spec.name} is already authenticated",
                                 provider=self.name)
-        return self.index.keep(self._call("POST", "/v3/whitelabel/domains",
+        return self.index.keep(self.call("POST", "/v3/whitelabel/domains",
                                           lambda b: self._domain(b, spec.name), json=payload))
 
     def get_domain(self, name: str) -> Domain:
@@ -257,14 +268,14 @@ class SendGridProvider(HttpProvider):
         def verify(domain: Domain) -> Domain:
             domain_id = self.seg(str(domain.id))
             # Validation only re-reads DNS: safe to repeat, so let the transport retry a 5xx.
-            validation, valid, answered = self._call(
+            validation, valid, answered = self.call(
                 "POST", f"/v3/whitelabel/domains/{domain_id}/validate", results,
                 idempotent=True)
             if not self.lookups.active:
                 # The answer has per-record validity and reasons but no records: an ad-hoc
                 # verify re-reads the domain (also checking, by name and id, that the
                 # answer is about the domain asked for).
-                return self._call("GET", f"/v3/whitelabel/domains/{domain_id}",
+                return self.call("GET", f"/v3/whitelabel/domains/{domain_id}",
                                   lambda b: self._domain(b, name, validation, domain_id))
             # In a run the records come from the lookup's answer (the same object); the
             # validation answer says whether the domain is valid now.
@@ -280,7 +291,7 @@ class SendGridProvider(HttpProvider):
         return self.index.with_domain(name, verify)
 
     def delete_domain(self, name: str) -> None:
-        self.index.with_domain(name, lambda d: self._call(
+        self.index.with_domain(name, lambda d: self.call(
             "DELETE", f"/v3/whitelabel/domains/{self.seg(str(d.id))}", pl.ignored))
         self.index.drop(name)
 
@@ -311,8 +322,9 @@ class SendGridProvider(HttpProvider):
             raise pl.Malformed("the answer is about another domain id than the one asked")
         dns = pl.opt_obj(raw.get("dns"), "dns")
         records = tuple(
-            _record(key, pl.need_obj(entry, f"dns.{key}"), name,
-                    pl.obj((validation or {}).get(key)))
+            # the key is SendGrid's: quoted only when it prints (an error must print)
+            _record(key, pl.need_obj(entry, f"dns.{key}" if key.isprintable() else "dns.*"),
+                    name, pl.obj((validation or {}).get(key)))
             for key, entry in dns.items() if entry is not None
         )
         raw_out = raw if validation is None else {**raw, "validation_results": validation}
@@ -332,7 +344,7 @@ class SendGridProvider(HttpProvider):
         return self._pages("/v3/ips", [], self._ip, lambda i: i.address, None)
 
     def get_ip(self, address: str) -> DedicatedIp:
-        return self._call("GET", f"/v3/ips/{self.seg(address)}",
+        return self.call("GET", f"/v3/ips/{self.seg(address)}",
                           lambda b: self._ip(b, address))
 
     def _ip(self, raw: Any, asked: str | None = None) -> DedicatedIp:
@@ -351,49 +363,24 @@ class SendGridProvider(HttpProvider):
             raw=raw,
         )
 
-    # -- IP warmup (SendGrid only) --------------------------------------------------------
+    # -- IP warmup (espkit.providers.sendgrid_warmup) -----------------------------------
 
-    def start_warmup(self, ip: str) -> DedicatedIp:  # type: ignore[override]  # issue 15
-        """Put ``ip`` on SendGrid's automated warmup schedule (``POST /v3/ips/warmup``)."""
-        ip = validate.ip_address(ip)
-        return self._call("POST", "/v3/ips/warmup", lambda b: self._warmup(ip, b),
-                          json={"ip": ip}, idempotent=True)
+    def warmup_status(self, ip: str) -> Warmup:
+        return self.warmups.status(ip)
 
-    def stop_warmup(self, ip: str) -> None:  # type: ignore[override]  # issue 15
-        """Take ``ip`` off warmup (``DELETE /v3/ips/warmup/{ip}``)."""
-        ip = validate.ip_address(ip)
-        self._call("DELETE", f"/v3/ips/warmup/{self.seg(ip)}", pl.ignored)
+    def list_warmups(self) -> Iterator[Warmup]:
+        return self.warmups.listing()
 
-    def warmup_status(self, ip: str) -> DedicatedIp:  # type: ignore[override]  # issue 15
-        """``ip`` with ``warming_up`` set and, in ``raw["start_date"]``, when it began.
+    def start_warmup(self, ip: str, stage: int | None = None) -> Warmup:
+        return self.warmups.start(ip, stage)
 
-        SendGrid answers 404 both for an IP that is not warming up and for one that is not
-        the account's; the IP itself is then read to tell the two apart.
-        """
-        ip = validate.ip_address(ip)
-        try:
-            return self._call("GET", f"/v3/ips/warmup/{self.seg(ip)}",
-                              lambda b: self._warmup(ip, b))
-        except NotFound:
-            current = self.get_ip(ip)  # NotFound again if the IP is not the account's
-            return DedicatedIp(address=ip, provider=self.name, pool=current.pool,
-                               warming_up=False, rdns=current.rdns, raw=current.raw)
+    def stop_warmup(self, ip: str) -> Warmup:
+        return self.warmups.stop(ip)
 
-    def warming_up(self) -> list[DedicatedIp]:
-        """Every IP currently warming up (``GET /v3/ips/warmup``, unpaginated)."""
-        def decode(body: Any) -> list[DedicatedIp]:
-            entries = pl.objects(body, "the answer", required=True)
-            return [self._warmup(pl.ip(i.get("ip"), "ip"), [i]) for i in entries]
+    # -- delivery statistics (espkit.providers.sendgrid_stats) ---------------------------
 
-        return self._call("GET", "/v3/ips/warmup", decode)
-
-    def _warmup(self, ip: str, body: Any) -> DedicatedIp:
-        """``ip`` as a warmup answer (a list of {ip, start_date}) has it."""
-        entries = pl.objects(body, "the answer", required=True)
-        entry = next((i for i in entries if pl.ip(i.get("ip"), "ip") == ip), {})
-        start = entry.get("start_date")
-        return DedicatedIp(address=ip, provider=self.name, warming_up=bool(entry),
-                           raw={**entry, "started_at": _epoch(start)} if entry else {})
+    def delivery_stats(self, query: StatsQuery) -> Iterator[DeliveryStats]:
+        return self.stats.rows(query)
 
     # -- IP pools (legacy, name-keyed) ----------------------------------------------------
 
@@ -414,7 +401,7 @@ class SendGridProvider(HttpProvider):
                 raise pl.Malformed("the answer names another pool than the one asked for")
             return answer
 
-        body = self._call("POST", "/v3/ips/pools", decode, json={"name": name})
+        body = self.call("POST", "/v3/ips/pools", decode, json={"name": name})
         for ip in ips:
             self._add_ip(name, ip)
         return IpPool(name=name, provider=self.name, id=name, ips=ips, raw=body)
@@ -422,7 +409,7 @@ class SendGridProvider(HttpProvider):
     def list_pools(self) -> Iterator[IpPool]:
         # The pool list has names only; the members come from the IP list (each IP names
         # its pools): two requests instead of one per pool. Made now, so errors surface here.
-        names = self._call("GET", "/v3/ips/pools", lambda b: [
+        names = self.call("GET", "/v3/ips/pools", lambda b: [
             pl.need_str(p.get("name"), "name")
             for p in pl.objects(b, "the answer", required=True)])
         members: dict[str, list[str]] = {n: [] for n in names}
@@ -435,7 +422,7 @@ class SendGridProvider(HttpProvider):
                             raw={"name": n}) for n in names])
 
     def get_pool(self, name: str) -> IpPool:
-        return self._call("GET", f"/v3/ips/pools/{self.seg(name)}",
+        return self.call("GET", f"/v3/ips/pools/{self.seg(name)}",
                           lambda b: self._pool(b, name))
 
     def _pool_or_none(self, name: str) -> IpPool | None:
@@ -465,14 +452,14 @@ class SendGridProvider(HttpProvider):
         # "Ensure member" is safe to repeat: let the transport retry a 5xx; an
         # AlreadyExists is a retried add that had landed.
         with contextlib.suppress(AlreadyExists):
-            self._call("POST", f"/v3/ips/pools/{self.seg(pool)}/ips", pl.ignored,
+            self.call("POST", f"/v3/ips/pools/{self.seg(pool)}/ips", pl.ignored,
                        json={"ip": ip}, idempotent=True)
 
     def remove_ip_from_pool(self, pool: str, ip: str) -> IpPool:
         current = self.get_pool(pool)
         if ip not in current.ips:
             return current
-        self._call("DELETE", f"/v3/ips/pools/{self.seg(pool)}/ips/{self.seg(ip)}",
+        self.call("DELETE", f"/v3/ips/pools/{self.seg(pool)}/ips/{self.seg(ip)}",
                    pl.ignored)
         return IpPool(name=current.name, provider=self.name, id=current.id,
                       ips=tuple(i for i in current.ips if i != ip), raw=current.raw)
@@ -483,7 +470,7 @@ class SendGridProvider(HttpProvider):
                 "replacement", replacement, "SendGrid deletes a pool outright: no domain "
                 "sends from it (messages name their pool), so there is nothing to move",
             )
-        self._call("DELETE", f"/v3/ips/pools/{self.seg(name)}", pl.ignored)
+        self.call("DELETE", f"/v3/ips/pools/{self.seg(name)}", pl.ignored)
 
     # -- subusers -------------------------------------------------------------------------
 
@@ -519,14 +506,14 @@ class SendGridProvider(HttpProvider):
                 raise pl.Malformed("the answer names another subuser than the one asked for")
             return sub
 
-        return self._call("POST", "/v3/subusers", decode, json=payload)
+        return self.call("POST", "/v3/subusers", decode, json=payload)
 
     def list_subaccounts(self) -> Iterator[Subaccount]:
         return self._pages("/v3/subusers", [], self._subaccount, lambda s: s.id, None)
 
     def get_subaccount(self, subaccount_id: str) -> Subaccount:
         # No GET /v3/subusers/{name}: the list filtered by username is the read.
-        found = self._call("GET", "/v3/subusers", lambda b: [
+        found = self.call("GET", "/v3/subusers", lambda b: [
             self._subaccount(i) for i in pl.objects(b, "the answer", required=True)],
             params=[("username", subaccount_id)])
         for sub in found:
@@ -537,7 +524,7 @@ class SendGridProvider(HttpProvider):
     def set_subaccount_enabled(self, subaccount_id: str, enabled: bool) -> Subaccount:
         # Setting a state is safe to repeat, so let the transport retry a 5xx. SendGrid
         # answers 204 with no body: read the subuser back.
-        self._call("PATCH", f"/v3/subusers/{self.seg(subaccount_id)}", pl.ignored,
+        self.call("PATCH", f"/v3/subusers/{self.seg(subaccount_id)}", pl.ignored,
                    json={"disabled": not enabled}, idempotent=True)
         return self.get_subaccount(subaccount_id)
 
@@ -546,7 +533,7 @@ class SendGridProvider(HttpProvider):
         if not ips:
             # PUT replaces the subuser's IPs: an empty list would leave it nothing to send from
             raise ValidationError("pool", pool, "has no IPs; add some before assigning it")
-        body = self._call("PUT", f"/v3/subusers/{self.seg(subaccount_id)}/ips",
+        body = self.call("PUT", f"/v3/subusers/{self.seg(subaccount_id)}/ips",
                           lambda b: pl.opt_obj(b, "the answer"), json=ips)
         return Assignment("", AssignmentKind.POOL, pool, self.name,
                           raw={"subaccount": subaccount_id, **body})
@@ -621,19 +608,6 @@ def _members(pool: Json) -> list[str]:
         raise pl.Malformed(f"ips is {pl.kind(items)}, not a list")
     return [pl.ip(item.get("ip") if isinstance(item, dict) else item, f"ips[{n}]")
             for n, item in enumerate(items or []) if item is not None]
-
-
-#: the latest Unix time a datetime can hold (9999-12-31)
-_MAX_EPOCH = 253402300799
-
-
-def _epoch(value: Any) -> datetime | None:
-    """A Unix timestamp (report-only: out of range or not a number is None, not an error)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if not (isinstance(value, int) or math.isfinite(value)) or not 0 <= value <= _MAX_EPOCH:
-        return None
-    return datetime.fromtimestamp(value, tz=timezone.utc)
 
 
 __all__ = ["PLACEHOLDER_EMAIL_DOMAIN", "SendGridProvider"]

@@ -306,12 +306,15 @@ def test_mailgun_pool_ips_that_are_not_ips_are_a_protocol_error(sleeps: list[flo
 ])
 def test_sendgrid_warmup_start_out_of_range_is_dropped_not_raised(
         start: Any, expected: int | None, sleeps: list[float]) -> None:
-    """``datetime.fromtimestamp(1e20)`` raised OverflowError/ValueError from a read."""
-    responses.add("GET", f"{SG}/v3/ips/warmup", json=[{"ip": "1.2.3.4", "start_date": start}])
+    """``datetime.fromtimestamp(1e20)`` raised OverflowError/ValueError from a read; a start
+    that is not a time leaves the warmup's day and cap unknown, the IP still warming."""
+    responses.add("GET", f"{SG}/v3/ips", json=[{"ip": "1.2.3.4", "pools": [], "warmup": True,
+                                                "start_date": start}])
     acct = espkit.connect("sendgrid", api_key=SG_KEY)
-    (ip,) = acct.provider.warming_up()  # type: ignore[attr-defined]
-    started = ip.raw["started_at"]
-    assert (None if started is None else int(started.timestamp())) == expected
+    (w,) = acct.ips.warmups()
+    assert w.warming
+    assert (None if w.started is None else int(w.started.timestamp())) == expected
+    assert (w.stage is None) == (expected is None)
 
 
 def test_postmark_list_item_without_an_id_is_an_error_not_a_silent_skip(

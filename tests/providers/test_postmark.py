@@ -129,7 +129,8 @@ def known(http: responses.RequestsMock, acct: espkit.Account) -> None:
 
 def test_declares_postmark_facts() -> None:
     native = {Capability.DOMAINS, Capability.DOMAIN_VERIFY, Capability.DOMAIN_DNS_RECORDS,
-              Capability.SUBACCOUNTS, Capability.SUBACCOUNT_SCOPE, Capability.STREAMS}
+              Capability.SUBACCOUNTS, Capability.SUBACCOUNT_SCOPE, Capability.STREAMS,
+              Capability.DELIVERY_STATS}
     assert native == PostmarkProvider.SUPPORTS
     assert not PostmarkProvider.DOMAIN_OPTIONS
     acct = espkit.connect("postmark", api_key=TOKEN)

@@ -31,8 +31,10 @@ from espkit import (
     RecordStatus,
     Rejected,
     ServerError,
+    StatsScope,
     Unsupported,
     ValidationError,
+    WarmupState,
 )
 from espkit.providers.sendgrid import SendGridProvider
 
@@ -125,6 +127,7 @@ def test_declares_sendgrid_facts() -> None:
     # no counts declared: SendGrid announces its budget on every answer
     # (tests/providers/test_documented_budgets.py)
     assert {"dkim_selector", "ips"} == SendGridProvider.DOMAIN_OPTIONS
+    assert {StatsScope.ACCOUNT, StatsScope.SUBACCOUNT} == SendGridProvider.STATS_SCOPES
 
 
 @pytest.mark.parametrize(("call", "hint"), [
@@ -249,6 +252,15 @@ def test_list_pages_lazily_over_many_domains(acct: espkit.Account) -> None:
     rest = list(it)
     assert [d.name for d in [first, *rest]] == names
     assert len(calls()) == 3  # the third page is short: no fourth request
+
+
+def test_an_unprintable_dns_key_is_not_quoted(acct: espkit.Account) -> None:
+    """The fuzz found a dns key SendGrid could send (U+D7FC, unassigned) quoted into a
+    ProtocolError's text, which then did not print."""
+    responses.add("GET", DOMAINS, json=[domain_body(dns={"\ud7fc": True})])
+    with pytest.raises(espkit.ProtocolError, match=r"dns\.\* is a boolean") as err:
+        list(acct.domains.list())
+    assert str(err.value).isprintable()
 
 
 def test_list_honours_page_size_and_drops_repeats(acct: espkit.Account) -> None:
@@ -419,8 +431,10 @@ def test_bad_domain_names_send_nothing(acct: espkit.Account, bad: str) -> None:
     lambda a: a.subaccounts.create("a/b"),
     lambda a: a.subaccounts.get("x/../y"),
     lambda a: a.subaccounts.assign("cust-1", pool="a b"),
-    lambda a: a.provider.start_warmup("999.1.1.1"),
-    lambda a: a.provider.warmup_status("../ips"),
+    lambda a: a.ips.start_warmup("999.1.1.1"),
+    lambda a: a.ips.warmup_status("../ips"),
+    lambda a: a.ips.stop_warmup("1.2.3"),
+    lambda a: a.ips.start_warmup("1.2.3.4", stage=2),  # SendGrid's warmup starts at day 1
     lambda a: a.pools.delete("marketing", replacement="shared"),
 ])
 def test_other_bad_input_sends_nothing(acct: espkit.Account, call: Any) -> None:
@@ -480,32 +494,39 @@ def test_list_and_get_ips(acct: espkit.Account) -> None:
     assert calls()[-1].request.url.endswith("/v3/ips/2001%3Adb8%3A%3A1")
 
 
+#: Tue, 02 Sep 2014 00:00:00 GMT is start_date 1409616000 (the spec's example)
+START = 1409616000
+DAY3 = "Thu, 04 Sep 2014 12:00:00 GMT"  # warmup age 2: day 3
+
+
 def test_warmup_start_status_stop(acct: espkit.Account) -> None:
-    p = acct.provider
-    assert isinstance(p, SendGridProvider)
-    responses.add("POST", f"{G}/v3/ips/warmup", json=[{"ip": "1.2.3.4", "start_date": 1409616000}])
-    started = p.start_warmup("1.2.3.4")
-    assert started.warming_up is True
-    assert started.raw["started_at"].year == 2014
+    responses.add("POST", f"{G}/v3/ips/warmup", json=[{"ip": "1.2.3.4", "start_date": START}],
+                  headers={"Date": DAY3})
+    started = acct.ips.start_warmup("1.2.3.4")
+    assert (started.ip, started.state, started.stage, started.hourly_cap) == (
+        "1.2.3.4", WarmupState.WARMING, 3, 39)
+    assert started.started is not None
+    assert started.started.year == 2014
     assert sent_json(calls()[0]) == {"ip": "1.2.3.4"}
     responses.add("GET", f"{G}/v3/ips/warmup/1.2.3.4",
-                  json=[{"ip": "1.2.3.4", "start_date": 1409616000}])
-    assert p.warmup_status("1.2.3.4").warming_up is True
-    responses.add("GET", f"{G}/v3/ips/warmup",
-                  json=[{"ip": "1.2.3.4", "start_date": 1409616000}])
-    assert [i.address for i in p.warming_up()] == ["1.2.3.4"]
+                  json=[{"ip": "1.2.3.4", "start_date": START}], headers={"Date": DAY3})
+    assert acct.ips.warmup_status("1.2.3.4").warming
     responses.add("DELETE", f"{G}/v3/ips/warmup/1.2.3.4", status=204)
-    p.stop_warmup("1.2.3.4")
+    assert acct.ips.stop_warmup("1.2.3.4").state is WarmupState.NOT_STARTED
+    assert len(calls()) == 3  # one request each: the answers tell
+    # not warming: SendGrid's 404, then the IP itself says it is the account's
     responses.add("GET", f"{G}/v3/ips/warmup/5.6.7.8", status=404,
                   json=errors("resource not found"))
     responses.add("GET", f"{G}/v3/ips/5.6.7.8", json={"ip": "5.6.7.8", "pools": ["a"],
                                                       "warmup": False})
-    assert p.warmup_status("5.6.7.8").warming_up is False
+    assert acct.ips.warmup_status("5.6.7.8").state is WarmupState.NOT_STARTED
+    # not the account's: both 404
     responses.add("GET", f"{G}/v3/ips/warmup/9.9.9.9", status=404,
                   json=errors("resource not found"))
     responses.add("GET", f"{G}/v3/ips/9.9.9.9", status=404, json=errors("resource not found"))
     with pytest.raises(NotFound):
-        p.warmup_status("9.9.9.9")
+        acct.ips.warmup_status("9.9.9.9")
+    assert len(calls()) == 7
 
 
 def test_create_pool_then_adds_its_ips(acct: espkit.Account) -> None:

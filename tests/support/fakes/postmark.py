@@ -5,14 +5,24 @@ Shapes follow Postmark's API docs and the official SDK ``ActiveCampaign/postmark
 ``models/streams/MessageStream.ts``); errors are ``{"ErrorCode", "Message"}`` with the codes of
 https://postmarkapp.com/developer/api/overview#error-codes. Paths are matched case-insensitively,
 as Postmark does (its docs write ``/verifyDkim``, older SDKs ``/verifydkim``).
+
+The outbound stats (https://postmarkapp.com/developer/api/stats-api: ``/stats/outbound/sends``,
+``/bounces``, ``/spam`` with ``fromdate``/``todate``, server token) answer from what ``record``
+noted per server and day, the way Postmark's docs show them: ``Days`` lists only days with
+traffic, and a day leaves out the figures that are 0. ``stats_queries`` keeps each stats
+request's query for tests to inspect.
 """
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import re
+from collections import Counter
 from typing import Any
+
+import requests
 
 import espkit
 
@@ -23,6 +33,9 @@ ACCOUNT_TOKEN = "pm-account-7d2f4c1e-5b8a-4f3e-9c6d-0a1b2c3d4e5f"
 Json = dict[str, Any]
 
 _STREAM_TYPES = ("Transactional", "Broadcasts", "Inbound")
+#: each stats endpoint and the figures its days carry (postmark.js models/stats/Stats.ts)
+STATS = {"sends": ("Sent",), "bounces": ("HardBounce", "SMTPApiError", "SoftBounce", "Transient"),
+         "spam": ("SpamComplaint",)}
 
 
 def _err(status: int, code: int, message: str, headers: dict[str, str] | None = None) -> Reply:
@@ -48,6 +61,12 @@ class PostmarkFake(HttpFake):
         self.streams: dict[int, dict[str, Json]] = {}
         self._ids = itertools.count(36000)
         self._server_ids = itertools.count(1)
+        #: (server id, day) -> figure -> count, as ``record`` noted
+        self.sent_log: dict[tuple[int, datetime.date], Counter[str]] = {}
+        #: the query of every stats request, in order
+        self.stats_queries: list[dict[str, str]] = []
+        #: every request that reached the fake (its headers, for the stats tests)
+        self.requests: list[requests.PreparedRequest] = []
 
     def connect(self, **options: Any) -> espkit.Account:
         return espkit.connect("postmark", api_key=ACCOUNT_TOKEN, **options)
@@ -68,7 +87,19 @@ class PostmarkFake(HttpFake):
     def token_of(self, server_id: int) -> str:
         return str(self.servers[server_id]["ApiTokens"][0])
 
+    def record(self, server_id: int, day: datetime.date | str, **figures: int) -> None:
+        """Note what server ``server_id`` sent on ``day``, in Postmark's names
+        (``Sent=100, HardBounce=2, SoftBounce=1, Transient=3, SpamComplaint=1``)."""
+        when = datetime.date.fromisoformat(day) if isinstance(day, str) else day
+        known = {name for names in STATS.values() for name in names}
+        assert set(figures) <= known, f"not Postmark stats figures: {set(figures) - known}"
+        assert server_id in self.servers
+        self.sent_log.setdefault((server_id, when), Counter()).update(figures)
+
     # -- the wire ---------------------------------------------------------------------------
+
+    def _keep(self, call: Call) -> None:
+        self.requests.append(call.request)
 
     def _rate_limited(self, retry_after: str) -> Reply:
         return _err(429, 429, "Slow down", {"Retry-After": retry_after})
@@ -83,10 +114,12 @@ class PostmarkFake(HttpFake):
         query, body = call.args, call.json() or {}
         parts = call.path.strip("/").split("/")
         head = parts[0].lower()
-        if head == "message-streams":
+        if head in ("message-streams", "stats"):
             server = self._server_for(call.headers.get("X-Postmark-Server-Token"))
             if server is None:
                 return _err(401, 10, "Request does not contain a valid Server token.")
+            if head == "stats":
+                return self._stats(method, [p.lower() for p in parts[1:]], query, server)
             return self._streams(method, parts[1:], query, body, server)
         if call.headers.get("X-Postmark-Account-Token") != ACCOUNT_TOKEN:
             return _err(401, 10, "Request does not contain a valid Account token.")
@@ -208,6 +241,27 @@ class PostmarkFake(HttpFake):
             if token and token in s["ApiTokens"]:
                 return ident
         return None
+
+    # -- /stats/outbound (server token) -------------------------------------------------------
+
+    def _stats(self, method: str, rest: list[str], query: dict[str, str], server: int) -> Reply:
+        self.stats_queries.append(dict(query))
+        if method != "GET" or len(rest) != 2 or rest[0] != "outbound" or rest[1] not in STATS:
+            return _err(404, 12, "Resource not found")
+        try:
+            first = datetime.date.fromisoformat(query.get("fromdate", "0001-01-01"))
+            last = datetime.date.fromisoformat(query.get("todate", "9999-12-31"))
+        except ValueError:
+            return _err(422, 0, "fromdate and todate must be dates, e.g. 2014-01-01")
+        names = STATS[rest[1]]
+        days = []
+        totals: Counter[str] = Counter()
+        for (who, when), counts in sorted(self.sent_log.items(), key=lambda kv: kv[0][1]):
+            figures = {n: counts[n] for n in names if counts[n]}
+            if who == server and first <= when <= last and figures:
+                days.append({"Date": when.isoformat(), **figures})
+                totals.update(figures)
+        return _ok({**{n: totals[n] for n in names}, "Days": days})
 
     # -- /message-streams (server token) ------------------------------------------------------
 

@@ -1,18 +1,27 @@
 """A stateful fake of SendGrid's management API (global host; the EU host rejects the key),
 answering with the shapes of Twilio's official OpenAPI files
 (``../shared/specs/sendgrid/tsg_*_v3.yaml``): authenticated domains, legacy IPs and pools,
-IP warmup and subusers. Every response carries SendGrid's ``X-RateLimit-*`` headers.
+IP warmup, subusers, and the Stats API (``GET /v3/stats`` of
+https://github.com/twilio/sendgrid-oai ``spec/yaml/tsg_stats_v3.yaml``, and
+``GET /v3/subusers/stats``). Every response carries SendGrid's ``X-RateLimit-*`` headers and a
+``Date`` from the fake's clock (``now``, Unix seconds; the real clock when None), which is
+also the clock warmups start and end on: an IP leaves warmup after warmup age 41, as
+SendGrid's published schedule ends there.
 
 Besides the ``EspFake`` interface, ``requests`` keeps every request that reached the fake
-(``test_sendgrid_spec.py`` validates them against the spec) and the state dictionaries are
-open for tests to arrange and inspect.
+(``test_sendgrid_spec.py`` validates them against the spec), ``record`` notes what was sent
+(the stats answer from it), and the state dictionaries are open for tests to arrange and
+inspect.
 """
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import itertools
 import json
 import time
+from collections import Counter
 from typing import Any
 
 import requests
@@ -25,6 +34,12 @@ GLOBAL = "https://api.sendgrid.com"
 EU = "https://api.eu.sendgrid.com"
 KEY = "SG.suite-key.0123456789abcdefghijklmnopqrstuvwxyz"
 PARENT = "parent_user"
+#: every metric of a stats row (``StatsAdvancedGlobalStats``), in the spec example's order
+METRICS = ("blocks", "bounce_drops", "bounces", "clicks", "deferred", "delivered",
+           "invalid_emails", "opens", "processed", "requests", "spam_report_drops",
+           "spam_reports", "unique_clicks", "unique_opens", "unsubscribe_drops", "unsubscribes")
+#: the last warmup age of SendGrid's hourly table: the day after, the IP leaves warmup
+LAST_WARMUP_AGE = 41
 
 
 def _reply(status: int, body: Any = None, headers: dict[str, str] | None = None) -> Reply:
@@ -55,7 +70,15 @@ class SendGridFake(HttpFake):
         self.key = key
         self.domains: dict[int, dict[str, Any]] = {}
         self.pools: dict[str, list[str]] = {}
+        #: IP -> the Unix time its warmup started
         self.warmups: dict[str, int] = {}
+        #: the fake's clock (Unix seconds) for ``Date`` and warmups; None: the real clock
+        self.now: float | None = None
+        #: True: a second ``POST /v3/ips/warmup`` for a warming IP is refused with a 400
+        #: (SendGrid documents neither answer); False: answered with its warmup, unchanged
+        self.refuse_rewarm = False
+        #: (owner, day) -> metric -> count: what ``record`` noted (owner: a subuser, or PARENT)
+        self.sent_log: dict[tuple[str, datetime.date], Counter[str]] = {}
         self.subusers: dict[str, dict[str, Any]] = {}
         self.subuser_ips: dict[str, list[str]] = {}
         #: every request that reached the fake (``test_sendgrid_spec.py`` checks them)
@@ -64,6 +87,18 @@ class SendGridFake(HttpFake):
 
     def connect(self, **options: Any) -> espkit.Account:
         return espkit.connect("sendgrid", api_key=self.key, region="global", **options)
+
+    def clock(self) -> float:
+        return time.time() if self.now is None else self.now
+
+    def record(self, day: datetime.date | str, subuser: str | None = None,
+               **metrics: int) -> None:
+        """Note what was sent on ``day`` (by ``subuser``, else the parent): SendGrid metric
+        names and counts (``requests=100, delivered=97, bounces=1, blocks=2``)."""
+        when = datetime.date.fromisoformat(day) if isinstance(day, str) else day
+        unknown = set(metrics) - set(METRICS)
+        assert not unknown, f"not SendGrid metrics: {unknown}"
+        self.sent_log.setdefault((subuser or PARENT, when), Counter()).update(metrics)
 
     # -- the wire ------------------------------------------------------------------------
 
@@ -81,8 +116,14 @@ class SendGridFake(HttpFake):
         return _error(401, "authorization required")
 
     def _route(self, call: Call) -> Reply:
+        status, headers, body = self._answer(call)
+        return status, {**headers, "Date": email.utils.formatdate(self.clock(), usegmt=True)}, \
+            body
+
+    def _answer(self, call: Call) -> Reply:
         if call.headers.get("Authorization") != f"Bearer {self.key}":
             return self._unauthorized()
+        self._expire_warmups()
         method, path, q, body = call.method, call.path, call.args, call.json()
         owner = call.headers.get("on-behalf-of") or PARENT
         parts = path.strip("/").split("/")
@@ -145,8 +186,10 @@ class SendGridFake(HttpFake):
                 ip = body["ip"]
                 if ip not in self.ips:
                     return _error(404, "resource not found")
-                self.warmups.setdefault(ip, int(time.time()))
-                return _reply(200, [{"ip": i, "start_date": s} for i, s in self.warmups.items()])
+                if ip in self.warmups and self.refuse_rewarm:
+                    return _error(400, "IP is already in warmup", "ip")
+                self.warmups.setdefault(ip, int(self.clock()))
+                return _reply(200, [{"ip": ip, "start_date": self.warmups[ip]}])
             case "GET", ["v3", "ips", "warmup"]:
                 return _reply(200, [{"ip": i, "start_date": s} for i, s in self.warmups.items()])
             case "GET", ["v3", "ips", "warmup", ip] if ip in self.warmups:
@@ -154,6 +197,14 @@ class SendGridFake(HttpFake):
             case "DELETE", ["v3", "ips", "warmup", ip] if ip in self.warmups:
                 del self.warmups[ip]
                 return _reply(204)
+            case "GET", ["v3", "stats"]:
+                return self._stats(q, owner, None)
+            case "GET", ["v3", "subusers", "stats"]:
+                if "subusers" not in q:
+                    return _error(400, "subusers is required", "subusers")
+                if q["subusers"] not in self.subusers:
+                    return _error(404, "subuser not found", "subusers")
+                return self._stats(q, q["subusers"], q["subusers"])
             case "POST", ["v3", "subusers"]:
                 return self._create_subuser(body)
             case "GET", ["v3", "subusers"]:
@@ -171,6 +222,46 @@ class SendGridFake(HttpFake):
                 self.subuser_ips[name] = list(body)
                 return _reply(200, {"ips": list(body)})
         return _error(404, "resource not found")
+
+    def _expire_warmups(self) -> None:
+        """SendGrid's table ends at warmup age 41: after it the IP leaves warmup."""
+        now = self.clock()
+        for ip, start in list(self.warmups.items()):
+            if (now - start) // 86400 > LAST_WARMUP_AGE:
+                del self.warmups[ip]
+
+    def _stats(self, q: dict[str, str], owner: str, subuser: str | None) -> Reply:
+        """Rows of ``{date, stats: [{metrics}]}`` (a subuser's: ``{type, name, metrics}``)
+        for every day, or month, from start_date to end_date, from what ``record`` noted.
+        The parent's own rows add up everything sent on the account; a month row is named
+        by the first day asked for in that month."""
+        try:
+            first = datetime.date.fromisoformat(q["start_date"])
+            last = datetime.date.fromisoformat(q["end_date"]) if "end_date" in q else \
+                datetime.datetime.fromtimestamp(self.clock(), datetime.timezone.utc).date()
+            limit, offset = int(q.get("limit", "500")), int(q.get("offset", "0"))
+        except (KeyError, ValueError):
+            return _error(400, "start_date is required, as YYYY-MM-DD", "start_date")
+        by = q.get("aggregated_by", "day")
+        if by not in ("day", "month"):  # "week" is SendGrid's too, not modelled here
+            return _error(400, "aggregated_by must be day or month in this fake",
+                          "aggregated_by")
+        totals: dict[datetime.date, Counter[str]] = {}
+        day = first
+        while day <= last:
+            key = day if by == "day" else max(first, day.replace(day=1))
+            total = totals.setdefault(key, Counter())
+            for (who, when), counts in self.sent_log.items():
+                if when == day and (who == owner or owner == PARENT):
+                    total.update(counts)
+            day += datetime.timedelta(days=1)
+        rows = []
+        for key, counts in totals.items():
+            entry: dict[str, Any] = {"metrics": {m: counts[m] for m in METRICS}}
+            if subuser is not None:
+                entry = {"type": "subuser", "name": subuser, **entry}
+            rows.append({"date": key.isoformat(), "stats": [entry]})
+        return _reply(200, rows[offset:offset + limit])
 
     @staticmethod
     def _page(items: list[Any], q: dict[str, str]) -> list[Any]:
