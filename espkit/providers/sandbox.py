@@ -9,19 +9,19 @@ It is an ordinary ``HttpProvider``: requests go through ``Transport`` (limiter, 
     acct.provider.emulator.inject("timeout_after_commit", method="POST", path="/v1/domains")
 
 It emulates every capability any built-in provider has. ``like="sendgrid"`` narrows it to one
-provider's: its ``SUPPORTS``, ``HINTS`` and ``DOMAIN_OPTIONS``, so a call SendGrid could not
-make raises the same ``Unsupported`` (with SendGrid's hint) before anything is sent, and a
-fleet or script can be rehearsed against that ESP's limits on the sandbox.
+provider's: its ``SUPPORTS``, ``HINTS``, ``DOMAIN_OPTIONS`` and ``STATS_SCOPES``, so a call
+SendGrid could not make raises the same ``Unsupported`` (with SendGrid's hint) before anything
+is sent, and a fleet or script can be rehearsed against that ESP's limits on the sandbox; its
+warmups follow SendGrid's published schedule. IP warmup and delivery statistics (with
+``record_sends``, which tells the sandbox what was sent) are in ``sandbox_extras``.
 """
 
 from __future__ import annotations
 
-import enum
 import functools
 import os
-from collections.abc import Callable, Iterator
-from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import attrs
 import platformdirs
@@ -46,10 +46,16 @@ from espkit.models import (
     StreamKind,
     Subaccount,
 )
-from espkit.providers import paging
 from espkit.providers import payload as pl
-from espkit.providers.base import HttpProvider, Provider, remember_auth
-from espkit.sandbox import BASE_URL, MAX_PAGE, SCOPE_HEADER, Clock, Emulator, SandboxAdapter
+from espkit.providers.base import Provider, remember_auth
+from espkit.providers.sandbox_extras import (
+    LIKE_SCHEDULES,
+    LIKE_STAGE_CHOICE,
+    SandboxBase,
+    enum_of,
+    report_time,
+)
+from espkit.sandbox import BASE_URL, SCOPE_HEADER, Clock, Emulator, SandboxAdapter
 from espkit.transport import (
     DEFAULT_TIMEOUT,
     ErrorDetail,
@@ -67,8 +73,6 @@ from espkit.transport.ratelimit import (
     shared_limiter,
 )
 
-T = TypeVar("T")
-E = TypeVar("E", bound=enum.Enum)
 Json = dict[str, Any]
 
 ENV_DB = "ESPKIT_SANDBOX_DB"
@@ -102,16 +106,18 @@ def _like_class(like: str) -> type[SandboxProvider]:
         # the model's own hints, word for word: an Unsupported reads as that ESP's would
         "HINTS": dict(model.HINTS),
         "DOMAIN_OPTIONS": SandboxProvider.DOMAIN_OPTIONS & model.DOMAIN_OPTIONS,
+        # read from the model class, as declared by its module: never a copy kept here
+        "STATS_SCOPES": SandboxProvider.STATS_SCOPES & model.STATS_SCOPES,
+        "WARMUP_SCHEDULE": LIKE_SCHEDULES.get(model.name, SandboxProvider.WARMUP_SCHEDULE),
+        "WARMUP_STAGE_CHOICE": model.name in LIKE_STAGE_CHOICE,
     })
 
 
-class SandboxProvider(HttpProvider):
+class SandboxProvider(SandboxBase):
     name = "sandbox"
     #: every capability any built-in provider has is emulated (``like=`` narrows it)
     SUPPORTS = frozenset(Capability)
     DOMAIN_OPTIONS = frozenset(f.name for f in attrs.fields(DomainSpec)) - {"name"}
-    #: the provider whose capability set this sandbox mimics (``like=``), or None
-    LIKE: ClassVar[str | None] = None
 
     def __init__(self, transport: Transport, emulator: Emulator,
                  subaccount: str | None = None) -> None:
@@ -240,31 +246,6 @@ class SandboxProvider(HttpProvider):
             self.transport.session.close()
             self.emulator.close()
 
-    def _call(self, method: str, path: str, decode: Callable[[Any], T], *,
-              params: dict[str, Any] | None = None, json: Any = None) -> T:
-        """One request, its answer read by ``decode`` (``ProtocolError`` if unreadable): the
-        emulator is espkit's own, but its answers are read like any ESP's."""
-        response = self.transport.request(method, path, params=params or None, json=json)
-        return self.read(response, decode, method, path)
-
-    def _pages(self, path: str, item: Callable[[Json], T],
-               page_size: int | None = None) -> Iterator[T]:
-        limit = min(page_size or MAX_PAGE, MAX_PAGE)
-
-        def page(body: Any) -> paging.Page[T]:
-            body = pl.need_obj(body, "the answer")
-            return paging.Page(
-                [item(i) for i in pl.objects(body.get("items"), "items", required=True)],
-                cursor=pl.opt_text(body.get("next_cursor"), "next_cursor") or None)
-
-        def fetch(cursor: str | None) -> paging.Page[T]:
-            params: dict[str, Any] = {"limit": limit}
-            if cursor is not None:
-                params["cursor"] = cursor
-            return self._call("GET", path, page, params=params)
-
-        return paging.cursor_pages(fetch, self.source("GET", path))
-
     # -- domains ---------------------------------------------------------------------------
 
     def _domain(self, d: Any, asked: str | None = None) -> Domain:
@@ -273,16 +254,16 @@ class SandboxProvider(HttpProvider):
         if asked is not None:
             name = pl.named(name, asked, "name")
         records = tuple(
-            DnsRecord(_enum(RecordPurpose, r.get("purpose")), pl.need_str(r.get("type"), "type"),
+            DnsRecord(enum_of(RecordPurpose, r.get("purpose")), pl.need_str(r.get("type"), "type"),
                       pl.need_str(r.get("host"), "host"), pl.opt_text(r.get("value"), "value"),
                       pl.opt_priority(r.get("priority"), "priority"),
-                      _enum(RecordStatus, r.get("status")), raw=r)
+                      enum_of(RecordStatus, r.get("status")), raw=r)
             for r in pl.objects(d.get("records"), "records")
         )
-        return Domain(name, self.name, _enum(DomainState, d.get("state")),
+        return Domain(name, self.name, enum_of(DomainState, d.get("state")),
                       id=pl.opt_ident(d.get("id"), "id"), dns_records=records,
                       subaccount=pl.opt_ident(d.get("subaccount"), "subaccount"),
-                      created_at=_time(d.get("created_at")), raw=d)
+                      created_at=report_time(d.get("created_at")), raw=d)
 
     def create_domain(self, spec: DomainSpec) -> Domain:
         payload = {k: v for k, v in attrs.asdict(spec).items() if v is not None and v != []}
@@ -363,7 +344,7 @@ class SandboxProvider(HttpProvider):
     def _assignment(self, d: Json, domain: str) -> Assignment:
         if not pl.same_domain(pl.domain(d.get("domain"), "domain"), domain):
             raise pl.Malformed("the answer is about another domain than the one asked for")
-        return Assignment(domain, _enum(AssignmentKind, d.get("kind")),
+        return Assignment(domain, enum_of(AssignmentKind, d.get("kind")),
                           pl.need_str(d.get("target"), "target"), self.name, raw=d)
 
     def _assignment_path(self, domain: str, kind: AssignmentKind, target: str) -> str:
@@ -394,7 +375,7 @@ class SandboxProvider(HttpProvider):
             raise pl.Malformed("the answer is about another subaccount than the one asked for")
         return Subaccount(ident, pl.opt_text(d.get("name"), "name"), self.name,
                           enabled=d.get("enabled") is not False,
-                          created_at=_time(d.get("created_at")), raw=d)
+                          created_at=report_time(d.get("created_at")), raw=d)
 
     def create_subaccount(self, name: str) -> Subaccount:
         return self._call("POST", "/v1/subaccounts", self._subaccount, json={"name": name})
@@ -418,7 +399,7 @@ class SandboxProvider(HttpProvider):
                 raise pl.Malformed("the answer is about another subaccount than the one asked")
             if pl.need_str(body.get("target"), "target") != pool:
                 raise pl.Malformed("the answer names another pool than the one asked for")
-            return Assignment("", _enum(AssignmentKind, body.get("kind")), pool, self.name,
+            return Assignment("", enum_of(AssignmentKind, body.get("kind")), pool, self.name,
                               raw=body)
 
         path = f"/v1/subaccounts/{self.seg(subaccount_id)}/pool/{self.seg(pool)}"
@@ -432,7 +413,7 @@ class SandboxProvider(HttpProvider):
         if asked is not None and ident != asked:
             raise pl.Malformed("the answer is about another stream than the one asked for")
         return Stream(ident, pl.need_str(d.get("name"), "name"),
-                      _enum(StreamKind, d.get("kind")), self.name,
+                      enum_of(StreamKind, d.get("kind")), self.name,
                       subaccount=pl.opt_ident(d.get("subaccount"), "subaccount"), raw=d)
 
     def list_streams(self) -> Iterator[Stream]:
@@ -445,24 +426,6 @@ class SandboxProvider(HttpProvider):
     def get_stream(self, stream_id: str) -> Stream:
         return self._call("GET", f"/v1/streams/{self.seg(stream_id)}",
                           lambda b: self._stream(b, stream_id))
-
-
-def _enum(cls: type[E], value: Any) -> E:
-    """``cls(value)``, or ``Malformed`` for a value the enum does not have."""
-    try:
-        return cls(value)
-    except ValueError:
-        raise pl.Malformed(f"{cls.__name__} has no value like the one answered") from None
-
-
-def _time(value: Any) -> datetime | None:
-    """An ISO 8601 timestamp (report-only: anything else is None)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except ValueError:
-        return None
 
 
 __all__ = ["SandboxProvider", "default_path", "like_choices"]

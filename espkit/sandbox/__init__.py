@@ -4,7 +4,9 @@
 ``requests`` adapter instead of a socket (``adapter``). Behind the adapter: the simulated
 network and its knobs (``emulator``), the JSON API (``app``), SQLite state (``store``, in a
 file ``database`` opens only if it is a sandbox database), the DNS records it asks for
-(``records``) and its clock (``clock``).
+(``records``) and its clock (``clock``). What it was told was sent (``Emulator.record_sends``)
+feeds its delivery statistics (``sends``) and its simulated IP warmup (``warmup``), whose
+stages move a sending day at a time on that clock.
 """
 
 from __future__ import annotations

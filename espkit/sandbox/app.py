@@ -19,6 +19,8 @@ Endpoints (all JSON; names, IPs and ids are single percent-encoded path segments
     PUT    /v1/subaccounts/{id}/pool/{pool}             (everything it sends uses the pool)
     GET    /v1/streams                 POST /v1/streams {"id", "name", "kind"}
     GET    /v1/streams/{id}            (message streams of the calling account, Postmark's)
+    GET    /v1/warmups                 GET|PUT|DELETE /v1/ips/{address}/warmup   (``warmup``)
+    GET    /v1/stats?since=&until=&resolution=&scope=&target=                   (``sends``)
 
 Every state change other than a create is a PUT or DELETE, so clients may retry it. Requests
 carry ``Authorization: Bearer <key>`` (any key not revoked) and optionally the scope header
@@ -45,8 +47,10 @@ import attrs
 from espkit import validate
 from espkit.errors import ValidationError
 from espkit.sandbox.clock import Clock
+from espkit.sandbox.sends import SendLog
 from espkit.sandbox.store import ApiError, Store, not_found
 from espkit.sandbox.tables import STREAM_KINDS
+from espkit.sandbox.warmup import Warmups
 
 SCOPE_HEADER = "X-On-Behalf-Of"
 MAX_PAGE = 100
@@ -162,6 +166,8 @@ class App:
         self.revoked: set[str] = set()
         self._throttles = itertools.count()
         self._request_ids = itertools.count(1)
+        self.warmups = Warmups(store, clock)
+        self.sends = SendLog(store, clock)
         self._routes = [(m, _pattern(p), h) for m, p, h in self._table()]
 
     def limit_window(self, count: int, per: float) -> None:
@@ -195,6 +201,8 @@ class App:
             ("GET", "/v1/streams", self._list_streams),
             ("POST", "/v1/streams", self._create_stream),
             ("GET", "/v1/streams/{stream}", self._get_stream),
+            *self.warmups.routes(),
+            *self.sends.routes(),
         ]
 
     # -- the request cycle -------------------------------------------------------------------
@@ -340,10 +348,11 @@ class App:
         return 204, None
 
     def _list_ips(self, call: Call) -> tuple[int, Any]:
-        return 200, _paged(self.store.list_ips, call.query)
+        page = _paged(self.store.list_ips, call.query)
+        return 200, {**page, "items": self.warmups.warming_flags(page["items"])}
 
     def _get_ip(self, call: Call) -> tuple[int, Any]:
-        return 200, self.store.get_ip(call.params["ip"])
+        return 200, self.warmups.warming_flags([self.store.get_ip(call.params["ip"])])[0]
 
     def _list_pools(self, call: Call) -> tuple[int, Any]:
         return 200, _paged(self.store.list_pools, call.query)

@@ -55,6 +55,42 @@ CREATE TABLE IF NOT EXISTS subaccount_pools (
 )""",
 )
 
+#: tables added within schema version 2, read only by espkit versions that know them: the
+#: simulated warmup plan of a dedicated IP (``warmup``) and the sends recorded for delivery
+#: statistics (``sends``). Adding tables leaves every existing one as it was, so an espkit
+#: that predates them still opens the file (it checks the version and ``TABLES`` only) and
+#: ignores them; this one adds them, ``IF NOT EXISTS``, to a version 2 file that lacks them
+#: (``_add_missing``) rather than raising the version and locking older espkits out.
+ADDITIONS_2 = (
+    """
+CREATE TABLE IF NOT EXISTS warmups (
+    ip_seq INTEGER PRIMARY KEY REFERENCES ips (seq) ON DELETE CASCADE,
+    schedule TEXT NOT NULL,       -- an espkit.warmup schedule name
+    started_at REAL,              -- when the plan began (NULL: before the sandbox's records)
+    anchor_day TEXT NOT NULL,     -- ISO day from which the IP's traffic counts
+    anchor_stage INTEGER NOT NULL CHECK (anchor_stage >= 1)  -- its stage on anchor_day
+)""",
+    """
+CREATE TABLE IF NOT EXISTS sends (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,          -- epoch seconds, UTC
+    account TEXT NOT NULL,        -- the sending domain's: "" = main account, else subaccount id
+    domain TEXT NOT NULL,
+    ip TEXT,                      -- canonical address (NULL: the shared IPs)
+    pool TEXT,
+    sent INTEGER NOT NULL CHECK (sent >= 0),
+    delivered INTEGER NOT NULL CHECK (delivered >= 0),
+    bounced_hard INTEGER NOT NULL CHECK (bounced_hard >= 0),
+    bounced_soft INTEGER NOT NULL CHECK (bounced_soft >= 0),
+    complained INTEGER NOT NULL CHECK (complained >= 0),
+    deferred INTEGER NOT NULL CHECK (deferred >= 0)
+)""",
+    "CREATE INDEX IF NOT EXISTS sends_by_at ON sends (at)",
+    "CREATE INDEX IF NOT EXISTS sends_by_ip ON sends (ip, at)",
+)
+#: the tables ``ADDITIONS_2`` makes, looked for before taking a write lock to add them
+ADDED_TABLES = frozenset({"warmups", "sends"})
+
 SCHEMA = """
 CREATE TABLE subaccounts (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -95,7 +131,7 @@ CREATE TABLE assignments (
     PRIMARY KEY (domain_seq, kind, target)
 );
 CREATE INDEX assignments_by_target ON assignments (kind, target);
-""" + "".join(f"{s};" for s in UPGRADE_1_TO_2)
+""" + "".join(f"{s};" for s in (*UPGRADE_1_TO_2, *ADDITIONS_2))
 #: the tables that tell a sandbox database made before ``APPLICATION_ID`` was set
 TABLES = frozenset({"subaccounts", "domains", "pools", "ips", "assignments"})
 
@@ -124,6 +160,7 @@ def open_database(path: str, seed: Seed) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous = NORMAL")
         if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             _upgrade(db)
+        _add_missing(db)
     except BaseException:
         db.close()
         raise
@@ -222,6 +259,22 @@ def _upgrade(db: sqlite3.Connection) -> None:
         raise
 
 
+def _add_missing(db: sqlite3.Connection) -> None:
+    """Add ``ADDITIONS_2``'s tables to a file made before them, in one transaction; a file
+    that has them is only read."""
+    if ADDED_TABLES.issubset(_identity(db)[2]):
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in ADDITIONS_2:
+            db.execute(statement)
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
+
+
 def _create(path: str, seed: Seed) -> None:
     """Build the database beside ``path`` and link it into place, unless something is
     there by then (then that is what ``check`` judges)."""
@@ -292,5 +345,5 @@ def _uri(path: str, mode: str) -> str:
     return f"{pathlib.Path(os.path.abspath(path)).as_uri()}?{mode}"
 
 
-__all__ = ["APPLICATION_ID", "MEMORY", "SCHEMA", "SCHEMA_VERSION", "TABLES", "UPGRADABLE",
-           "UPGRADE_1_TO_2", "check", "open_database"]
+__all__ = ["ADDED_TABLES", "ADDITIONS_2", "APPLICATION_ID", "MEMORY", "SCHEMA", "SCHEMA_VERSION",
+           "TABLES", "UPGRADABLE", "UPGRADE_1_TO_2", "check", "open_database"]

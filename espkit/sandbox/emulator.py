@@ -16,6 +16,12 @@ For tests, ``inject`` makes chosen requests fail in a chosen way, exactly ``time
 
     emulator.inject("timeout_after_commit", method="POST", path="/v1/domains")
 
+and ``record_sends`` tells the sandbox what was sent (it sends nothing itself), for its
+delivery statistics and its simulated IP warmup::
+
+    emulator.record_sends("news.acme.example", 1000, at=date(2026, 1, 2), ip="198.51.100.1",
+                          bounced_hard=12, rates={"complained": 0.001})
+
 Fault kinds: ``503`` and ``429`` are answers given without acting; ``refused`` never reaches
 the server (safe to re-send); ``reset`` and ``timeout`` lose the request in flight before the
 server acts, but the client cannot know that; ``timeout_after_commit`` and
@@ -30,6 +36,8 @@ import fnmatch
 import random
 import threading
 from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
 
 import attrs
 
@@ -143,6 +151,40 @@ class Emulator:
     def revoke_key(self, api_key: str) -> None:
         """Answer 401 to requests made with ``api_key`` from now on."""
         self.app.revoked.add(api_key)
+
+    def record_sends(
+        self,
+        domain: str,
+        sent: int,
+        *,
+        at: date | datetime | str | None = None,
+        ip: str | None = None,
+        pool: str | None = None,
+        subaccount: str | None = None,
+        delivered: int | None = None,
+        bounced_hard: int | None = None,
+        bounced_soft: int | None = None,
+        complained: int | None = None,
+        deferred: int | None = None,
+        rates: Mapping[str, float] | None = None,
+    ) -> dict[str, Any]:
+        """Record that ``domain`` (a domain of this sandbox) sent ``sent`` messages ``at`` a
+        day (counted at its 00:00 UTC), a zone-aware time, or now (None) on the sandbox
+        clock, never later than now; through dedicated IP ``ip`` (None: the shared IPs) and
+        ``pool`` (default: the pool ``ip`` is in). ``subaccount``, if given, must be the
+        domain's account. Figures are counts, or shares of ``sent`` in ``rates``
+        (``{"bounced_hard": 0.02}``); bounces, complaints and deferrals default to 0 and
+        ``delivered`` to what did not bounce (``sends.figures`` has the rules).
+
+        Nothing goes through the API, so no request is counted. A record on an IP makes its
+        day a day of traffic for the IP's warmup. Returns what was recorded; a mistake is a
+        ``ValidationError`` naming it, and nothing is recorded."""
+        if self.closed:
+            raise ConfigError(f"{self!r} is closed; connect again")
+        return self.app.sends.record(
+            domain, sent, at=at, ip=ip, pool=pool, subaccount=subaccount, delivered=delivered,
+            bounced_hard=bounced_hard, bounced_soft=bounced_soft, complained=complained,
+            deferred=deferred, rates=rates)
 
     def close(self) -> None:
         self.closed = True

@@ -109,6 +109,10 @@ class Store:
         with self._lock:
             yield self._db
 
+    #: the same, for the modules that keep the sandbox's other tables (``warmup``, ``sends``)
+    transaction = _tx
+    reading = _read
+
     # -- domains -----------------------------------------------------------------------------
 
     def create_domain(self, account: str, name: str, settings: dict[str, Any],

@@ -170,7 +170,7 @@ def test_the_plan_reads_warmups_in_one_request(acct) -> None:
     history = acct.provider.emulator.history  # type: ignore[attr-defined]
     start = len(history)
     plan(f, {"main": acct})
-    warmup_reads = [h for h in history[start:] if h[0] == "GET" and "warmup" in h[1]]
+    warmup_reads = [h for h in list(history)[start:] if h[0] == "GET" and "warmup" in h[1]]
     assert len(warmup_reads) == 1
 
 
@@ -180,7 +180,7 @@ def test_no_warmup_declared_reads_no_warmups(acct) -> None:
     history = acct.provider.emulator.history  # type: ignore[attr-defined]
     start = len(history)
     plan(f, {"main": acct})
-    assert not [h for h in history[start:] if "warmup" in h[1]]
+    assert not [h for h in list(history)[start:] if "warmup" in h[1]]
 
 
 def test_auto_on_an_esp_without_warmups_is_refused_before_anything_is_sent() -> None:

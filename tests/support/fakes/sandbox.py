@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+from datetime import date, datetime, time, timezone
 from typing import Any
 
 import espkit
@@ -43,6 +44,21 @@ class SandboxFake(EspFake):
 
     def domain_count(self) -> int:
         return sum(1 for _ in self.acct.domains.list())
+
+    def record_sends(self, when: date | datetime, *, domain: str, ip: str | None = None,
+                     subaccount: str | None = None, sent: int = 0, **figures: int) -> None:
+        """``sent`` messages from ``domain`` through ``ip`` at ``when`` (a day: its 00:00
+        UTC), with ``figures`` by name (``bounced_hard=3``): ``Emulator.record_sends``. The
+        sandbox refuses a moment after its now, so its clock is moved there first."""
+        moment = when if isinstance(when, datetime) else datetime.combine(
+            when, time(), timezone.utc)
+        self.clock.advance(max(0.0, moment.timestamp() - self.clock.time()))
+        self.emulator.record_sends(domain, sent, at=when, ip=ip, subaccount=subaccount,
+                                   **figures)
+
+    def advance_days(self, days: float) -> None:
+        """Move the sandbox clock on (warmup stages follow it, a sending day at a time)."""
+        self.clock.advance(days * 86400)
 
     def sent(self, method: str, path_contains: str) -> int:
         return sum(1 for m, p, _ in self.emulator.history
