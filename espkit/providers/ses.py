@@ -20,6 +20,8 @@ Mapping (see ``docs/providers/ses.md``):
   default pool.
 * a pool is bound to a domain through a configuration set ``<prefix><pool>`` whose
   ``DeliveryOptions.SendingPoolName`` is the pool, made the identity's default set.
+* IP warm-up is ``espkit.providers.ses_warmup``, delivery figures (VDM's
+  ``BatchGetMetricData``) ``espkit.providers.ses_stats``.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from espkit.models import (
     AssignmentKind,
     Capability,
     DedicatedIp,
+    DeliveryStats,
     DnsRecord,
     Domain,
     DomainSpec,
@@ -55,12 +58,16 @@ from espkit.models import (
     IpPool,
     RecordPurpose,
     RecordStatus,
+    StatsQuery,
+    Warmup,
 )
 from espkit.providers import paging
 from espkit.providers import payload as pl
 from espkit.providers.base import Provider
 from espkit.providers.payload import is_ip, obj, str_or_none
 from espkit.providers.ses_errors import NO_CREDENTIALS, client_error, transport_error
+from espkit.providers.ses_stats import SCOPES, SesMetrics
+from espkit.providers.ses_warmup import DEFAULT_POOL, SesWarmups, dedicated_ip
 from espkit.transport import DEFAULT_TIMEOUT, RetryPolicy, RetryRunner
 from espkit.transport.ratelimit import (
     parse_rate_limit,
@@ -91,8 +98,6 @@ _DOMAIN_STATE = {
 #: the subdomain espkit sets as custom MAIL FROM on new identities
 MAIL_FROM_LABEL = "mail"
 SPF_VALUE = "v=spf1 include:amazonses.com ~all"
-#: where SES keeps standard dedicated IPs that are in no pool of yours (AWS docs)
-DEFAULT_POOL = "ses-default-dedicated-pool"
 _CONFIG_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
 #: the run's map: identity name -> its default configuration set ("" for none)
 _SETS = "identity sets"
@@ -108,7 +113,10 @@ class SesProvider(Provider):
         Capability.DEDICATED_IPS,
         Capability.IP_POOLS,
         Capability.ASSIGN_DOMAIN_POOL,
+        Capability.IP_WARMUP,
+        Capability.DELIVERY_STATS,
     })
+    STATS_SCOPES = SCOPES  # account and domain (espkit.providers.ses_stats says why)
     HINTS: ClassVar[dict[Capability, str]] = {
         Capability.DOMAIN_VERIFY: "SES has no verify call: it checks DNS on its own for up "
         "to 72 hours; verify() re-reads the status (use wait_until_verified)",
@@ -124,6 +132,10 @@ class SesProvider(Provider):
         "can be associated with one (not yet in espkit)",
         Capability.STREAMS: "SES models streams as configuration sets; espkit creates one per "
         "assigned pool (<prefix><pool>)",
+        Capability.IP_WARMUP: "needs SES's account-wide automatic warm-up on "
+        "(acct.provider.warmups.set_auto_warmup(True)); IPs of MANAGED pools warm themselves",
+        Capability.DELIVERY_STATS: "Virtual Deliverability Manager's daily metrics (VDM must "
+        "be on): per day or month, for the account or one domain",
     }
     DOMAIN_OPTIONS = frozenset({"dkim_key_size", "pool"})
     EXCLUSIVE_POOLS = True
@@ -143,6 +155,8 @@ class SesProvider(Provider):
         self.prefix = configuration_set_prefix
         self.profile = profile
         self._endpoint = str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "")
+        self.warmups = SesWarmups(self)  # espkit.providers.ses_warmup
+        self.metrics = SesMetrics(self)  # espkit.providers.ses_stats
 
     def __repr__(self) -> str:
         return f"SesProvider(region={self.region!r}, profile={self.profile!r})"
@@ -405,36 +419,34 @@ class SesProvider(Provider):
     def list_ips(self) -> Iterator[DedicatedIp]:
         if self.lookups.active:  # read once per run: the pool listing needs it too
             return iter(self.lookups.table("ips", lambda: list(self._pages(
-                "GetDedicatedIps", "DedicatedIps", self._ip, _PAGE))))
-        return self._pages("GetDedicatedIps", "DedicatedIps", self._ip, _PAGE)
+                "GetDedicatedIps", "DedicatedIps", dedicated_ip, _PAGE))))
+        return self._pages("GetDedicatedIps", "DedicatedIps", dedicated_ip, _PAGE)
 
     def get_ip(self, address: str) -> DedicatedIp:
         def decode(body: Json) -> DedicatedIp:
-            ip = self._ip(body.get("DedicatedIp"))
+            ip = dedicated_ip(body.get("DedicatedIp"))
             if ip.address != address:
                 raise pl.Malformed("the answer is about another IP than the one asked for")
             return ip
 
         return self._call("GetDedicatedIp", decode, idempotent=True, Ip=address)
 
-    def _ip(self, raw: Any) -> DedicatedIp:
-        raw = pl.need_obj(raw, "DedicatedIp")
-        warmup = raw.get("WarmupStatus")
-        percentage = raw.get("WarmupPercentage")
-        if warmup in ("IN_PROGRESS", "DONE", "NOT_APPLICABLE"):
-            warming: bool | None = warmup == "IN_PROGRESS"
-        elif isinstance(percentage, int):
-            warming = percentage < 100
-        else:
-            warming = None
-        pool = str_or_none(raw.get("PoolName"))
-        return DedicatedIp(
-            address=pl.ip(raw.get("Ip"), "Ip"),
-            provider=self.name,
-            pool=None if pool in (None, "", DEFAULT_POOL) else pool,
-            warming_up=warming,
-            raw=raw,
-        )
+    # -- warm-up and delivery figures (ses_warmup, ses_stats) ------------------------------
+
+    def warmup_status(self, ip: str) -> Warmup:
+        return self.warmups.status(ip)
+
+    def list_warmups(self) -> Iterator[Warmup]:
+        return self.warmups.list()
+
+    def start_warmup(self, ip: str, stage: int | None = None) -> Warmup:
+        return self.warmups.start(ip, stage)
+
+    def stop_warmup(self, ip: str) -> Warmup:
+        return self.warmups.stop(ip)
+
+    def delivery_stats(self, query: StatsQuery) -> Iterator[DeliveryStats]:
+        return self.metrics.rows(query)
 
     # -- pools ----------------------------------------------------------------------------
 
@@ -484,7 +496,7 @@ class SesProvider(Provider):
 
         body = self._call("GetDedicatedIpPool", decode, idempotent=True, PoolName=name)
         ips = tuple(ip.address for ip in self._pages("GetDedicatedIps", "DedicatedIps",
-                                                     self._ip, _PAGE, PoolName=name))
+                                                     dedicated_ip, _PAGE, PoolName=name))
         return IpPool(name=name, provider=self.name, ips=ips, raw=body)
 
     def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
@@ -677,4 +689,4 @@ def _state(verified_for_sending: object, status: object) -> DomainState:
     return state
 
 
-__all__ = ["SesProvider"]
+__all__ = ["DEFAULT_POOL", "SesProvider"]

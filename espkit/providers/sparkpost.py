@@ -18,6 +18,9 @@ accepted too), resolved here. Every sending IP is in exactly one pool (``default
 exists), so adding an IP to a pool moves it, and removing it moves it back to ``default``.
 SparkPost does not bind pools to domains: a pool is chosen per transmission
 (``options.ip_pool``) or fixed per subaccount (its ``ip_pool``).
+
+Auto IP warmup is ``espkit.providers.sparkpost_warmup``; delivery figures (the Metrics API's
+time series) are ``espkit.providers.sparkpost_stats``.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from espkit.models import (
     AssignmentKind,
     Capability,
     DedicatedIp,
+    DeliveryStats,
     DnsRecord,
     Domain,
     DomainSpec,
@@ -50,11 +54,16 @@ from espkit.models import (
     IpPool,
     RecordPurpose,
     RecordStatus,
+    StatsQuery,
+    StatsScope,
     Subaccount,
+    Warmup,
 )
 from espkit.providers import paging
 from espkit.providers import payload as pl
 from espkit.providers.base import HttpProvider
+from espkit.providers.sparkpost_stats import SparkPostMetrics
+from espkit.providers.sparkpost_warmup import SparkPostWarmups
 from espkit.transport import (
     ErrorDetail,
     RetryPolicy,
@@ -114,7 +123,11 @@ class SparkPostProvider(HttpProvider):
         Capability.SUBACCOUNT_SCOPE,
         Capability.SUBACCOUNT_DISABLE,
         Capability.ASSIGN_SUBACCOUNT_POOL,
+        Capability.IP_WARMUP,
+        Capability.DELIVERY_STATS,
     })
+    #: the Metrics API filters by each (espkit.providers.sparkpost_stats)
+    STATS_SCOPES = frozenset(StatsScope)
     _POOL_CHOICE = (
         "SparkPost picks the pool per transmission (options.ip_pool) or per subaccount: "
         "acct.subaccounts.assign(sub, pool=...)"
@@ -131,6 +144,9 @@ class SparkPostProvider(HttpProvider):
         "through support (Enterprise: through your TAM)",
         Capability.SUBACCOUNTS: "subaccounts cannot be deleted, only terminated (in the app "
         "or PUT status=terminated); disable() suspends",
+        Capability.IP_WARMUP: "SparkPost's auto warmup: a stage can only be moved back; mail "
+        "over a stage's volume goes to the pool's auto_warmup_overflow_pool "
+        "(acct.provider.update_pool)",
     }
     DOMAIN_OPTIONS = frozenset({"dkim_key_size"})
     EXCLUSIVE_POOLS = True
@@ -140,6 +156,8 @@ class SparkPostProvider(HttpProvider):
     ) -> None:
         super().__init__(transport, region)
         self.subaccount = subaccount
+        self.warmups = SparkPostWarmups(self)
+        self.metrics = SparkPostMetrics(self)
 
     @classmethod
     def make_auth(cls, secret: Secret) -> requests.auth.AuthBase:
@@ -329,17 +347,22 @@ class SparkPostProvider(HttpProvider):
                            lambda r: _ip(r, address))
         return _named_pool(found, self._pool_names())
 
-    def set_ip_warmup(self, address: str, enabled: bool, stage: int | None = None) -> DedicatedIp:
-        """SparkPost-only: turn auto warmup on or off for one IP, optionally setting its
-        stage (1-29, no higher than the current one). ``acct.provider.set_ip_warmup(...)``."""
-        address = validate.ip_address(address)
-        payload: Json = {"auto_warmup_enabled": bool(enabled)}
-        if stage is not None:
-            if not isinstance(stage, int) or isinstance(stage, bool) or not 1 <= stage <= 29:
-                raise ValidationError("stage", stage, "must be a whole number from 1 to 29")
-            payload["auto_warmup_stage"] = stage
-        self._call("PUT", f"/sending-ips/{self.seg(address)}", pl.ignored, json=payload)
-        return self.get_ip(address)
+    # -- IP warmup and delivery figures (sparkpost_warmup, sparkpost_stats) -------------
+
+    def warmup_status(self, ip: str) -> Warmup:
+        return self.warmups.status(ip)
+
+    def list_warmups(self) -> Iterator[Warmup]:
+        return self.warmups.list()
+
+    def start_warmup(self, ip: str, stage: int | None = None) -> Warmup:
+        return self.warmups.start(ip, stage)
+
+    def stop_warmup(self, ip: str) -> Warmup:
+        return self.warmups.stop(ip)
+
+    def delivery_stats(self, query: StatsQuery) -> Iterator[DeliveryStats]:
+        return self.metrics.rows(query)
 
     # -- IP pools -----------------------------------------------------------------------
 

@@ -348,7 +348,7 @@ def test_timeout_after_commit_is_read_back_with_the_fake(fake: SparkPostFake) ->
     lambda a: a.subaccounts.get("abc"),
     lambda a: a.on_behalf_of("abc"),
     lambda a: a.subaccounts.assign("12", pool="bad pool"),
-    lambda a: a.provider.set_ip_warmup("192.0.2.10", True, stage=30),
+    lambda a: a.ips.start_warmup("192.0.2.10", stage=30),
 ])
 def test_bad_input_sends_nothing(http: responses.RequestsMock, call: Any) -> None:
     with pytest.raises(ValidationError):
@@ -412,10 +412,13 @@ def test_ips_list_and_get(fake: SparkPostFake) -> None:
 
 
 def test_ip_warmup(fake: SparkPostFake) -> None:
-    provider: SparkPostProvider = fake.connect().provider  # type: ignore[assignment]
-    ip = provider.set_ip_warmup(fake.ips[0], True, stage=1)
-    assert ip.warming_up is True
-    assert fake.requests[-3][2] == {"auto_warmup_enabled": True, "auto_warmup_stage": 1}
+    # the common warmup calls (tests/providers/test_sparkpost_warmup_stats.py has the rest)
+    acct = fake.connect()
+    started = acct.ips.start_warmup(fake.ips[0], stage=1)
+    assert (started.warming, started.stage) == (True, 1)
+    assert acct.ips.get(fake.ips[0]).warming_up is True
+    puts = [body for m, _p, body, _h in fake.requests if m == "PUT"]
+    assert puts == [{"auto_warmup_enabled": True, "auto_warmup_stage": 1}]
 
 
 def test_pool_lifecycle(fake: SparkPostFake) -> None:

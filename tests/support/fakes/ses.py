@@ -10,11 +10,23 @@ moto keeps identities, pools and configuration sets. Hooks on the session's even
   missing pool);
 * ``after-call`` overwrites moto's identity answers with SES's shape: three DKIM tokens,
   PENDING until ``publish_dns``, and raises the read timeout of ``timeout_after_commit``.
+
+moto implements none of the warm-up or metrics operations, so the fake answers them, in the
+shapes of the botocore model: ``GetDedicatedIp(s)`` from a warm-up percentage per IP
+(``warmup``; 100 is ``DONE``, below is ``IN_PROGRESS``, an IP of a MANAGED pool is
+``NOT_APPLICABLE`` at -1), ``PutDedicatedIpWarmupAttributes`` sets it,
+``GetAccount`` / ``PutAccountDedicatedIpWarmupAttributes`` read and set the account-wide
+switch (``auto_warmup``), and ``BatchGetMetricData`` sums what ``record_sends`` recorded per
+UTC day, email identity and configuration set, one timestamp per day with traffic.
+``answer_next`` serves a body as botocore would have parsed it (no parsing: the values reach
+the provider as given, as botocore's JSON parser passes numbers through).
 """
 
 from __future__ import annotations
 
 import secrets
+from collections import Counter
+from datetime import date, datetime, time, timezone
 from typing import Any
 
 import boto3
@@ -61,6 +73,18 @@ class SesFake(WireFake):
         self.ip_pool: dict[str, str] = dict.fromkeys(self.ips, DEFAULT_POOL)
         self.pools: set[str] = {DEFAULT_POOL}
         self._commit_then_timeout = False
+        #: (operation, API parameters) per call, as the caller passed them
+        self.params: list[tuple[str, Json]] = []
+        #: warm-up percentage per standard IP (missing: 100, warmed up)
+        self.warmup: dict[str, int] = {}
+        #: pools whose IPs SES manages (and warms) itself
+        self.managed: set[str] = set()
+        #: the account-wide automatic warm-up switch
+        self.auto_warmup = True
+        #: (day, email identity, configuration set, counts by VDM metric)
+        self.sends: list[tuple[date, str | None, str | None, Counter[str]]] = []
+        #: operation -> bodies to answer its next calls with, first first
+        self.canned: dict[str, list[Json]] = {}
 
     @property
     def calls(self) -> list[tuple[str, str]]:
@@ -86,6 +110,24 @@ class SesFake(WireFake):
     def connect(self, **options: Any) -> espkit.Account:
         return espkit.connect("ses", region=REGION, session=self.session, **options)
 
+    # -- what tests set up ------------------------------------------------------------------
+
+    def lease_managed_ip(self, ip: str, pool: str) -> None:
+        """SES leased ``ip`` into MANAGED pool ``pool`` (made if new)."""
+        self.pools.add(pool)
+        self.managed.add(pool)
+        self.ip_pool[ip] = pool
+
+    def record_sends(self, day: date, *, identity: str | None = None,
+                     config_set: str | None = None, **counts: int) -> None:
+        """Record VDM counts (``SEND=10, DELIVERY=9``...) for ``day``, sent from
+        ``identity`` through ``config_set``."""
+        self.sends.append((day, identity, config_set, Counter(counts)))
+
+    def answer_next(self, operation: str, body: Json) -> None:
+        """The next call of ``operation`` gets ``body`` as its parsed answer."""
+        self.canned.setdefault(operation, []).append(body)
+
     # -- hooks --------------------------------------------------------------------------------
 
     @staticmethod
@@ -103,7 +145,11 @@ class SesFake(WireFake):
         if fault == "503":
             return _error(503, "ServiceUnavailable", "Service unavailable")
         self._commit_then_timeout = fault == "timeout_after_commit"
-        return self._emulate(op, context.get("fake_params") or {})
+        params = context.get("fake_params") or {}
+        self.params.append((op, dict(params)))
+        if self.canned.get(op):
+            return _answer(200, self.canned[op].pop(0))
+        return self._warmups(op, params) or self._emulate(op, params)
 
     def _emulate(self, op: str, p: Json) -> Answer | None:
         name = str(p.get("EmailIdentity", "")).lower()
@@ -140,8 +186,49 @@ class SesFake(WireFake):
         return None
 
     def _ip(self, address: str) -> Json:
-        return {"Ip": address, "WarmupStatus": "DONE", "WarmupPercentage": 100,
-                "PoolName": self.ip_pool[address]}
+        pool = self.ip_pool[address]
+        if pool in self.managed:
+            return {"Ip": address, "WarmupStatus": "NOT_APPLICABLE", "WarmupPercentage": -1,
+                    "PoolName": pool}
+        share = self.warmup.get(address, 100)
+        return {"Ip": address, "WarmupStatus": "DONE" if share >= 100 else "IN_PROGRESS",
+                "WarmupPercentage": share, "PoolName": pool}
+
+    def _warmups(self, op: str, p: Json) -> Answer | None:
+        """The warm-up and metrics operations moto lacks."""
+        if op == "GetAccount":
+            return _answer(200, {"DedicatedIpAutoWarmupEnabled": self.auto_warmup,
+                                 "EnforcementStatus": "HEALTHY", "SendingEnabled": True,
+                                 "ProductionAccessEnabled": True})
+        if op == "PutAccountDedicatedIpWarmupAttributes":
+            self.auto_warmup = bool(p.get("AutoWarmupEnabled"))
+            return _answer(200)
+        if op == "PutDedicatedIpWarmupAttributes":
+            ip = str(p.get("Ip"))
+            if ip not in self.ip_pool:
+                return _error(404, "NotFoundException", f"Dedicated IP {ip} does not exist")
+            if self.ip_pool[ip] in self.managed:  # the fake's guess at SES's refusal
+                return _error(400, "BadRequestException",
+                              f"{ip} is in a managed pool: its warm-up is SES's")
+            self.warmup[ip] = int(p["WarmupPercentage"])
+            return _answer(200)
+        if op == "BatchGetMetricData":
+            return _answer(200, {"Results": [self._metric(q) for q in p["Queries"]],
+                                 "Errors": []})
+        return None
+
+    def _metric(self, query: Json) -> Json:
+        first, last = query["StartDate"].date(), query["EndDate"].date()
+        dims = query.get("Dimensions") or {}
+        totals: Counter[date] = Counter()
+        for day, identity, config_set, counts in self.sends:
+            seen = {"EMAIL_IDENTITY": identity, "CONFIGURATION_SET": config_set}
+            if first <= day <= last and all(seen.get(k) == v for k, v in dims.items()):
+                totals[day] += counts[query["Metric"]]
+        days = sorted(totals)
+        return {"Id": query["Id"],
+                "Timestamps": [datetime.combine(d, time(), timezone.utc) for d in days],
+                "Values": [totals[d] for d in days]}
 
     def _after_call(self, model: Any, parsed: Json, context: Json, http_response: Any,
                     **_: Any) -> None:
@@ -161,6 +248,8 @@ class SesFake(WireFake):
                 self.published.discard(name)  # a new identity gets new tokens to publish
             if op == "CreateDedicatedIpPool":
                 self.pools.add(str(p["PoolName"]))
+                if p.get("ScalingMode") == "MANAGED":
+                    self.managed.add(str(p["PoolName"]))
             if op == "DeleteDedicatedIpPool":
                 self.pools.discard(str(p["PoolName"]))
                 for a, where in self.ip_pool.items():

@@ -5,6 +5,14 @@ body is ``{"results": ...}``, every error ``{"errors": [{"message", "description
 domains, pools and IPs are unpaginated; subaccounts page by ``cursor``/``per_page`` with
 ``links.next``; ``X-MSYS-SUBACCOUNT`` scopes domains to a subaccount. Where the blueprint is
 silent (a duplicate domain), the fake answers as SparkPost does: 409 "resource conflict".
+
+Auto warmup follows ``sending-ips.apib``: a stage from 1 to 29, moved only back, and only with
+auto warmup on; ``warm_up`` puts an IP where a test wants it on SparkPost's own plan (stage 30
+and auto warmup off is a finished one). The Metrics API's time series
+(``GET /metrics/deliverability/time-series``, developers.sparkpost.com/api/metrics; its
+blueprint ``metrics.apib`` is not in ``../shared/specs``) answers from what ``record_sends``
+recorded: per hour, day or month, filtered by sending domain, IP, pool and subaccount, one
+object per period with traffic, each holding only the metrics asked for.
 """
 
 from __future__ import annotations
@@ -13,6 +21,8 @@ import base64
 import hashlib
 import json
 import re
+from collections import Counter
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import espkit
@@ -68,6 +78,12 @@ class SparkPostFake(HttpFake):
         self.requests: list[tuple[str, str, Any, dict[str, str]]] = []
         #: (method, path, query parameter names) per request that had a query
         self.queries: list[tuple[str, str, list[str]]] = []
+        #: (method, path, the query) per request that had one, values and all
+        self.query_values: list[tuple[str, str, dict[str, str]]] = []
+        #: what record_sends recorded: (hour, sending domain, IP, pool id, subaccount id,
+        #: counts by metric name)
+        self.sends: list[tuple[datetime, str | None, str | None, str | None, int,
+                               Counter[str]]] = []
 
     def connect(self, **options: Any) -> espkit.Account:
         return espkit.connect("sparkpost", api_key=self.key, region="us", **options)
@@ -78,6 +94,7 @@ class SparkPostFake(HttpFake):
         self.requests.append((call.method, call.path, call.json(), dict(call.headers)))
         if call.args:
             self.queries.append((call.method, call.path, sorted(call.args)))
+            self.query_values.append((call.method, call.path, dict(call.args)))
 
     def _rate_limited(self, retry_after: str) -> Reply:
         return _error(429, "Too many requests", headers={"Retry-After": retry_after})
@@ -106,6 +123,8 @@ class SparkPostFake(HttpFake):
             return self._ips_route(method, rest, body)
         if head == "subaccounts":
             return self._subs_route(method, rest, query, body)
+        if parts == ["metrics", "deliverability", "time-series"] and method == "GET":
+            return self._time_series(query, sub)
         return _error(404, "resource not found", f"no route {method} {path}", "1600")
 
     # -- sending domains -------------------------------------------------------------------
@@ -242,14 +261,87 @@ class SparkPostFake(HttpFake):
                 if body["ip_pool"] not in self.pools:
                     return _error(400, f"IP Pool {body['ip_pool']} does not exist.")
                 ip["ip_pool"] = body["ip_pool"]
+            refused = self._warmup_refusal(ip, body)
+            if refused:
+                return _error(400, refused)
             if "auto_warmup_enabled" in body:
                 ip["auto_warmup_enabled"] = bool(body["auto_warmup_enabled"])
-                if ip["auto_warmup_enabled"]:
-                    ip.setdefault("auto_warmup_stage", 1)
+                if ip["auto_warmup_enabled"] and ip.get("auto_warmup_stage", 30) == 30:
+                    ip["auto_warmup_stage"] = 1  # a new (or finished) IP starts over
             if "auto_warmup_stage" in body:
                 ip["auto_warmup_stage"] = body["auto_warmup_stage"]
             return _ok({"message": "Updated Sending IP."})
         return _error(405, "Method Not Allowed")
+
+    @staticmethod
+    def _warmup_refusal(ip: Json, body: Json) -> str:
+        """The blueprint's 400 message for a warmup change it refuses, or ""."""
+        if "auto_warmup_stage" not in body:
+            return ""
+        stage = body["auto_warmup_stage"]
+        if not isinstance(stage, int) or isinstance(stage, bool) or not 1 <= stage <= 29:
+            return "auto_warmup_stage must be between 1 and 29"
+        if not body.get("auto_warmup_enabled", ip.get("auto_warmup_enabled")):
+            return "auto_warmup_enabled must be true to update auto_warmup_stage"
+        current = ip.get("auto_warmup_stage")
+        if current is not None and stage > current:
+            return f"auto_warmup_stage must be less than or equal to {current}"
+        return ""
+
+    def warm_up(self, ip: str, stage: int | None, enabled: bool = True) -> None:
+        """Put ``ip`` at ``stage`` of SparkPost's auto warmup (None: no stage reported)."""
+        entry = self.sending_ips[ip]
+        entry["auto_warmup_enabled"] = enabled
+        if stage is None:
+            entry.pop("auto_warmup_stage", None)
+        else:
+            entry["auto_warmup_stage"] = stage
+
+    # -- metrics ---------------------------------------------------------------------------
+
+    def record_sends(self, when: date | datetime, *, domain: str | None = None,
+                     ip: str | None = None, subaccount: int = 0, **counts: int) -> None:
+        """Record traffic: ``counts`` by SparkPost metric name (``count_sent=10``), sent at
+        ``when`` (a day is its first hour) from ``domain`` through ``ip`` (its pool is the
+        one the IP is in now), by ``subaccount`` (0: the primary account)."""
+        if not isinstance(when, datetime):
+            when = datetime.combine(when, time(), timezone.utc)
+        hour = when.replace(minute=0, second=0, microsecond=0)
+        pool = None if ip is None else self.sending_ips[ip]["ip_pool"]
+        self.sends.append((hour, domain, ip, pool, subaccount, Counter(counts)))
+
+    def _time_series(self, query: dict[str, str], sub: str | None) -> Reply:
+        if "from" not in query or "metrics" not in query:
+            return _error(400, "from and metrics are required")
+        try:
+            start = datetime.fromisoformat(query["from"]).replace(tzinfo=timezone.utc)
+            end = (datetime.fromisoformat(query["to"]).replace(tzinfo=timezone.utc)
+                   + timedelta(minutes=1))
+        except (KeyError, ValueError):
+            return _error(400, "from and to must be YYYY-MM-DDTHH:MM")
+        precision = query.get("precision", "1min")
+        if precision not in ("hour", "day", "month"):
+            return _error(400, f"the fake has no precision {precision!r}")
+        if precision == "hour" and end - start > timedelta(days=31):
+            return _error(400, "precision hour allows a time window of 31 days at most")
+        metrics = query["metrics"].split(",")
+        wanted = {key: query[key].split(",") for key in (
+            "sending_domains", "sending_ips", "ip_pools", "subaccounts") if key in query}
+        totals: dict[datetime, Counter[str]] = {}
+        for hour, domain, ip, pool, subaccount, counts in self.sends:
+            seen = {"sending_domains": domain, "sending_ips": ip, "ip_pools": pool,
+                    "subaccounts": str(subaccount)}
+            if not start <= hour < end or (sub is not None and str(subaccount) != sub):
+                continue
+            if any(seen[key] not in values for key, values in wanted.items()):
+                continue
+            if precision == "day":
+                hour = hour.replace(hour=0)
+            elif precision == "month":
+                hour = hour.replace(day=1, hour=0)
+            totals.setdefault(hour, Counter()).update(counts)
+        return _ok([{**{m: totals[t][m] for m in metrics}, "ts": t.isoformat()}
+                    for t in sorted(totals)])
 
     # -- subaccounts ----------------------------------------------------------------------
 
