@@ -21,7 +21,7 @@ def run_example(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *arg
 def test_examples_are_all_covered() -> None:
     assert {p.name for p in EXAMPLES.glob("*.py")} == {
         "provision_streams.py", "customer_subaccounts.py", "wait_for_verification.py",
-        "bulk_migration.py", "onboard_fleet.py",
+        "bulk_migration.py", "onboard_fleet.py", "warm_new_ips.py",
     }
 
 
@@ -80,3 +80,22 @@ def test_onboard_fleet(monkeypatch, tmp_path, capsys) -> None:
     assert "all 60 domain(s) verified" in out  # the whole fleet, subaccounts included
     run_example("onboard_fleet.py", monkeypatch, tmp_path, "30", str(tmp_path / "work"))
     assert "no changes" in capsys.readouterr().out.splitlines()[0]
+
+
+def test_warm_new_ips(monkeypatch, tmp_path, capsys) -> None:
+    run_example("warm_new_ips.py", monkeypatch, tmp_path, "14")
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("day ")]
+    assert len(lines) == 14
+    # the stage moves one per sending day and the cap grows with it
+    assert lines[0].startswith("day  1: stage 1/")
+    assert lines[13].startswith("day 14: stage 14/")
+    caps = [int(line.split("cap")[1].split()[0]) for line in lines]
+    assert caps == sorted(caps)
+    assert caps[0] < caps[-1]
+    # nothing was sent over the cap, and the demand capped the last days
+    assert "over" not in out
+    assert "sent 40,000" in lines[-1]
+    assert "14 days, " in out
+    assert "bounce rate 1.40%" in out
+    assert "warming" in out.splitlines()[-1]
