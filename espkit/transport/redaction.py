@@ -123,8 +123,9 @@ _USERINFO = re.compile(
 # a bare api:<key>, as Basic credentials are written before encoding
 _API_PAIR = re.compile(r"\b(api:)([A-Za-z0-9._~+/=-]{8,1024})", re.IGNORECASE)
 # C0/C1 controls (but tab and newline) and bidirectional overrides: an ESP's text must not
-# drive the terminal that shows the error, nor reorder what it shows
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# drive the terminal that shows the error, nor reorder what it shows. Lone surrogates (JSON
+# may spell one, "\ud800") cannot be encoded at all: printing or logging them raises
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def secret_forms(value: str) -> set[str]:

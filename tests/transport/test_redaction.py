@@ -160,6 +160,17 @@ def test_scrub_text_bounds_and_strips_controls() -> None:
     assert "\u202e" not in scrub_text("abc\u202eevil")
 
 
+@pytest.mark.parametrize("code", [0xD800, 0xDBFF, 0xDC00, 0xDFFF], ids=hex)
+def test_a_lone_surrogate_becomes_printable(code: int) -> None:
+    surrogate = chr(code)
+    # JSON can spell one ("\\ud800"); left in, printing or logging the message raises
+    out = scrub_text(f"bad {surrogate} name")
+    assert out == "bad \ufffd name"
+    out.encode("utf-8")
+    # the neighbours of the range are ordinary characters, kept
+    assert scrub_text("\ud7ff \ue000") == "\ud7ff \ue000"
+
+
 def test_a_secret_straddling_the_cut_is_not_left_in_part() -> None:
     secrets = request_secrets(SENT)
     text = "a" * (MAX_MESSAGE - 5) + KEY + "b" * 10
