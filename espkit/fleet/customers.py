@@ -242,7 +242,9 @@ class CustomerChecks(TemplateChecks):
                   templates: dict[str, Settings]) -> tuple[CustomerSpec, ...]:
         out: list[CustomerSpec] = []
         names: dict[str, KeyPath] = {}
-        made: dict[str, tuple[str, str, KeyPath]] = {}  # domain -> customer, stream, where
+        # (connection, domain) -> customer, stream, where. One domain may live on two
+        # connections (two ESPs during a migration ramp), never twice on one
+        made: dict[tuple[str, str], tuple[str, str, KeyPath]] = {}
         subs: dict[str, tuple[str, str, KeyPath]] = {}  # subaccount -> connection, customer
         entries = data.get("customers")
         misspelt = {b[1] for b in self.bad if len(b) == 3 and b[0] == "customers"}
@@ -360,7 +362,7 @@ class CustomerChecks(TemplateChecks):
                     if override is not None:
                         options.update(override.options)
                 self.check_supported(conn, options, name, s)
-                earlier = made.get(fqdn)
+                earlier = made.get((conn, fqdn))
                 if earlier is not None:
                     self.error(at if ours else path,
                                f"domain {fqdn!r} is produced twice: by customer "
@@ -368,7 +370,7 @@ class CustomerChecks(TemplateChecks):
                                f"({self.where(earlier[2], path)}) and by customer "
                                f"{excerpt(name)} stream {s!r}")
                     continue
-                made[fqdn] = (name, s, path)
+                made[(conn, fqdn)] = (name, s, path)
                 if subaccount is not None:
                     first = subs.setdefault(subaccount, (conn, name, path))
                     if first[0] != conn:

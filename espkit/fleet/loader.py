@@ -26,6 +26,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import attrs
+
 from espkit.errors import ValidationError
 from espkit.fleet.checker import as_dict, as_strings, kind_of
 from espkit.fleet.customers import CustomerChecks
@@ -39,6 +41,7 @@ from espkit.fleet.reader import (
     hint_budget,
 )
 from espkit.fleet.schema_errors import SchemaChecks
+from espkit.ramp import parse_ramps
 from espkit.transport.ratelimit import parse_rate_limit
 
 
@@ -59,7 +62,7 @@ class Loader(CustomerChecks, SchemaChecks):
         }
         customers = self.customers(data, streams, templates)
         ownership = as_dict(data.get("ownership"))
-        return Fleet(
+        fleet = Fleet(
             connections=self.conns,
             pools=pools,
             streams={name: spec for name, (spec, _) in streams.items()},
@@ -72,6 +75,17 @@ class Loader(CustomerChecks, SchemaChecks):
             source=self.source,
             default_connection=self.default,
         )
+        return self.with_ramps(data, fleet)
+
+    def with_ramps(self, data: dict[str, Any], fleet: Fleet) -> Fleet:
+        """The ``ramps:`` section, checked by ``espkit.ramp`` against the fleet built so
+        far (the schema only wants a mapping, so that each problem is said once)."""
+        if "ramps" not in data:
+            return fleet
+        ramps, found = parse_ramps(data["ramps"], self.line_of, fleet)
+        for where, message, line in found:
+            self.report(Problem(message, where, line))
+        return attrs.evolve(fleet, ramps=ramps)
 
     def bounds(self, data: dict[str, Any]) -> None:
         """A connection's ``rate_limit`` and ``timeout`` within sane ranges: the schema only

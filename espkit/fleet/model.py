@@ -37,8 +37,9 @@ import attrs
 
 from espkit import credentials
 from espkit.account import Account, connect
-from espkit.errors import FleetFileError, MissingCredentials, ValidationError
+from espkit.errors import ConfigError, FleetFileError, MissingCredentials, ValidationError
 from espkit.models import DomainSpec
+from espkit.ramp import Ramp
 
 SCHEMA_PATH = Path(__file__).with_name("fleet.schema.json")
 DEFAULT_CONNECTION = "default"
@@ -284,6 +285,16 @@ class Fleet:
     source: str = "<fleet>"
     #: the connection of pools, streams and customers that name none
     default_connection: str = DEFAULT_CONNECTION
+    #: migration ramps moving streams from one connection to another (``espkit.ramp``)
+    ramps: tuple[Ramp, ...] = ()
+
+    def ramp(self, name: str) -> Ramp:
+        """The ramp called ``name``; ``ConfigError`` naming the ramps there are."""
+        for ramp in self.ramps:
+            if ramp.name == name:
+                return ramp
+        known = ", ".join(r.name for r in self.ramps) or "none"
+        raise ConfigError(f"no ramp {name!r} in {self.source}; ramps: {known}")
 
     def domains(self, connection: str | None = None) -> Iterator[DesiredDomain]:
         """Every desired domain, in file order (of one connection if given)."""

@@ -48,6 +48,9 @@ DOCUMENTED = {
                                    "shared_limiter", "shared_budget", "reset_shared",
                                    "set_default_clock"},
     "espkit.testing": {"SandboxFactory", "emulator"},
+    "espkit.ramp": {"Ramp", "SendingRoute", "RampState", "parse_ramps", "route", "router",
+                    "advance", "hold", "resume", "rollback", "status", "plan", "export",
+                    "load_export", "load_state", "save_state", "state_path"},
     "espkit.cli": {"cli", "main"},
 }
 
