@@ -48,7 +48,7 @@ def test_ramps_load_onto_the_fleet_and_route() -> None:
     got = route(f, "acme", "news", "ana@example.com", on=dt.date(2026, 3, 2))
     assert got.connection in {"old", "new"}
     assert got.from_domain == "news.acme.com"  # the same domain on both sides
-    with pytest.raises(ConfigError, match="no ramp 'nope'.*ramps: move"):
+    with pytest.raises(ConfigError, match=r"no ramp 'nope'.*ramps: move"):
         f.ramp("nope")
 
 
