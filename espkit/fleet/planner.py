@@ -295,7 +295,10 @@ def read_live(fleet: Fleet, connection: str, acct: Account, *,
         for found in pool.map(domains_in, list(scoped)):
             for scope, domain in found:
                 live.domains.setdefault(domain.name, (scope, domain))
-        to_read = [d for d in wanted if d.name in live.domains and (d.pool or d.ips)]
+        # a pool named per message (SEND_TIME_POOLS) is no assignment to read
+        per_message = acct.provider.SEND_TIME_POOLS and Capability.ASSIGN_DOMAIN_POOL not in caps
+        to_read = [d for d in wanted if d.name in live.domains
+                   and (d.ips or (d.pool and not per_message))]
         live.assignments = dict(pool.map(assignments, to_read))
     live.warmups = warmups.read(fleet, connection, acct)
     return live
@@ -368,9 +371,14 @@ def diff(fleet: Fleet, connection: str, acct: Account, live: Live, *,
     assign_caps = {AssignmentKind.POOL.value: Capability.ASSIGN_DOMAIN_POOL,
                    AssignmentKind.IP.value: Capability.ASSIGN_DOMAIN_IP}
     declared: set[str] = set()
+    send_time = acct.provider.SEND_TIME_POOLS
     for d in wanted:
         declared.add(d.name)
         targets = _wanted_targets(d)
+        if send_time and d.pool and Capability.ASSIGN_DOMAIN_POOL not in caps:
+            # the pool is named in each message (espkit.ramp.route carries it): nothing to
+            # assign; apply makes the pool itself
+            targets = frozenset()
         for kind, _ in targets:
             if assign_caps[kind] not in caps:
                 hint = ("it binds pools to subaccounts (acct.subaccounts.assign)"

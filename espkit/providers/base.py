@@ -93,6 +93,10 @@ class Provider:
     DOMAIN_OPTIONS: ClassVar[frozenset[str]] = frozenset()
     #: True when an IP can be in at most one pool (adding moves it)
     EXCLUSIVE_POOLS: ClassVar[bool] = True
+    #: True when the ESP picks a pool per message (SendGrid's ``ip_pool_name``, SparkPost's
+    #: ``options.ip_pool``) rather than per domain: a fleet stream's pool is then a send-time
+    #: binding, carried by ``espkit.ramp.route``, not an assignment ``apply`` makes
+    SEND_TIME_POOLS: ClassVar[bool] = False
     #: what ``delivery_stats`` can filter by (with ``Capability.DELIVERY_STATS``); the
     #: account layer raises ``Unsupported`` for another scope before anything is sent
     STATS_SCOPES: ClassVar[frozenset[StatsScope]] = frozenset()

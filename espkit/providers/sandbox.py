@@ -108,6 +108,7 @@ def _like_class(like: str) -> type[SandboxProvider]:
         "DOMAIN_OPTIONS": SandboxProvider.DOMAIN_OPTIONS & model.DOMAIN_OPTIONS,
         # read from the model class, as declared by its module: never a copy kept here
         "STATS_SCOPES": SandboxProvider.STATS_SCOPES & model.STATS_SCOPES,
+        "SEND_TIME_POOLS": model.SEND_TIME_POOLS,
         "WARMUP_SCHEDULE": LIKE_SCHEDULES.get(model.name, SandboxProvider.WARMUP_SCHEDULE),
         "WARMUP_STAGE_CHOICE": model.name in LIKE_STAGE_CHOICE,
     })

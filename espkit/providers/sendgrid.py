@@ -145,6 +145,7 @@ class SendGridProvider(HttpProvider):
         Capability.IP_POOLS: "IP pools need a dedicated IP; adding an IP may take up to 60 s",
     }
     DOMAIN_OPTIONS = frozenset({"dkim_selector", "ips"})
+    SEND_TIME_POOLS = True  # the pool is chosen per message
     EXCLUSIVE_POOLS = False
     # /v3/stats (the account, or the subuser on-behalf-of names) and /v3/subusers/stats;
     # SendGrid keeps no figures per sending domain, IP or pool

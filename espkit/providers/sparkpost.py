@@ -149,6 +149,7 @@ class SparkPostProvider(HttpProvider):
         "(acct.provider.update_pool)",
     }
     DOMAIN_OPTIONS = frozenset({"dkim_key_size"})
+    SEND_TIME_POOLS = True  # the pool is chosen per message
     EXCLUSIVE_POOLS = True
 
     def __init__(

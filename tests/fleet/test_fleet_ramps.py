@@ -83,3 +83,47 @@ def test_one_domain_may_live_on_two_connections_but_not_twice_on_one() -> None:
                 .replace("mkt-new: {connection: new,", "mkt-new: {connection: old,")
     with pytest.raises(FleetFileError, match="produced twice"):
         fleet.loads(same)
+
+
+SEND_TIME = """\
+version: 1
+connections:
+  sg: {provider: sandbox, path: ":memory:", like: sendgrid}
+pools:
+  mkt: {ips: [198.51.100.10]}
+streams:
+  news: {pool: mkt, domain: "news.{domain}"}
+customers:
+  - {name: acme, domain: acme.com}
+"""
+
+
+@pytest.mark.parametrize("like", ["sendgrid", "sparkpost"])
+def test_a_stream_pool_on_an_esp_that_picks_pools_per_message_is_a_send_time_binding(
+        like: str) -> None:
+    import espkit
+    from espkit.fleet import Action, Kind, apply, plan
+    from espkit.ramp import route
+
+    f = fleet.loads(SEND_TIME.replace("sendgrid", like))
+    with espkit.connect("sandbox", path=":memory:", like=like) as acct:
+        p = plan(f, {"sg": acct})
+        kinds = sorted((c.action.value, c.kind.value) for c in p.changes)
+        assert kinds == [("create", "domain"), ("create", "pool")]
+        (domain,) = p.of(Action.CREATE, Kind.DOMAIN)
+        assert domain.after == frozenset()  # nothing assigned: the message names the pool
+        assert apply(p, {"sg": acct}).ok
+        assert plan(f, {"sg": acct}).empty
+    got = route(f, "acme", "news", "ana@example.com", on=dt.date(2026, 3, 2))
+    assert got.options  # the pool travels with each message
+    assert "mkt" in str(got.payload())
+
+
+def test_an_esp_that_binds_pools_per_domain_still_assigns() -> None:
+    import espkit
+    from espkit.fleet import Action, Kind, plan
+
+    f = fleet.loads(SEND_TIME.replace("sendgrid", "mailgun"))
+    with espkit.connect("sandbox", path=":memory:", like="mailgun") as acct:
+        (domain,) = plan(f, {"sg": acct}).of(Action.CREATE, Kind.DOMAIN)
+        assert domain.after == frozenset({("pool", "mkt")})

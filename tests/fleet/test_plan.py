@@ -246,14 +246,30 @@ def test_plan_apply_replan_against_real_provider_shapes(esp: str, sleeps: list[f
 
 
 @pytest.mark.parametrize("esp", ["sendgrid", "sparkpost"])
-def test_esps_without_domain_pools_say_so_before_sending(esp: str, sleeps: list[float]) -> None:
+def test_esps_that_pick_pools_per_message_take_stream_pools_as_send_time_bindings(
+        esp: str, sleeps: list[float]) -> None:
+    # SendGrid and SparkPost name the pool in each message: the plan makes the pools and
+    # the domains, assigns nothing, and a re-plan reads no assignment
     with FAKES[esp]() as fake:
         acct = fake.connect()
+        ips = fake.ips
         f = Fleet({"default": Connection("default", esp)},
+                  pools=(PoolSpec("mkt", ips=(ips[0],)), PoolSpec("txn", ips=(ips[1],))),
                   customers=(customer(1),))
-        with pytest.raises(Unsupported, match="stream marketing") as err:
+        p = plan(f, {"default": acct})
+        assert sorted((c.action.value, c.kind.value) for c in p.changes) == [
+            ("create", "domain"), ("create", "domain"), ("create", "pool"), ("create", "pool")]
+        assert all(not c.after for c in p.changes)
+        assert apply(p, {"default": acct}).ok
+        assert plan(f, {"default": acct}).empty
+
+
+def test_a_stream_pool_is_refused_where_the_esp_binds_pools_neither_way(
+        sleeps: list[float]) -> None:
+    with espkit.connect("sandbox", path=":memory:", like="postmark") as acct:
+        f = Fleet({"default": Connection("default", "sandbox")}, customers=(customer(1),))
+        with pytest.raises(Unsupported, match="stream marketing"):
             plan(f, {"default": acct})
-        assert "subaccount" in str(err.value)  # the hint: these ESPs bind pools there
 
 
 def test_mailgun_replan_reads_pool_links_once_not_every_domain(sleeps: list[float]) -> None:
