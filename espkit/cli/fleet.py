@@ -48,7 +48,7 @@ from espkit.fleet import Action, ApplyReport, Plan, apply, plan
 from espkit.fleet.planner import runs
 
 _COLOURS = {Action.CREATE: "green", Action.UPDATE: "yellow", Action.ASSIGN: "cyan",
-            Action.DELETE: "red"}
+            Action.DELETE: "red", Action.START: "magenta", Action.STOP: "magenta"}
 FLEET = click.argument("fleet_path", metavar="FLEET", type=click.Path(dir_okay=False))
 DELETE_UNKNOWN = click.option(
     "--delete-unknown", is_flag=True,

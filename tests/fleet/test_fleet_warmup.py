@@ -188,3 +188,20 @@ def test_auto_on_an_esp_without_warmups_is_refused_before_anything_is_sent() -> 
         f = fleet.loads(HEAD + "pools:\n  mkt: {ips: [192.0.2.10], warmup: auto}\n")
         with pytest.raises(Unsupported):
             plan(f, {"main": acct})
+
+
+def test_espkit_plan_and_apply_show_warmup_changes(run, tmp_path) -> None:
+    from espkit.fleet import Action as A
+
+    path = tmp_path / "fleet.yaml"
+    path.write_text("version: 1\nconnections:\n  main: {provider: sandbox}\n"
+                    "pools:\n  mkt: {ips: [198.51.100.1], warmup: auto}\n")
+    shown = run("plan", str(path), columns=200)
+    assert shown.exit_code == 0, shown.output
+    assert "start" in shown.stdout
+    assert "198.51.100.1" in shown.stdout
+    assert "1 warmup(s) to start" in shown.stdout
+    applied = run("apply", str(path), "--yes", columns=200)
+    assert applied.exit_code == 0, applied.output
+    assert "no changes" in run("plan", str(path), columns=400).stdout
+    assert {a.value for a in A} >= {"start", "stop"}
