@@ -16,6 +16,8 @@ registers them, which this package does):
 ``bulk``           ``bulk create / delete / verify / assign / resume / status``
 ``fleet``          ``plan``, ``apply``
 ``stats``          ``stats`` (delivery figures, a chart against a warmup cap)
+``ramp``           ``ramp plan / check / status / advance / hold / resume / rollback /
+                   route / export`` (migration ramps)
 =================  =====================================================================
 ``chart`` draws the bars ``stats`` prints.
 """
@@ -36,6 +38,7 @@ from espkit.cli import (  # noqa: F401  (importing a command module registers it
     ips,
     pools,
     providers,
+    ramp,
     sandbox,
     stats,
     subaccounts,

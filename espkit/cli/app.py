@@ -32,7 +32,7 @@ import json
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn, TypeVar
 
 try:
@@ -202,7 +202,9 @@ def to_plain(value: Any) -> Any:
         return value.value
     if isinstance(value, (list, tuple)):
         return [to_plain(v) for v in value]
-    if isinstance(value, dt.datetime):
+    if isinstance(value, Mapping):  # a read-only mapping (MappingProxyType) too
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (dt.datetime, dt.date)):
         return value.isoformat()
     return value
 
