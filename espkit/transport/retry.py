@@ -85,6 +85,8 @@ NO_RETRY = RetryPolicy(max_attempts=1)
 #: the longest wait any server hint is read as (a year): a bigger number is a server's
 #: mistake, and the retry policy's ``max_retry_after`` refuses to sleep on it anyway
 MAX_HINT = 366 * 86400.0
+#: the share of the policy's back-off a retry waits at least, however full the budget
+MIN_STRAIN = 0.2
 #: the biggest count read from a rate-limit header
 MAX_COUNT = 10**12
 #: a grant that took longer than this was waited for (the limiter held the thread back)
@@ -397,8 +399,7 @@ class RetryRunner:
         the drawn delay after the failure, and a short job does not pay the read-back's
         answer time on top of it."""
         self.count("retries")
-        cap = min(self.retry.max_backoff, self.retry.base_delay * 2 ** (attempt - 1))
-        delay = random.uniform(0, cap)  # noqa: S311 - jitter
+        delay = random.uniform(0, self.backoff_cap(attempt))  # noqa: S311 - jitter
         failed_at = getattr(self._failed_at, "value", None)
         self._failed_at.value = None
         if failed_at is not None and self._clock is not None:
@@ -426,8 +427,19 @@ class RetryRunner:
             # should_retry already refused waits over max_retry_after; cap anyway, so no
             # hint can hold a thread longer than the policy allows
             return min(wanted, self.retry.max_retry_after)
-        cap = min(self.retry.max_backoff, self.retry.base_delay * 2 ** (state.attempt_number - 1))
-        return random.uniform(0, cap)  # noqa: S311 - jitter, not cryptography
+        return random.uniform(0, self.backoff_cap(state.attempt_number))  # noqa: S311
+
+    def backoff_cap(self, attempt: int) -> float:
+        """The longest back-off before re-sending after failed attempt ``attempt``: the
+        policy's exponential cap, scaled by how much of the retry budget is spent, and at
+        least ``MIN_STRAIN`` of it. Sporadic failures (the budget full: successes earn back
+        more than retries spend) go again soon: the limiter already paces every re-send and
+        the budget bounds them, and a short job's wall time is its slowest item's retries.
+        Failures that drain the budget get the whole back-off, as an ESP in trouble should."""
+        cap = min(self.retry.max_backoff, self.retry.base_delay * 2 ** (attempt - 1))
+        capacity = self.budget.capacity
+        spent = 1.0 - self.budget.available / capacity if capacity > 0 else 1.0
+        return float(cap * min(1.0, max(MIN_STRAIN, spent)))
 
     def _log_retry(self, state: tenacity.RetryCallState) -> None:
         self.count("retries")

@@ -13,6 +13,7 @@ import random
 import time
 
 import pytest
+from support.backoff import scaled
 
 from espkit.errors import (
     NotFound,
@@ -270,7 +271,7 @@ def test_the_backoff_doubles_from_base_delay_up_to_max_backoff() -> None:
     calls, attempt = failing(*(server_error() for _ in range(5)))
     assert r.run(attempt, idempotent=True) == "ok"  # type: ignore[arg-type]
     assert calls[0] == 6
-    assert slept == [1.0, 2.0, 4.0, 5.0, 5.0]
+    assert slept == scaled([1.0, 2.0, 4.0, 5.0, 5.0])
     assert r.stats["retries"] == 5
 
 
@@ -281,7 +282,7 @@ def test_max_attempts_is_the_number_of_requests() -> None:
     with pytest.raises(ServerError):
         r.run(attempt, idempotent=True)  # type: ignore[arg-type]
     assert calls[0] == 3
-    assert slept == [0.5, 1.0]
+    assert slept == scaled([0.5, 1.0])
 
 
 def test_the_server_hint_is_the_wait_up_to_the_policy() -> None:
@@ -350,7 +351,7 @@ def test_pause_backs_off_like_the_loop_and_counts_a_retry() -> None:
     r, slept = runner(RetryPolicy(base_delay=1.0, max_backoff=3.0))
     for attempt in (1, 2, 3, 4):
         r.pause(attempt)
-    assert slept == [1.0, 2.0, 3.0, 3.0]
+    assert slept == scaled([1.0, 2.0, 3.0, 3.0])
     assert r.stats["retries"] == 4
 
 
@@ -499,3 +500,32 @@ def test_back_off_counts_every_thread_sleeping_at_once() -> None:
     r.back_off(1.0)
     assert seen == [1, 2]
     assert r.backing_off == 0
+
+
+# -- the back-off follows the strain on the retry budget ----------------------------------------
+
+
+@pytest.mark.parametrize(("left", "share"), [
+    (500, 0.2),   # full: sporadic failures go again soon, at MIN_STRAIN of the cap
+    (405, 0.2),   # 19 % spent: still the floor
+    (395, 0.21),  # 21 % spent: over the floor
+    (100, 0.8),
+    (5, 0.99),
+])
+def test_the_back_off_cap_grows_with_what_the_budget_has_spent(left: int, share: float) -> None:
+    budget = RetryBudget(capacity=500)
+    while budget.available > left:
+        budget.spend()  # 5 a time
+    assert budget.available == left
+    r, _ = runner(RetryPolicy(base_delay=1.0, max_backoff=8.0), budget=budget)
+    assert r.backoff_cap(1) == pytest.approx(1.0 * share)
+    assert r.backoff_cap(3) == pytest.approx(4.0 * share)
+    assert r.backoff_cap(9) == pytest.approx(8.0 * share)  # the policy's ceiling still holds
+
+
+def test_an_empty_budget_backs_off_in_full() -> None:
+    budget = RetryBudget(capacity=10, retry_cost=5)
+    budget.spend()
+    budget.spend()
+    r, _ = runner(RetryPolicy(base_delay=0.5), budget=budget)
+    assert r.backoff_cap(2) == pytest.approx(1.0)
