@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 import attrs
@@ -285,6 +285,22 @@ class StatsQuery:
     scope: StatsScope = StatsScope.ACCOUNT
     target: str | None = None
     resolution: Resolution = Resolution.DAY
+
+    def periods(self) -> list[datetime]:
+        """The start (UTC) of every period from ``since`` to ``until``, oldest first: what
+        a complete answer has one row for."""
+        first = datetime.combine(self.since, time(), timezone.utc)
+        days = (self.until - self.since).days + 1
+        if self.resolution is Resolution.HOUR:
+            return [first + timedelta(hours=n) for n in range(days * 24)]
+        if self.resolution is Resolution.DAY:
+            return [first + timedelta(days=n) for n in range(days)]
+        out = []
+        year, month = self.since.year, self.since.month
+        while (year, month) <= (self.until.year, self.until.month):
+            out.append(datetime(year, month, 1, tzinfo=timezone.utc))
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return out
 
 
 def _rate(part: int | None, whole: int | None) -> float | None:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -61,17 +61,6 @@ ENDPOINTS = {
 FIGURES = {"sent": "Sent", "bounced_hard": "HardBounce", "bounced_soft": "SoftBounce",
            "deferred": "Transient", "complained": "SpamComplaint"}
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def periods(query: StatsQuery) -> list[date]:
-    """The first day of every period from ``since`` to ``until``, oldest first."""
-    if query.resolution is Resolution.MONTH:
-        out, month = [], query.since.replace(day=1)
-        while month <= query.until:
-            out.append(month)
-            month = (month + timedelta(days=32)).replace(day=1)
-        return out
-    return [query.since + timedelta(days=n) for n in range((query.until - query.since).days + 1)]
 
 
 def _days(body: Any, names: tuple[str, ...], since: date, until: date) -> dict[date, Day]:
@@ -165,7 +154,7 @@ class PostmarkStats:
 
     def _emit(self, query: StatsQuery, totals: dict[date, Day], servers: list[str]
               ) -> Iterator[DeliveryStats]:
-        for period in periods(query):
+        for period in [p.date() for p in query.periods()]:
             day = totals.get(period, {})
             figures = {field: day.get(name, 0) for field, name in FIGURES.items()}
             raw = {"Date": period.isoformat(), "servers": servers,
@@ -176,4 +165,4 @@ class PostmarkStats:
                 raw=raw, **figures)
 
 
-__all__ = ["ENDPOINTS", "FIGURES", "PostmarkStats", "periods"]
+__all__ = ["ENDPOINTS", "FIGURES", "PostmarkStats"]

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from espkit.errors import Unsupported, ValidationError
@@ -58,17 +58,6 @@ AGGREGATED_BY = {Resolution.DAY: "day", Resolution.MONTH: "month"}
 #: SendGrid's side costs requests, never rows
 PAGE = 500
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def periods(query: StatsQuery) -> list[date]:
-    """The first day of every period from ``since`` to ``until``, oldest first."""
-    if query.resolution is Resolution.MONTH:
-        out, month = [], query.since.replace(day=1)
-        while month <= query.until:
-            out.append(month)
-            month = (month + timedelta(days=32)).replace(day=1)
-        return out
-    return [query.since + timedelta(days=n) for n in range((query.until - query.since).days + 1)]
 
 
 def _figures(metrics: Any) -> Figures:
@@ -128,7 +117,7 @@ class Stats:
 
     def _read(self, path: str, params: list[tuple[str, Any]], query: StatsQuery,
               subuser: str | None) -> Iterator[DeliveryStats]:
-        wanted = periods(query)
+        wanted = [p.date() for p in query.periods()]
         received = self._received(path, params, query, wanted, subuser)
         return self._merged(query, wanted, received)
 
@@ -190,4 +179,4 @@ class Stats:
             yield row(period)
 
 
-__all__ = ["AGGREGATED_BY", "FIGURES", "PAGE", "Stats", "periods"]
+__all__ = ["AGGREGATED_BY", "FIGURES", "PAGE", "Stats"]

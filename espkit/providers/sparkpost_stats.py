@@ -40,7 +40,7 @@ None figures (it reported nothing for it, which espkit does not read as 0).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timezone
 from typing import TYPE_CHECKING, Any
 
 from espkit.errors import ValidationError
@@ -113,26 +113,11 @@ class SparkPostMetrics:
             DeliveryStats(period, q.resolution, self.p.name, q.scope, q.target,
                           raw=found.get(period, {}),
                           **_figures(found.get(period, {})))
-            for period in periods(q)
+            for period in q.periods()
         ])
 
 
 # -- periods ----------------------------------------------------------------------------------
-
-
-def periods(q: StatsQuery) -> list[datetime]:
-    """The start (UTC) of every period from ``q.since`` to ``q.until``, oldest first."""
-    first = datetime.combine(q.since, time(), timezone.utc)
-    if q.resolution is Resolution.HOUR:
-        return [first + timedelta(hours=n) for n in range(((q.until - q.since).days + 1) * 24)]
-    if q.resolution is Resolution.DAY:
-        return [first + timedelta(days=n) for n in range((q.until - q.since).days + 1)]
-    out = []
-    year, month = q.since.year, q.since.month
-    while (year, month) <= (q.until.year, q.until.month):
-        out.append(datetime(year, month, 1, tzinfo=timezone.utc))
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    return out
 
 
 def period_of(ts: Any, resolution: Resolution) -> datetime:
@@ -178,4 +163,4 @@ def _figures(row: Json) -> dict[str, int | None]:
             for field, metric in FIGURES.items()}
 
 
-__all__ = ["FIGURES", "FILTERS", "METRICS", "PATH", "SparkPostMetrics", "period_of", "periods"]
+__all__ = ["FIGURES", "FILTERS", "METRICS", "PATH", "SparkPostMetrics", "period_of"]

@@ -12,7 +12,8 @@ stages move a sending day at a time on that clock.
 from __future__ import annotations
 
 from espkit.sandbox.adapter import SandboxAdapter
-from espkit.sandbox.app import MAX_PAGE, SCOPE_HEADER, App, Reply
+from espkit.sandbox.app import SCOPE_HEADER, App, Reply
+from espkit.sandbox.calls import MAX_PAGE
 from espkit.sandbox.clock import Clock, FakeClock, SystemClock
 from espkit.sandbox.emulator import FAULT_KINDS, Emulator, NetworkFault
 from espkit.sandbox.store import ApiError, Store

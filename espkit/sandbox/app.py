@@ -30,7 +30,6 @@ carry ``Authorization: Bearer <key>`` (any key not revoked) and optionally the s
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import itertools
 import json
@@ -46,6 +45,7 @@ import attrs
 
 from espkit import validate
 from espkit.errors import ValidationError
+from espkit.sandbox.calls import cursor, main_only, window
 from espkit.sandbox.clock import Clock
 from espkit.sandbox.sends import SendLog
 from espkit.sandbox.store import ApiError, Store, not_found
@@ -53,8 +53,6 @@ from espkit.sandbox.tables import STREAM_KINDS
 from espkit.sandbox.warmup import Warmups
 
 SCOPE_HEADER = "X-On-Behalf-Of"
-MAX_PAGE = 100
-DEFAULT_PAGE = 20
 DOMAIN_DEFAULTS: Mapping[str, Any] = {
     "dkim_key_size": 2048, "dkim_selector": "s1", "spam_action": "disabled",
     "wildcard": False, "web_scheme": "https", "web_prefix": "email",
@@ -455,8 +453,7 @@ def _kind(params: Mapping[str, str]) -> str:
 
 
 def _main_only(call: Call) -> None:
-    if call.account:
-        raise ApiError(403, "forbidden", "subaccounts cannot manage subaccounts")
+    main_only(call, "manage subaccounts")
 
 
 PageFn = Callable[[int, int], tuple[list[dict[str, Any]], int | None]]
@@ -464,18 +461,5 @@ PageFn = Callable[[int, int], tuple[list[dict[str, Any]], int | None]]
 
 def _paged(fetch: PageFn, query: Mapping[str, str]) -> dict[str, Any]:
     """Keyset pagination: ``cursor`` is opaque to clients (the last row's sequence number)."""
-    try:
-        limit = int(query.get("limit", DEFAULT_PAGE))
-    except ValueError:
-        limit = 0
-    if not 1 <= limit <= MAX_PAGE:
-        raise ApiError(400, "invalid_request", f"limit must be 1-{MAX_PAGE}")
-    after = 0
-    if "cursor" in query:
-        try:
-            after = int(base64.urlsafe_b64decode(query["cursor"].encode()).decode())
-        except ValueError:
-            raise ApiError(400, "invalid_request", "invalid cursor") from None
-    items, last = fetch(after, limit)
-    cursor = None if last is None else base64.urlsafe_b64encode(str(last).encode()).decode()
-    return {"items": items, "next_cursor": cursor}
+    items, last = fetch(*window(query))
+    return {"items": items, "next_cursor": cursor(last)}
