@@ -8,20 +8,12 @@ resolution, and that the ESP can filter by that scope (``Unsupported`` naming it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, datetime
 
 from espkit import validate
 from espkit.account.manager import Manager, subaccount_id
 from espkit.errors import Unsupported, ValidationError
-from espkit.models import (
-    Capability,
-    DeliveryStats,
-    Resolution,
-    StatsQuery,
-    StatsScope,
-    Subaccount,
-)
+from espkit.models import Capability, DeliveryStats, Resolution, StatsQuery, StatsScope, Subaccount
 
 #: the longest span one call reads, per resolution (days): a year of days, a month of hours
 MAX_SPAN_DAYS = {Resolution.HOUR: 31, Resolution.DAY: 366, Resolution.MONTH: 3660}
@@ -114,13 +106,7 @@ class Stats(Manager):
             scopes = ", ".join(sorted(s.value for s in self._provider.STATS_SCOPES))
             raise Unsupported(self._provider.name, f"{Capability.DELIVERY_STATS} by {q.scope}",
                               f"it reports figures by: {scopes or 'nothing'}")
-        return self.rows(q)
-
-    def rows(self, q: StatsQuery) -> list[DeliveryStats]:
         return list(self._provider.delivery_stats(q))
-
-    def iter(self, q: StatsQuery) -> Iterator[DeliveryStats]:
-        return self._provider.delivery_stats(q)
 
 
 __all__ = ["MAX_SPAN_DAYS", "Stats", "query"]
