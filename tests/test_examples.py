@@ -21,7 +21,7 @@ def run_example(name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, *arg
 def test_examples_are_all_covered() -> None:
     assert {p.name for p in EXAMPLES.glob("*.py")} == {
         "provision_streams.py", "customer_subaccounts.py", "wait_for_verification.py",
-        "bulk_migration.py", "onboard_fleet.py", "warm_new_ips.py",
+        "bulk_migration.py", "onboard_fleet.py", "warm_new_ips.py", "migrate_esp.py",
     }
 
 
