@@ -39,6 +39,8 @@ from espkit.fleet import Action, Fleet, Kind, plan
 from espkit.models import Capability, DeliveryStats, DomainState, StatsScope
 
 Allow = tuple[str, ...]  # an --allow-* option's values
+#: providers whose send API names a pool by its id, which only the account knows
+POOL_BY_ID = frozenset({"mailgun", "sparkpost"})
 #: what plan, check and status exit with when they find a problem
 EXIT_FOUND = 3
 FLEET = click.argument("fleet_path", metavar="FLEET", type=click.Path(dir_okay=False))
@@ -339,7 +341,17 @@ def ramp_route(ctx: Ctx, fleet_path: str, customer: str, stream: str, key: str,
     from-domain and the options that make that ESP send it from the stream's pool."""
     fleet = fleet_file.load(fleet_path, trust=_trust(allow_host, allow_env,
                                                     allow_keyring_service, allow_path))
-    got = ramps.route(fleet, customer, stream, key, on=_day(on), state=_state(fleet_path))
+    day, state = _day(on), _state(fleet_path)
+    got = ramps.route(fleet, customer, stream, key, on=day, state=state)
+    conn = fleet.connections[got.connection]
+    like = conn.options.get("like") if conn.provider == "sandbox" else conn.provider
+    if got.pool is not None and like in POOL_BY_ID:
+        # Mailgun and SparkPost name a pool by its id in a message: one listing of the
+        # route's account says it
+        with _account(ctx, fleet, got.connection) as acct:
+            ids = {p.name: p.id for p in acct.pools.list() if p.id}
+        got = ramps.route(fleet, customer, stream, key, on=day, state=state,
+                          pool_ids={got.connection: ids})
     emit(ctx, to_plain(got))
 
 

@@ -159,3 +159,14 @@ def test_a_bad_day_is_refused_before_anything_is_read(run, fleet_path: Path) -> 
     result = run("ramp", "status", str(fleet_path), "--on", "2026-02-30")
     assert result.exit_code == 2
     assert "YYYY-MM-DD" in result.output
+
+
+def test_route_names_a_mailgun_pool_by_its_id(run, fleet_path: Path) -> None:
+    _ready_the_new_side(fleet_path)
+    with espkit.connect("sandbox", path=str(fleet_path.parent / "old.db")) as acct:
+        pool_id = next(p.id for p in acct.pools.list() if p.name == "mkt-old")
+    assert pool_id
+    got = json.loads(run("ramp", "route", str(fleet_path), "acme", "news", "ana@example.com",
+                         "--on", "2026-03-01", "-o", "json").stdout)  # before the start: old
+    assert got["connection"] == "old"
+    assert got["options"] == {"o:sending-ip-pool": pool_id}
