@@ -162,9 +162,9 @@ def dedicated_ip(raw: Any) -> DedicatedIp:
     raw = pl.need_obj(raw, "DedicatedIp")
     status = raw.get("WarmupStatus")
     percentage = raw.get("WarmupPercentage")
-    if status in _STATES:
+    if isinstance(status, str) and status in _STATES:
         warming: bool | None = status == "IN_PROGRESS"
-    elif isinstance(percentage, int):
+    elif isinstance(percentage, int) and not isinstance(percentage, bool):
         warming = percentage < DONE
     else:
         warming = None

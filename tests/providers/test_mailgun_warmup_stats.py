@@ -604,7 +604,7 @@ def test_pages_follow_skip_to_the_total(fake: KeepingFake, page_max: int,
 def test_rows_are_read_lazily(fake: KeepingFake) -> None:
     fake.metrics_page_max = 10
     acct = fake.connect()
-    rows = acct.stats.iter(StatsQuery(DAY, DAY + dt.timedelta(days=30)))
+    rows = acct.provider.delivery_stats(StatsQuery(DAY, DAY + dt.timedelta(days=30)))
     mark = len(fake.log)
     first = next(rows)
     assert first.period.day == 1

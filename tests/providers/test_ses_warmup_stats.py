@@ -369,7 +369,7 @@ def test_parts_and_requests_at_their_boundaries() -> None:
 
 def test_rows_are_read_lazily_a_request_at_a_time(fake: SesFake) -> None:
     acct = fake.connect()
-    rows = acct.stats.iter(StatsQuery(DAY1, days(366)))
+    rows = acct.provider.delivery_stats(StatsQuery(DAY1, days(366)))
     assert ops(fake) == []
     first = next(rows)
     assert first.period.date() == DAY1
@@ -542,3 +542,15 @@ def test_any_metric_answer_gives_sound_rows_or_a_protocol_error(
                       row.complained):
             assert value is None or (type(value) is int and 0 <= value < 2**63)
         assert row.deferred is None
+
+
+@pytest.mark.parametrize("status", [[], {}, ["IN_PROGRESS"], 3, True])
+def test_an_ip_listing_with_a_status_of_the_wrong_type_never_slips(status: object) -> None:
+    from espkit.providers.ses_warmup import dedicated_ip
+
+    # an unhashable status used to raise TypeError from the decoder; the percentage decides
+    ip = dedicated_ip({"Ip": "198.51.100.10", "WarmupStatus": status, "WarmupPercentage": 40})
+    assert ip.warming_up is True
+    done = dedicated_ip({"Ip": "198.51.100.10", "WarmupStatus": status,
+                         "WarmupPercentage": True})
+    assert done.warming_up is None  # a bool is not a percentage

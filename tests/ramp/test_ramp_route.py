@@ -289,10 +289,8 @@ def test_route_on_a_past_day_replays_the_state(case: Case) -> None:
 
 def test_the_fleet_ramps_are_used_when_none_are_given(case: Case) -> None:
     fleet, ramp = case
-    full = types.SimpleNamespace(**{f.name: getattr(fleet, f.name)
-                                    for f in attrs.fields(type(fleet))},
-                                 ramps=(with_share(ramp, PPM),))
-    got = route(full, "acme", "news", "a@b.c", DAY)  # type: ignore[arg-type]
+    full = attrs.evolve(fleet, ramps=(with_share(ramp, PPM),))
+    got = route(full, "acme", "news", "a@b.c", DAY)
     assert got.side == "new"
     assert route(fleet, "acme", "news", "a@b.c", DAY).side == "only"  # no ramps: as declared
 

@@ -174,7 +174,7 @@ def test_a_long_range_pages_lazily(acct: espkit.Account, clock: FakeClock) -> No
     span = MAX_SPAN_DAYS[Resolution.HOUR]
     q = query(D1, D1 + timedelta(days=span - 1), resolution="hour")
     before = requests_made(acct)
-    rows = acct.stats.iter(q)
+    rows = acct.provider.delivery_stats(q)
     assert requests_made(acct) == before  # nothing asked until read
     assert next(rows).period == at(D1)
     assert requests_made(acct) == before + 1
