@@ -47,6 +47,7 @@ from espkit.models import (
     Assignment,
     AssignmentKind,
     DedicatedIp,
+    DeliveryStats,
     DnsRecord,
     Domain,
     DomainState,
@@ -56,6 +57,8 @@ from espkit.models import (
     Stream,
     StreamKind,
     Subaccount,
+    Warmup,
+    WarmupState,
 )
 from espkit.providers.payload import EXCERPT_CHARS
 
@@ -343,6 +346,21 @@ def check_model(value: Any, case: Case, world: World) -> None:
         assert isinstance(value.kind, AssignmentKind)
         assert _text(value.target)
         assert value.target
+    elif isinstance(value, Warmup):
+        assert _an_ip(value.ip), value
+        assert value.provider == world.provider
+        assert isinstance(value.state, WarmupState)
+        for figure in (value.stage, value.stages, value.daily_cap, value.hourly_cap):
+            assert figure is None or (type(figure) is int and figure >= 0), value
+        assert value.progress is None or 0.0 <= value.progress <= 1.0, value
+        assert _opt_text(value.overflow)
+        assert value.started is None or isinstance(value.started, datetime)
+    elif isinstance(value, DeliveryStats):
+        assert isinstance(value.period, datetime), value
+        assert value.period.tzinfo is not None
+        for figure in (value.sent, value.delivered, value.bounced_hard, value.bounced_soft,
+                       value.complained, value.deferred):
+            assert figure is None or (type(figure) is int and figure >= 0), value
     else:
         raise AssertionError(f"{case.name} returned a {type(value).__name__}: {value!r}")
     repr(value)
