@@ -37,6 +37,7 @@ RUNS: list[tuple[str, list[str], list[str] | None]] = [
     ("fleet_plan", [], None),
     ("dns_check", [], []),
     ("hostile_inputs", [], []),
+    ("ramp_route", [], []),
 ]
 
 
