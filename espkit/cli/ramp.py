@@ -24,7 +24,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import attrs
 import click
 from rich.table import Table
 
@@ -35,8 +34,8 @@ from espkit.cli.accounts import fleet_trust, open_connection, trust_options
 from espkit.cli.app import Ctx, cli, emit, handled, out, pass_ctx, to_plain
 from espkit.cli.chart import bars
 from espkit.errors import ConfigError, UnsafePlan, ValidationError
-from espkit.fleet import Action, Fleet, Kind, plan
-from espkit.models import Capability, DeliveryStats, DomainState, StatsScope
+from espkit.fleet import Fleet, ramp_readiness
+from espkit.models import DeliveryStats, StatsScope
 
 Allow = tuple[str, ...]  # an --allow-* option's values
 #: providers whose send API names a pool by its id, which only the account knows
@@ -94,32 +93,6 @@ def guardrail_rows(fleet: Fleet, ramp: ramps.Ramp, acct: Account, on: dt.date
     if pools and StatsScope.POOL in acct.provider.STATS_SCOPES:
         return [row for pool in pools for row in acct.stats.delivery(first, on, pool=pool)]
     return acct.stats.delivery(first, on)
-
-
-def readiness(fleet: Fleet, ramp: ramps.Ramp, acct: Account) -> list[str]:
-    """What keeps the new side from taking traffic: what ``plan`` would still change there
-    for the ramp's streams (domains to create or assign, pools, warmups to start) and
-    domains the ESP has not verified. Empty: ready."""
-    new_streams = {new for _, new in ramp.streams}
-    wanted = {d.name for d in fleet.domains(ramp.to_connection) if d.stream in new_streams}
-    pools = {s.pool for n, s in fleet.streams.items() if n in new_streams and s.pool}
-    found: list[str] = []
-    # the plan of the new side alone: the old side is not read
-    one = attrs.evolve(fleet, connections={ramp.to_connection:
-                                           fleet.connections[ramp.to_connection]})
-    p = plan(one, {ramp.to_connection: acct})
-    for c in p.changes:
-        if c.connection != ramp.to_connection or c.action is Action.DELETE:
-            continue
-        if (c.kind is Kind.DOMAIN and c.name in wanted) or (
-                c.kind is Kind.POOL and c.name in pools) or c.kind is Kind.WARMUP:
-            found.append(f"{c.action} {c.kind} {c.name}: {c.reason}")
-    found += [f"conflict: {x}" for x in p.conflicts]
-    if Capability.DOMAINS in acct.capabilities:
-        states = {d.name: d.state for d in acct.domains.list()}
-        found += [f"domain {name} is {states[name]}, not verified" for name in sorted(wanted)
-                  if name in states and states[name] is not DomainState.VERIFIED]
-    return found
 
 
 @ramp_group.command("plan")
@@ -181,7 +154,7 @@ def ramp_check(ctx: Ctx, fleet_path: str, ramp_name: str | None,
                         _trust(allow_host, allow_env, allow_keyring_service, allow_path),
                         ramp_name)
     with _account(ctx, fleet, ramp.to_connection) as acct:
-        found = readiness(fleet, ramp, acct)
+        found = ramp_readiness(fleet, ramp, acct)
     if ctx.output == "json":
         emit(ctx, {"ramp": ramp.name, "ready": not found, "problems": found})
     else:
@@ -263,7 +236,7 @@ def ramp_advance(ctx: Ctx, fleet_path: str, ramp_name: str | None, on: str | Non
     state = _state(fleet_path)
     with _account(ctx, fleet, ramp.to_connection) as acct:
         if ramps.position(ramp, state, day).step <= 1:  # before traffic grows: ready?
-            found = readiness(fleet, ramp, acct)
+            found = ramp_readiness(fleet, ramp, acct)
             if found and not override:
                 raise UnsafePlan(f"ramp {ramp.name}: the new side is not ready: "
                                  + "; ".join(found[:5])
@@ -381,4 +354,4 @@ def ramp_export(ctx: Ctx, fleet_path: str, ramp_name: str | None, out_path: str,
               highlight=False)
 
 
-__all__ = ["EXIT_FOUND", "guardrail_rows", "ramp_group", "readiness"]
+__all__ = ["EXIT_FOUND", "guardrail_rows", "ramp_group"]

@@ -44,6 +44,7 @@ from espkit.fleet.planner import (
     plan,
     read_live,
 )
+from espkit.fleet.ready import ramp_readiness
 from espkit.fleet.trust import (
     Trust,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "load",
     "loads",
     "plan",
+    "ramp_readiness",
     "read_live",
     "schema",
 ]
