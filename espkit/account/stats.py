@@ -19,7 +19,9 @@ from espkit.models import Capability, DeliveryStats, Resolution, StatsQuery, Sta
 MAX_SPAN_DAYS = {Resolution.HOUR: 31, Resolution.DAY: 366, Resolution.MONTH: 3660}
 
 
-def _day(field: str, value: object) -> date:
+def day(field: str, value: object) -> date:
+    """``value`` as a UTC day: a ``datetime.date`` or ``"YYYY-MM-DD"``; anything else (a
+    ``datetime`` too) is a ``ValidationError`` naming ``field``."""
     # a datetime is a date too, but which day it falls on depends on a zone the caller has
     # not said; figures are per UTC day, so ask for the day itself
     if isinstance(value, datetime):
@@ -46,7 +48,7 @@ def query(
     resolution: Resolution | str = Resolution.DAY,
 ) -> StatsQuery:
     """The validated ``StatsQuery`` for ``acct.stats.delivery``'s arguments."""
-    first, last = _day("since", since), _day("until", until)
+    first, last = day("since", since), day("until", until)
     if last < first:
         raise ValidationError("until", last, f"is before since ({first.isoformat()})")
     try:
@@ -109,4 +111,4 @@ class Stats(Manager):
         return list(self._provider.delivery_stats(q))
 
 
-__all__ = ["MAX_SPAN_DAYS", "Stats", "query"]
+__all__ = ["MAX_SPAN_DAYS", "Stats", "day", "query"]

@@ -30,10 +30,11 @@ from rich.table import Table
 from espkit import fleet as fleet_file
 from espkit import ramp as ramps
 from espkit.account import Account
+from espkit.account.stats import day
 from espkit.cli.accounts import fleet_trust, open_connection, trust_options
 from espkit.cli.app import Ctx, cli, emit, handled, out, pass_ctx, to_plain
 from espkit.cli.chart import bars
-from espkit.errors import ConfigError, UnsafePlan, ValidationError
+from espkit.errors import ConfigError, UnsafePlan
 from espkit.fleet import Fleet, ramp_readiness
 from espkit.models import DeliveryStats, StatsScope
 
@@ -60,12 +61,7 @@ def _trust(host: Allow, env: Allow, keyring_service: Allow, path: Allow) -> Any:
 
 
 def _day(value: str | None) -> dt.date:
-    if value is None:
-        return dt.datetime.now(dt.timezone.utc).date()
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValidationError("on", value, "must be a day, YYYY-MM-DD") from None
+    return dt.datetime.now(dt.timezone.utc).date() if value is None else day("on", value)
 
 
 def _load(fleet_path: str, trust: Any, name: str | None) -> tuple[Fleet, ramps.Ramp]:

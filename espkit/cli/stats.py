@@ -20,6 +20,7 @@ import click
 from rich.table import Table
 
 from espkit import warmup
+from espkit.account.stats import day
 from espkit.cli.app import Ctx, cli, emit, handled, out, pass_ctx, to_plain
 from espkit.cli.chart import bars
 from espkit.errors import ValidationError
@@ -78,16 +79,7 @@ def stats(ctx: Ctx, since: str | None, until: str | None, domain: str | None,
           ip_count: int | None) -> None:
     """Delivery figures and rates per period: sent, delivered, bounced, complained."""
     last: object = until if until is not None else dt.datetime.now(dt.timezone.utc).date()
-    if since is None:
-        if isinstance(last, str):
-            try:
-                last = dt.date.fromisoformat(last)
-            except ValueError:
-                raise ValidationError("until", last, "must be a day, YYYY-MM-DD") from None
-        assert isinstance(last, dt.date)
-        first: object = last - dt.timedelta(days=6)
-    else:
-        first = since
+    first: object = day("until", last) - dt.timedelta(days=6) if since is None else since
     schedule = warmup.schedule(schedule_name) if schedule_name is not None else None
     if schedule is not None and resolution != Resolution.DAY.value:
         raise ValidationError("resolution", resolution, "a warmup cap is per day: use --"
