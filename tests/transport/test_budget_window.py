@@ -24,6 +24,8 @@ from espkit.transport.ratelimit import (
     Scope,
     ScopedLimiter,
     parse_rate_limit,
+    reset_shared,
+    set_default_clock,
     shared_limiter,
     window_span,
 )
@@ -140,6 +142,48 @@ def test_a_number_is_paced_just_under_it(rate: float) -> None:
     assert isinstance(paced, RateLimiter)
     assert paced.ceiling is not None
     assert rate * 0.979 < paced.ceiling < rate * 0.981
+
+
+@pytest.mark.parametrize(("rate", "at_once"), [
+    # paced 2 % under, then 20 ms of grants, at least one: 2 from 102.04/s, 20 from 1,020.4/s
+    (10.0, 1), (100.0, 1), (102.0, 1), (103.0, 2), (1000.0, 19), (1020.0, 19), (1021.0, 20),
+])
+def test_a_number_starts_with_twenty_milliseconds_of_grants(rate: float, at_once: int) -> None:
+    clock = StepClock()
+    set_default_clock(clock)
+    try:
+        limiter = shared_limiter(f"catch-up-{rate}", rate)
+        granted = 0
+        while limiter.try_acquire() == 0.0:
+            granted += 1
+        assert granted == at_once
+    finally:
+        set_default_clock(None)
+        reset_shared()
+
+
+def test_a_late_thread_catches_up_its_grants_up_to_twenty_milliseconds() -> None:
+    clock = StepClock()
+    set_default_clock(clock)
+    try:
+        limiter = shared_limiter("catch-up-late", 1000.0)  # paced at 980/s
+        while limiter.try_acquire() == 0.0:
+            pass
+        # the next thread in line woke 10 ms late: the 9.8 grants it missed go at once
+        clock.advance(0.010)
+        late = 0
+        while limiter.try_acquire() == 0.0:
+            late += 1
+        assert late in (9, 10)  # plus what was left of the first bucket (0.6)
+        # a lull of a second is not a second of grants: 20 ms at most
+        clock.advance(1.0)
+        idle = 0
+        while limiter.try_acquire() == 0.0:
+            idle += 1
+        assert idle == 19
+    finally:
+        set_default_clock(None)
+        reset_shared()
 
 
 # -- announced budgets through the transport ----------------------------------------------
