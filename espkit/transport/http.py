@@ -48,7 +48,7 @@ from espkit.transport.body import DEFAULT_MAX_RESPONSE_BYTES, read_body
 from espkit.transport.deadline import Deadline, DeadlineAdapter, attempt_deadline
 from espkit.transport.endpoint import check_base_url
 from espkit.transport.error_mapping import ErrorParser, default_error_parser, status_class
-from espkit.transport.prepare import prepare
+from espkit.transport.prepare import prepare, send
 from espkit.transport.ratelimit import Limiter, RetryBudget, requesting
 from espkit.transport.redaction import (
     MAX_MESSAGE,
@@ -356,8 +356,7 @@ class Transport:
                                    headers=headers, auth=auth, timeout=timeout,
                                    allow_redirects=False, stream=True)
         prepared = prepare(session, method, url, params, data, json, headers, auth)
-        return session.send(prepared, timeout=timeout, allow_redirects=False, stream=True,
-                            proxies=session.proxies, verify=session.verify, cert=session.cert)
+        return send(session, prepared, timeout)
 
     def _failed(self, method: str, url: str, exc: requests.RequestException,
                 deadline: Deadline, start: float) -> TransportError:
