@@ -38,11 +38,7 @@ PM_KEY = "b7c1a2d3-e4f5-4a6b-8c7d-9e0f1a2b3c4d"
 DOMAIN = "mg.example.com"
 
 
-@pytest.fixture(autouse=True)
-def _http() -> Iterator[None]:
-    with responses.mock:
-        yield
-    responses.mock.reset()
+pytestmark = pytest.mark.usefixtures("wire")
 
 
 def mailgun(sleeps: list[float]) -> espkit.Account:

@@ -6,7 +6,6 @@ import base64
 import email.utils
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -61,12 +60,7 @@ NOT_FOUND = {"message": "Domain not found"}
 BAD_KEY = {"message": "Invalid private key"}
 
 
-@pytest.fixture(autouse=True)
-def _http() -> Iterator[None]:
-    """Every test runs with the network replaced; an unmocked call fails the request."""
-    with responses.mock:
-        yield
-    responses.mock.reset()
+pytestmark = pytest.mark.usefixtures("wire")
 
 
 @pytest.fixture

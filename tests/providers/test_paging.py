@@ -36,11 +36,7 @@ SP = "https://api.sparkpost.com/api/v1"
 SOURCE = Source("test", "GET", "https://esp.example/list")
 
 
-@pytest.fixture(autouse=True)
-def _http() -> Iterator[None]:
-    with responses.mock:
-        yield
-    responses.mock.reset()
+pytestmark = pytest.mark.usefixtures("wire")
 
 
 def query(request: requests.PreparedRequest) -> dict[str, str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -67,11 +66,7 @@ def errors(*messages: str, field: str | None = None) -> dict[str, Any]:
     return {"errors": [{"field": field, "message": m} for m in messages]}
 
 
-@pytest.fixture(autouse=True)
-def _http() -> Iterator[None]:
-    with responses.mock:
-        yield
-    responses.mock.reset()
+pytestmark = pytest.mark.usefixtures("wire")
 
 
 @pytest.fixture

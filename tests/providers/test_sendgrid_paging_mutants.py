@@ -5,8 +5,6 @@ fails with a 5xx is retried as the GET it is."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import responses
 
@@ -17,11 +15,7 @@ KEY = "SG.aBcDeFgHiJkLmNoPqRsTuV.wXyZ0123456789abcdefghijklmnopqrstuvwxyzAB"
 DOMAINS = "https://api.sendgrid.com/v3/whitelabel/domains"
 
 
-@pytest.fixture(autouse=True)
-def _http() -> Iterator[None]:
-    with responses.mock:
-        yield
-    responses.mock.reset()
+pytestmark = pytest.mark.usefixtures("wire")
 
 
 @pytest.fixture

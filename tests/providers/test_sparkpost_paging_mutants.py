@@ -10,7 +10,6 @@ counted, so a listing that quietly stops early or re-sends fails."""
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,11 +24,7 @@ SUBS = f"{US}/subaccounts"
 DOMAINS = f"{US}/sending-domains"
 
 
-@pytest.fixture(autouse=True)
-def _http() -> Iterator[None]:
-    with responses.mock:
-        yield
-    responses.mock.reset()
+pytestmark = pytest.mark.usefixtures("wire")
 
 
 @pytest.fixture
