@@ -180,6 +180,13 @@ def attempt_deadline(seconds: float) -> Iterator[Deadline]:
         deadline.finish()
 
 
+def current() -> Deadline | None:
+    """The deadline of the attempt this thread is making, if any (what a custom adapter or
+    a test's mocked answer sees while espkit sends)."""
+    deadline: Deadline | None = getattr(_current, "deadline", None)
+    return deadline
+
+
 def watch_current(sock: object) -> None:
     """Tell this thread's current attempt, if any, the socket it uses."""
     deadline: Deadline | None = getattr(_current, "deadline", None)
@@ -245,5 +252,6 @@ __all__ = [
     "DeadlineAdapter",
     "Watchdog",
     "attempt_deadline",
+    "current",
     "watch_current",
 ]

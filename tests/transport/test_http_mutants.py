@@ -316,7 +316,8 @@ def test_a_request_cut_by_its_deadline_says_so(clock: StepClock) -> None:
     def cut(request: requests.PreparedRequest) -> Any:
         # what the watchdog does when the attempt's deadline passes: the attempt is marked
         # expired and its socket shut down, so the read fails under requests
-        current: deadline_module.Deadline = deadline_module._current.deadline
+        current = deadline_module.current()
+        assert current is not None
         current.expire()
         raise requests.ConnectionError("connection shut down")
 
@@ -720,7 +721,8 @@ def test_a_body_cut_off_by_the_peer_may_have_been_applied(clock: StepClock) -> N
 def test_a_body_cut_by_the_deadline_says_so(clock: StepClock) -> None:
     def late(request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
         # the headers came in time; the deadline passes before the body is read
-        current: deadline_module.Deadline = deadline_module._current.deadline
+        current = deadline_module.current()
+        assert current is not None
         current.expire()
         return 200, {}, "{}"
 
