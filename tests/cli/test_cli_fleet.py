@@ -179,8 +179,11 @@ def test_ctrl_c_mid_apply_then_the_same_apply_finishes(tmp_path: Path, sandbox_d
     fleet = write(tmp_path, text)
     cmd = [sys.executable, "-c", GATED_APPLY, "apply", fleet, "--yes", "--no-progress"]
     gate = tmp_path / "gate"
+    # the held creates wait for the gate longer than this test waits for the first 40: on a
+    # loaded machine a poll of the sandbox can take long, and creates let go by their own
+    # time-out would finish the apply before the Ctrl-C (seen: exit 0 instead of 130)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "GATE": str(gate), "GATE_AFTER": "40",
-           "HANG": str(HANG)}
+           "HANG": str(4 * HANG)}
     env.pop("ESPKIT_PROVIDER", None)
     # stdout to a file: the plan table is bigger than a pipe's buffer, and nobody reads
     # the pipe until the process ends
@@ -193,6 +196,7 @@ def test_ctrl_c_mid_apply_then_the_same_apply_finishes(tmp_path: Path, sandbox_d
             pytest.fail(f"the apply did not get to 40 domains (rc {proc.wait()}): "
                         f"{proc.communicate()[1]}")
         time.sleep(0.05)
+    assert proc.poll() is None, "the apply ended before the Ctrl-C could reach it"
     proc.send_signal(signal.SIGINT)
     gate.touch()  # the creates held at the gate, in flight when the Ctrl-C came, land
     _, stderr = proc.communicate(timeout=HANG)
