@@ -108,17 +108,25 @@ class DomainIndex:
         page per ``ITEMS_PER_PAGE`` items of the run."""
         budget = max(1, (self.lookups.size or 0) // ITEMS_PER_PAGE) * self.page
         seen: dict[str, Domain] = {}
+        doubled: dict[str, ConflictingState] = {}
         count = 0
         for domain in self._listing(budget):
             count += 1
             if domain.name in seen and seen[domain.name].id != domain.id:
                 ids = f"{seen[domain.name].id}, {domain.id}"
-                self.lookups.remember(FOUND, domain.name, ConflictingState(
+                doubled[domain.name] = ConflictingState(
                     f"{domain.name} is authenticated more than once (ids {ids}); delete the "
-                    "extra ones so the name identifies one", provider=self.provider))
+                    "extra ones so the name identifies one", provider=self.provider)
                 continue
             seen[domain.name] = domain
+        # Kept only once the listing is read: a worker that found its name on page 1 and
+        # deleted it while page 2 was read would shift SendGrid's offset paging, and a
+        # domain moved back across the page boundary would be missed, then called absent
+        # (and left undeleted) by every worker trusting the listing.
+        for domain in seen.values():
             self.keep(domain)
+        for name, conflict in doubled.items():
+            self.lookups.remember(FOUND, name, conflict)
         return count < budget
 
     def listed(self, domains: Iterator[Domain]) -> Iterator[Domain]:
