@@ -170,6 +170,24 @@ def test_a_rate_out_of_range_names_the_range(rate: object) -> None:
     assert parse_rate_limit(1_000_000) == 1_000_000.0
 
 
+HOW = ("must be requests/second (a number) or a count per window: '300/min', '500/10s', "
+       "(300, 60)")
+
+
+@pytest.mark.parametrize("value", [
+    True, False,  # a flag is not a number
+    "300/week", "300/", "fast", "300/min/2",  # text that is not a count per window
+    (1.5, 60), (True, 60), (5, True), ("3", 60), (3, "60"), (1, 2, 3),  # pairs
+    {"count": 3}, b"5/s",  # other types
+])
+def test_what_is_no_rate_limit_at_all_says_what_one_looks_like(value: object) -> None:
+    with pytest.raises(ValidationError) as caught:
+        parse_rate_limit(value)
+    exc = caught.value
+    assert (exc.field, exc.value, exc.reason) == ("rate_limit", value, HOW)
+    assert str(exc) == f"invalid rate_limit {value!r}: {HOW}"
+
+
 # -- split_spec: a declaration as limits per scope ---------------------------------------------
 
 
@@ -268,6 +286,27 @@ def test_a_spent_announced_window_waits_until_its_end_however_near() -> None:
     assert grants(lim) == 10
 
 
+def test_an_announced_window_without_a_limit_ends_at_its_reset() -> None:
+    clock = StepClock(0.0)
+    lim = limiter(None, clock)
+    lim.announce(None, 0, 0.5)
+    assert lim.try_acquire() == 0.5
+    clock.advance(0.5)
+    assert grants(lim) == 50  # nothing said what comes next: not limited (rate unknown)
+    assert lim.rate is None
+
+
+def test_an_announced_window_rolls_on_by_whole_windows_missed() -> None:
+    clock = StepClock(0.0)
+    lim = limiter(None, clock)
+    lim.announce(3, 0, 4.0)
+    clock.advance(9.0)  # the window ended 1.25 windows ago: the current one ends at 12
+    assert grants(lim) == 3
+    assert lim.try_acquire() == 3.0
+    clock.advance(3.0)
+    assert grants(lim) == 3
+
+
 def test_a_limit_of_one_is_an_announcement_and_zero_is_not() -> None:
     clock = StepClock(0.0)
     lim = limiter(None, clock)
@@ -355,6 +394,25 @@ def test_an_unknown_rate_is_measured_over_the_last_two_seconds(
     clock.advance(gap)  # the first send is then 2.0 s old (counted) or 2.5 s (not)
     lim.on_throttle()
     assert lim.rate == (None if learnt is None else pytest.approx(learnt))
+
+
+def test_an_unknown_rate_is_measured_over_the_last_64_sends() -> None:
+    clock = StepClock()
+    lim = limiter(None, clock)
+    for _ in range(100):
+        assert lim.try_acquire() == 0.0  # unknown: not paced
+    clock.advance(1.0)
+    lim.on_throttle()
+    assert lim.rate == pytest.approx(64 / 1.0 * BETA)  # 64 of the 100 sends, in 1 s
+
+
+def test_a_timeout_retry_costs_ten_tokens_by_default() -> None:
+    budget = RetryBudget()
+    assert (budget.capacity, budget.retry_cost, budget.timeout_cost) == (500, 5, 10)
+    assert budget.spend(timeout=True) == 10
+    assert budget.available == 490
+    assert budget.spend() == 5
+    assert budget.available == 485
 
 
 def test_a_ceiling_lowered_to_a_windows_own_rate_keeps_its_burst() -> None:
