@@ -25,9 +25,11 @@ the provider as given, as botocore's JSON parser passes numbers through).
 from __future__ import annotations
 
 import secrets
+import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import date, datetime, time, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import botocore.exceptions
@@ -38,6 +40,8 @@ import espkit
 from espkit.providers.ses import DEFAULT_POOL
 
 from .base import WireFake
+
+T = TypeVar("T")
 
 REGION = "eu-west-1"
 ACCESS_KEY = "AKIAFAKESES000000000"
@@ -72,7 +76,9 @@ class SesFake(WireFake):
         self.domains: dict[str, Json] = {}
         self.ip_pool: dict[str, str] = dict.fromkeys(self.ips, DEFAULT_POOL)
         self.pools: set[str] = {DEFAULT_POOL}
-        self._commit_then_timeout = False
+        # per thread: the bulk engine's workers call at once, each suffers its own fault
+        self._pending = threading.local()
+        self._serial = threading.RLock()
         #: (operation, API parameters) per call, as the caller passed them
         self.params: list[tuple[str, Json]] = []
         #: warm-up percentage per standard IP (missing: 100, warmed up)
@@ -100,9 +106,17 @@ class SesFake(WireFake):
                                      aws_secret_access_key=SECRET_KEY, region_name=REGION)
         events = self.session.events
         events.register("before-parameter-build.sesv2", self._remember_params)
-        events.register("before-call.sesv2", self._before_call)
-        events.register("after-call.sesv2", self._after_call)
+        events.register("before-call.sesv2", self._serially(self._before_call))
+        events.register("after-call.sesv2", self._serially(self._after_call))
         return self
+
+    def _serially(self, hook: Callable[..., T]) -> Callable[..., T]:
+        """``hook``, one call at a time: SES applies one request at a time to its state,
+        and the bulk engine's workers call from many threads."""
+        def serial(*args: Any, **kwargs: Any) -> T:
+            with self._serial:
+                return hook(*args, **kwargs)
+        return serial
 
     def __exit__(self, *exc: object) -> None:
         self._mock.stop()
@@ -144,7 +158,7 @@ class SesFake(WireFake):
             return _error(429, "TooManyRequestsException", "Too many requests")
         if fault == "503":
             return _error(503, "ServiceUnavailable", "Service unavailable")
-        self._commit_then_timeout = fault == "timeout_after_commit"
+        self._pending.timeout = fault == "timeout_after_commit"
         params = context.get("fake_params") or {}
         self.params.append((op, dict(params)))
         if self.canned.get(op):
@@ -255,8 +269,8 @@ class SesFake(WireFake):
                 for a, where in self.ip_pool.items():
                     if where == p["PoolName"]:
                         self.ip_pool[a] = DEFAULT_POOL
-        if self._commit_then_timeout:
-            self._commit_then_timeout = False
+        if getattr(self._pending, "timeout", False):
+            self._pending.timeout = False
             raise botocore.exceptions.ReadTimeoutError(
                 endpoint_url=f"https://email.{REGION}.amazonaws.com")
 
