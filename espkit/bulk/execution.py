@@ -65,6 +65,9 @@ WAIT_STEP = 0.25
 #: the longest the calling thread waits for the workers before its next round of sizing,
 #: progress and breaker checks (real seconds; it is woken at once by what it waits for)
 TICK = 0.05
+#: the same while the worker count ramps up to the first answer (``Sizer.ramping``): it grows
+#: with the limiter's grants, a few every millisecond at 1,000 requests/second
+RAMP_TICK = 0.002
 
 
 class Execution:
@@ -127,7 +130,7 @@ class Execution:
     def size(self) -> None:
         # reading the rate may be a Redis round trip (a shared limiter): a few times a second
         now = time.monotonic()
-        if now - self.sized_at < PERIOD:
+        if now - self.sized_at < (RAMP_TICK if self.sizer.ramping else PERIOD):
             return
         self.sized_at = now
         runner = self.runner
@@ -373,7 +376,8 @@ class Execution:
         for entry in entries:
             # a batch ahead of the workers, no more: the journal is read as they go
             while not self.queue.wait_room(2 * max(self.sizer.target, 8),
-                                           0.005 if self.queue.shut else TICK):
+                                           0.005 if self.queue.shut
+                                           else RAMP_TICK if self.sizer.ramping else TICK):
                 if self.stop.is_set():
                     return
                 self.manage()
@@ -393,7 +397,7 @@ class Execution:
                 left = self.outstanding - len(self.streak)
                 if left and not self.queue.shut:
                     # woken by every item that settles or comes back, and by stop
-                    self.changed.wait(TICK)
+                    self.changed.wait(RAMP_TICK if self.sizer.ramping else TICK)
                     left = self.outstanding - len(self.streak)
                 streak = self.streak if left == 0 else []
                 if left == 0:

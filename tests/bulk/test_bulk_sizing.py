@@ -14,7 +14,7 @@ from support.stepclock import StepClock
 
 import espkit
 from espkit.bulk import Bulk
-from espkit.bulk.sizing import DEFAULT_ANSWER_TIME, UNKNOWN_START, Sizer
+from espkit.bulk.sizing import DEFAULT_ANSWER_TIME, RAMP_FLOOR, UNKNOWN_START, Sizer
 from espkit.testing import emulator
 
 
@@ -33,19 +33,59 @@ def update(s: Sizer, **seen: Any) -> int:
 # -- the first guess ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("rate", "items", "cap", "want"), [
-    (1000.0, 10_000, 256, 256),  # 1000 x 0.25 x 1.3 + 1 = 326: capped by max_concurrency
-    (1000.0, 300, 1024, 300),  # 326 wanted, but only 300 items: no idle workers
-    (100.0, 10_000, 256, 34),  # 100 x 0.25 x 1.3 = 32.5 -> 33, + 1
-    (10.0, 10_000, 256, 5),  # 3.25 -> 4, + 1
-    (1000.0, 10, 256, 10),
-    (1000.0, 1, 256, 1),
-    (1000.0, 0, 256, 1),  # never none
+@pytest.mark.parametrize(("rate", "items", "want"), [
+    (1000.0, 10_000, RAMP_FLOOR), (10.0, 10_000, RAMP_FLOOR), (1000.0, 10, RAMP_FLOOR),
+    (1000.0, 3, 3),  # never more than the items
+    (1000.0, 1, 1),
+    (1000.0, 0, 1),  # never none
 ])
-def test_the_first_guess_is_the_budget_times_a_default_answer_time(
-        rate: float, items: int, cap: int, want: int) -> None:
-    s, _ = sizer(cap)
+def test_with_no_answer_time_yet_the_count_starts_at_the_ramps_floor(
+        rate: float, items: int, want: int) -> None:
+    s, _ = sizer()
     assert s.start(rate, None, items) == want
+    assert s.ramping
+
+
+def test_the_ramp_grows_at_the_limiters_rate_until_the_first_answer() -> None:
+    s, clock = sizer()
+    s.start(100.0, None, 10_000)
+    clock.advance(0.1)  # 100 x 0.1 x 1.3 = 13 granted at most (13.000000000000002): + 1
+    assert update(s, rate=100.0, latency=None) == 14
+    clock.advance(1e-6)  # a hair more: 14, + 1
+    assert update(s, rate=100.0, latency=None) == 15
+    assert s.ramping
+    clock.advance(0.9)  # the ramp would allow 131: the cap is the default answer time's
+    assert update(s, rate=100.0, latency=None) == 34  # 100 x 0.25 x 1.3 = 32.5 -> 33, + 1
+    assert update(s, rate=100.0, latency=None, items=20) == 20
+
+
+def test_the_ramp_follows_a_rate_that_changed_and_ends_at_the_first_answer() -> None:
+    s, clock = sizer()
+    s.start(1000.0, None, 10_000)
+    clock.advance(0.01)
+    assert update(s, rate=1000.0, latency=None) == 14  # 13, + 1
+    assert update(s, rate=500.0, latency=None) == 8  # a 429 halved the pace: 6.5 -> 7, + 1
+    # the first answer, 0.5 s: Little's law, however little time the ramp has had
+    assert update(s, rate=1000.0, latency=0.5) == 256
+    assert not s.ramping
+    clock.advance(0.001)
+    assert update(s, rate=1000.0, latency=0.01) == 14  # and it never ramps again
+    assert not s.ramping
+
+
+def test_a_pass_with_an_answer_time_known_or_no_rate_does_not_ramp() -> None:
+    s, _ = sizer()
+    s.start(1000.0, 0.1, 10_000)
+    assert not s.ramping
+    assert s.target == 131
+    s.start(None, None, 10_000)
+    assert not s.ramping
+    assert s.target == UNKNOWN_START
+    s.start(1000.0, None, 10_000)  # a later pass on a fresh account ramps again
+    assert s.ramping
+    assert s.target == RAMP_FLOOR
+    update(s, rate=None, latency=None)  # the rate is lost: slow start's business now
+    assert not s.ramping
 
 
 def test_an_answer_time_already_measured_is_used_for_the_first_guess() -> None:
@@ -209,3 +249,14 @@ def test_a_small_job_with_a_known_budget_scales_at_once() -> None:
     assert report.concurrency == 100
     assert most[0] >= 20  # 200 ms answers at 1 ms spacing: up to 100 at once; the old one, 4
     assert report.requests == 100
+
+
+def test_a_job_whose_answers_come_at_once_does_not_start_a_worker_per_item() -> None:
+    """100 creates at 100 req/s on a fresh account, answered at once: the ramp grows 1.3
+    workers per 10 ms until the first answer, and then Little's law wants 3; the old first
+    guess started 34 (100 x 0.25 s x 1.3 + 1). 20 allows the first answer 0.15 s to come."""
+    acct = espkit.connect("sandbox", path=":memory:", rate_limit=100)
+    report = Bulk(acct).create_domains([f"d{i:03d}.ramp.example" for i in range(100)])
+    assert report.counts == {"created": 100}
+    assert report.requests == 100
+    assert RAMP_FLOOR <= report.concurrency <= 20
