@@ -7,14 +7,14 @@ times a second while it feeds items *and* while it drains them, so a job that fi
 queue at once scales like a long one. Workers above the number retire when idle.
 
 * **Start**: Little's law on the answer time this account already measured. With none yet
-  (a fresh account) the count *ramps*: from ``RAMP_FLOOR`` it grows with the time that
-  passes without an answer, at the limiter's rate (x ``HEADROOM``). Until the first answer
-  the requests out number at most what the limiter granted, so a worker beyond that would
-  only wait, and each costs a thread, a connection and the GIL's attention: 256 of them
-  were 0.1 to 0.2 s of a 0.3 s job at 1,000 requests/second, and starting at the limiter's
-  whole first burst (20 ms of grants) still left 45 workers for 10 in flight. The cap is
-  the rate x ``DEFAULT_ANSWER_TIME``; the first answer ends the ramp and Little's law takes
-  over (workers above it retire).
+  (a fresh account) the count *ramps*: it starts at what the limiter grants at once (its
+  catch-up bucket, ``RAMP_HEAD`` seconds of grants, and at least ``RAMP_FLOOR``) and grows
+  with the time that passes without an answer, at the limiter's rate (x ``HEADROOM``).
+  Until the first answer the requests out number at most what the limiter granted, so a
+  worker beyond that would only wait, and each costs a thread, a connection and the GIL's
+  attention: 256 of them were 0.1 to 0.2 s of a 0.3 s job at 1,000 requests/second. The
+  cap is the rate x ``DEFAULT_ANSWER_TIME``; the first answer ends the ramp and Little's
+  law takes over (workers above it retire).
 * **Measured**: ``rate x latency x HEADROOM + 1``, plus one for each thread sleeping in a
   retry back-off (it sends nothing meanwhile).
 * **Rate unknown, or not binding** (no grant waited for: a window's burst, or a limit nobody
@@ -39,7 +39,10 @@ DEFAULT_ANSWER_TIME = 0.25
 HEADROOM = 1.3
 #: where slow start begins when the rate is not known
 UNKNOWN_START = 8
-#: the ramp starts with this many workers (the old engine's fixed start)
+#: the ramp starts with this many seconds of grants: the limiter's catch-up bucket
+#: (``espkit.transport.ratelimit.CATCH_UP``), which it grants at once
+RAMP_HEAD = 0.02
+#: and with at least this many workers (the old engine's fixed start)
 RAMP_FLOOR = 4
 #: a limiter whose grants waited less often than this is not what bounds the run
 NOT_BINDING = 0.05
@@ -103,8 +106,9 @@ class Sizer:
         """``want``, or fewer while ramping: what the limiter can have granted by now."""
         if self._ramp_from is None or rate is None:
             return want
+        head = math.ceil(rate * RAMP_HEAD - _SLACK)
         granted = rate * (now - self._ramp_from) * HEADROOM
-        return min(want, max(RAMP_FLOOR, math.ceil(granted - _SLACK) + 1))
+        return min(want, max(RAMP_FLOOR, head, math.ceil(granted - _SLACK) + 1))
 
     def update(self, *, rate: float | None, latency: float | None, resting: int,
                limited: float, throttles: int, completed: int, busy: bool,
@@ -157,6 +161,7 @@ __all__ = [
     "NOT_BINDING",
     "PERIOD",
     "RAMP_FLOOR",
+    "RAMP_HEAD",
     "UNKNOWN_START",
     "Sizer",
 ]

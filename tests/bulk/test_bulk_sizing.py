@@ -14,8 +14,15 @@ from support.stepclock import StepClock
 
 import espkit
 from espkit.bulk import Bulk
-from espkit.bulk.sizing import DEFAULT_ANSWER_TIME, RAMP_FLOOR, UNKNOWN_START, Sizer
+from espkit.bulk.sizing import (
+    DEFAULT_ANSWER_TIME,
+    RAMP_FLOOR,
+    RAMP_HEAD,
+    UNKNOWN_START,
+    Sizer,
+)
 from espkit.testing import emulator
+from espkit.transport.ratelimit.registry import CATCH_UP
 
 
 def sizer(cap: int = 256) -> tuple[Sizer, StepClock]:
@@ -34,8 +41,10 @@ def update(s: Sizer, **seen: Any) -> int:
 
 
 @pytest.mark.parametrize(("rate", "items", "want"), [
-    (1000.0, 10_000, RAMP_FLOOR), (10.0, 10_000, RAMP_FLOOR), (1000.0, 10, RAMP_FLOOR),
-    (1000.0, 3, 3),  # never more than the items
+    (1000.0, 10_000, 20),  # what the limiter grants at once: 1000 x 0.02
+    (251.0, 10_000, 6), (250.0, 10_000, 5),  # 5.02 -> 6; exactly 5
+    (200.0, 10_000, RAMP_FLOOR), (10.0, 10_000, RAMP_FLOOR),  # 4 and 0.2: the floor
+    (1000.0, 10, 10),  # never more than the items
     (1000.0, 1, 1),
     (1000.0, 0, 1),  # never none
 ])
@@ -44,6 +53,10 @@ def test_with_no_answer_time_yet_the_count_starts_at_the_ramps_floor(
     s, _ = sizer()
     assert s.start(rate, None, items) == want
     assert s.ramping
+
+
+def test_the_ramp_starts_at_what_the_limiter_grants_at_once() -> None:
+    assert RAMP_HEAD == CATCH_UP
 
 
 def test_the_ramp_grows_at_the_limiters_rate_until_the_first_answer() -> None:
@@ -62,9 +75,9 @@ def test_the_ramp_grows_at_the_limiters_rate_until_the_first_answer() -> None:
 def test_the_ramp_follows_a_rate_that_changed_and_ends_at_the_first_answer() -> None:
     s, clock = sizer()
     s.start(1000.0, None, 10_000)
-    clock.advance(0.01)
-    assert update(s, rate=1000.0, latency=None) == 14  # 13, + 1
-    assert update(s, rate=500.0, latency=None) == 8  # a 429 halved the pace: 6.5 -> 7, + 1
+    clock.advance(0.02)
+    assert update(s, rate=1000.0, latency=None) == 27  # 26, + 1
+    assert update(s, rate=500.0, latency=None) == 14  # a 429 halved the pace: 13, + 1
     # the first answer, 0.5 s: Little's law, however little time the ramp has had
     assert update(s, rate=1000.0, latency=0.5) == 256
     assert not s.ramping
@@ -83,7 +96,7 @@ def test_a_pass_with_an_answer_time_known_or_no_rate_does_not_ramp() -> None:
     assert s.target == UNKNOWN_START
     s.start(1000.0, None, 10_000)  # a later pass on a fresh account ramps again
     assert s.ramping
-    assert s.target == RAMP_FLOOR
+    assert s.target == 20
     update(s, rate=None, latency=None)  # the rate is lost: slow start's business now
     assert not s.ramping
 
