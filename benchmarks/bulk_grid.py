@@ -10,7 +10,11 @@ The bound is what the budget and ``max_concurrency`` allow, plus one answer time
 
     bound = max(N / rate, N x latency / max_concurrency) + latency
 
-Targets per cell: wall / bound <= 1.1, and 429s / requests <= 1 % (server counts). Cells
+Targets per cell: wall / bound <= 1.1, and 429s / requests <= 1 % (server counts). A cell
+whose bound is under ``--repeat-under`` seconds (default 5) runs ``--repeat`` times (default
+3), each on a fresh key, and is judged on its median run (the line shows every ratio): a
+0.02 s job moves by a third when the machine's scheduler looks away once. Before the grid
+one untimed job pays the process's one-time costs (imports, the first connection). Cells
 whose bound is over ``--max-bound`` seconds (default 120) are skipped and said to be;
 ``--quick`` runs a subset (sizes 10, 300, 1,000; bounds up to 15 s). The server's bucket
 holds ``max(1, rate / 20)`` requests unless ``--burst`` says otherwise (at 10 req/s that is
@@ -19,6 +23,7 @@ longer on the way, is a 429).
 
     python benchmarks/bulk_grid.py [--quick] [--max-bound 120] [--sizes 10,300]
                                    [--latencies-ms 10,100] [--budgets 100,1000] [--burst 2]
+                                   [--repeat 3] [--repeat-under 5]
 """
 
 from __future__ import annotations
@@ -65,6 +70,12 @@ def cell(server: esp_server.Server, n: int, rate: float, latency: float,
             "done": done, "throttled": stats["throttled"] / max(1, stats["requests"])}
 
 
+def warm_up(server: esp_server.Server) -> None:
+    """One small untimed job: imports and the process's first connection are paid once per
+    process (``import_time.py`` measures them), not by the first cell."""
+    cell(server, 10, 1000.0, 0.0, "warm-up")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true",
@@ -76,6 +87,10 @@ def main() -> None:
     parser.add_argument("--budgets", default=None, help="comma list of budgets, req/s")
     parser.add_argument("--burst", type=float, default=None,
                         help="the server bucket's size (default max(1, rate/20))")
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each short cell, judged on the median (default 3)")
+    parser.add_argument("--repeat-under", type=float, default=5.0,
+                        help="cells with a bound under this many seconds are repeated")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     sizes = (10, 300, 1000) if args.quick else SIZES
@@ -93,6 +108,7 @@ def main() -> None:
     results: dict[tuple[int, float, float], dict[str, Any] | None] = {}
     server = esp_server.start(process=True)
     try:
+        warm_up(server)
         for latency in latencies:
             for rate in budgets:
                 for n in sizes:
@@ -102,18 +118,25 @@ def main() -> None:
                         print(f"   N={n:>6} {latency * 1000:>4.0f} ms {rate:>5.0f}/s  "
                               f"skipped: bound {b:.0f} s > {max_bound:g} s")
                         continue
-                    key = f"k{n}-{latency * 1000:.0f}-{rate:.0f}"
-                    r = cell(server, n, rate, latency, key, args.burst)
+                    runs = []
+                    for i in range(args.repeat if b < args.repeat_under else 1):
+                        key = f"k{n}-{latency * 1000:.0f}-{rate:.0f}-{i}"
+                        runs.append(cell(server, n, rate, latency, key, args.burst))
+                    runs.sort(key=lambda r: r["wall"])
+                    r = runs[len(runs) // 2]  # the median run (the middle one of an odd count)
+                    r["done"] = min(x["done"] for x in runs)
+                    r["throttled"] = max(x["throttled"] for x in runs)
                     results[(n, latency, rate)] = r
                     ok = (r["done"] == n and r["wall"] / r["bound"] <= TIME_TARGET
                           and r["throttled"] <= THROTTLE_TARGET)
                     s = r["stats"]
+                    ratios = "/".join(f"{x['wall'] / x['bound']:.2f}" for x in runs)
                     print(f"   N={n:>6} {latency * 1000:>4.0f} ms {rate:>5.0f}/s  wall "
                           f"{r['wall']:7.2f} s  bound {r['bound']:7.2f} s  ratio "
-                          f"{r['wall'] / r['bound']:5.2f}  429s {s['throttled']}/"
-                          f"{s['requests']}  peak in flight {s['in_flight_max']:>3}  workers "
-                          f"{r['report'].concurrency:>3}  done {r['done']}/{n}  "
-                          f"{esp_server.verdict(ok)}", flush=True)
+                          f"{r['wall'] / r['bound']:5.2f} (runs {ratios})  429s "
+                          f"{s['throttled']}/{s['requests']}  peak in flight "
+                          f"{s['in_flight_max']:>3}  workers {r['report'].concurrency:>3}  "
+                          f"done {r['done']}/{n}  {esp_server.verdict(ok)}", flush=True)
     finally:
         server.stop()
     print_grid(results, sizes, latencies, budgets)
