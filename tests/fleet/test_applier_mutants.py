@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from support.fakes.mailgun import MailgunFake
-from support.fleets import CONN
+from support.fleets import CONN, OWN, fleet_of, v4
 
 import espkit
 from espkit.bulk import Bulk, Outcome
@@ -37,17 +37,7 @@ from espkit.fleet import (
 )
 from espkit.testing import emulator
 
-OWN = Ownership(domains=("*.example.com",))
 NEWS = "news.acme.example.com"
-
-
-def v4(acct: espkit.Account) -> list[str]:
-    return [ip.address for ip in acct.ips.list() if ":" not in ip.address]
-
-
-def fleet_of(*domains: DesiredDomain, pools: tuple[PoolSpec, ...] = (),
-             conn: dict[str, Connection] = CONN) -> Fleet:
-    return Fleet(conn, pools=pools, customers=(CustomerSpec("acme", domains),), ownership=OWN)
 
 
 def ip_targets(acct: espkit.Account, name: str) -> list[str]:

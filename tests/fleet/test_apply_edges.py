@@ -8,7 +8,7 @@ Written from mutation testing (scripts/mutation.py).
 from __future__ import annotations
 
 import pytest
-from support.fleets import CONN
+from support.fleets import CONN, v4
 
 import espkit
 from espkit.bulk import Outcome
@@ -27,10 +27,6 @@ from espkit.fleet import (
 
 OWN = Ownership(domains=("*.example.com",))
 
-
-
-def v4(acct: espkit.Account) -> list[str]:
-    return [ip.address for ip in acct.ips.list() if ":" not in ip.address]
 
 
 def test_each_step_is_reported_under_its_key(acct: espkit.Account) -> None:

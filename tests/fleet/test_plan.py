@@ -9,7 +9,7 @@ import json
 import attrs
 import pytest
 from support.fakes import all_fakes
-from support.fleets import CONN
+from support.fleets import CONN, v4
 
 import espkit
 from espkit.errors import TooMuchChange, Unsupported
@@ -28,10 +28,6 @@ from espkit.fleet import (
 )
 
 
-def ips_of(acct: espkit.Account) -> list[str]:
-    return [ip.address for ip in acct.ips.list() if ":" not in ip.address]
-
-
 def customer(n: int, *, sub: bool = False, mkt: str = "mkt", txn: str = "txn",
              zone: str = "example.com") -> CustomerSpec:
     name = f"cust{n}"
@@ -44,7 +40,7 @@ def customer(n: int, *, sub: bool = False, mkt: str = "mkt", txn: str = "txn",
 
 
 def fleet_of(acct: espkit.Account, customers: list[CustomerSpec], **kw: object) -> Fleet:
-    ips = ips_of(acct)
+    ips = v4(acct)
     pools = (PoolSpec("mkt", ips=(ips[0], ips[1])), PoolSpec("txn", ips=(ips[2],)))
     return Fleet(CONN, pools=kw.pop("pools", pools), customers=tuple(customers),  # type: ignore[arg-type]
                  **kw)  # type: ignore[arg-type]
@@ -86,7 +82,7 @@ def test_plan_json_lists_every_change_and_is_stable(acct) -> None:
     rows = {(c["action"], c["kind"], c["name"]) for c in data["changes"]}
     assert ("create", "domain", "news.cust1.example.com") in rows
     pool = next(c for c in data["changes"] if c["name"] == "mkt")
-    assert pool["add_ips"] == list(ips_of(acct)[:2])
+    assert pool["add_ips"] == list(v4(acct)[:2])
     assert p.to_json() == plan(fleet_of(acct, [customer(1)]), {"default": acct}).to_json()
 
 
@@ -117,7 +113,7 @@ def test_owned_domains_the_file_dropped_are_deleted_and_unknown_ones_only_report
 
 
 def test_pools_with_other_ips_are_updated_owned_pools_deleted_unknown_reported(acct) -> None:
-    ips = ips_of(acct)
+    ips = v4(acct)
     acct.pools.create("mkt", ips=[ips[0], ips[5]])
     acct.pools.create("mkt-old", ips=[ips[6]])
     acct.pools.create("someone-elses", ips=[ips[7]])
@@ -207,7 +203,7 @@ def test_too_many_reassignments_are_refused(acct) -> None:
 
 def test_a_domain_in_the_wrong_scope_or_a_foreign_ip_is_a_conflict(acct) -> None:
     acct.domains.create("news.cust1.example.com")
-    pools = (PoolSpec("mkt", ips=("192.0.2.250",)), PoolSpec("txn", ips=(ips_of(acct)[2],)))
+    pools = (PoolSpec("mkt", ips=("192.0.2.250",)), PoolSpec("txn", ips=(v4(acct)[2],)))
     f = fleet_of(acct, [customer(1, sub=True)], pools=pools)
     p = plan(f, {"default": acct})
     assert any("news.cust1.example.com is declared in subaccount cust1 but lives in the "

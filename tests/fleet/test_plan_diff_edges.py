@@ -7,7 +7,7 @@ Written from mutation testing (scripts/mutation.py).
 
 from __future__ import annotations
 
-from support.fleets import CONN
+from support.fleets import CONN, v4
 
 import espkit
 from espkit.fleet import (
@@ -19,10 +19,6 @@ from espkit.fleet import (
     plan,
 )
 from espkit.fleet.planner import Action, Kind, Unknown
-
-
-def v4(acct: espkit.Account) -> list[str]:
-    return [ip.address for ip in acct.ips.list() if ":" not in ip.address]
 
 
 def test_a_declared_pool_missing_from_the_account_is_created_with_its_ips(

@@ -8,11 +8,13 @@ opens or is given; the safety check of a kind the plan counted none of.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
+from support import fleets
 from support.fakes.mailgun import MailgunFake
-from support.fleets import CONN
+from support.fleets import CONN, v4
 
 import espkit
 from espkit.errors import ConfigError, TooMuchChange, Unsupported
@@ -39,15 +41,8 @@ OWN = Ownership(domains=("*.acme.example.com",))
 NEWS = "news.acme.example.com"
 
 
-def v4(acct: espkit.Account) -> list[str]:
-    return [ip.address for ip in acct.ips.list() if ":" not in ip.address]
-
-
-def fleet_of(*domains: DesiredDomain, pools: tuple[PoolSpec, ...] = (),
-             conn: dict[str, Connection] = CONN, own: Ownership = OWN,
-             sub: str | None = None) -> Fleet:
-    return Fleet(conn, pools=pools, customers=(CustomerSpec("acme", domains, subaccount=sub),),
-                 ownership=own)
+# this file's fleets own acme's names only (a customer beta's are outside them)
+fleet_of = functools.partial(fleets.fleet_of, own=OWN)
 
 
 def reads(acct: espkit.Account, since: int = 0) -> list[str]:

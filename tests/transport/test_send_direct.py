@@ -5,14 +5,13 @@ goes through ``Session.send``."""
 
 from __future__ import annotations
 
-import http.server
-import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import requests
 import requests.adapters
+from support.loopback import Quiet, serving
 
 from espkit.credentials import HeaderAuth, Secret
 from espkit.errors import EspError
@@ -24,39 +23,21 @@ KEY = "sk-send-direct-0123456789"
 seen: list[dict[str, str]] = []
 
 
-class Esp(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
+class Esp(Quiet):
     def do_GET(self) -> None:
         seen.append({"path": self.path, "cookie": self.headers.get("Cookie", ""),
                      "auth": self.headers.get("Authorization", "")})
-        out = b'{"ok": true}'
         if self.path.startswith("/moved"):
-            self.send_response(302)
-            self.send_header("Location", "/elsewhere")
+            self.reply(302, headers=[("Location", "/elsewhere")])
         else:
-            self.send_response(200)
-            self.send_header("Set-Cookie", "lb=node-7; Path=/")
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args: object) -> None:
-        pass
+            self.reply(200, headers=[("Set-Cookie", "lb=node-7; Path=/")])
 
 
 @pytest.fixture
 def esp() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Esp)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     seen.clear()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Esp) as url:
+        yield url
 
 
 def transport(base: str, session: requests.Session | None = None) -> Transport:

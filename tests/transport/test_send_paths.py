@@ -5,13 +5,12 @@ absolute form, so it shows the proxy was used, with the headers, auth and body u
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 from collections.abc import Iterator
 
 import pytest
 import requests
+from support.loopback import Quiet, serving
 
 from espkit.credentials import HeaderAuth, Secret
 from espkit.transport import RetryPolicy, Transport
@@ -21,39 +20,22 @@ KEY = "sk-send-paths-0123456789"
 seen: list[dict[str, str]] = []
 
 
-class Proxy(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
+class Proxy(Quiet):
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
         seen.append({"target": self.path, "auth": self.headers.get("Authorization", ""),
                      "agent": self.headers.get("User-Agent", ""), "body": body})
-        out = b'{"ok": true}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(out)))
-        self.end_headers()
-        self.wfile.write(out)
-
-    def log_message(self, *args: object) -> None:
-        pass
+        self.reply(200)
 
 
 @pytest.fixture
 def proxy(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    monkeypatch.setenv("HTTP_PROXY", url)
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
     seen.clear()
-    try:
+    with serving(Proxy) as url:
+        monkeypatch.setenv("HTTP_PROXY", url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
         yield url
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def transport(session: requests.Session | None = None) -> Transport:

@@ -7,13 +7,11 @@ and one real local server for urllib3's own logging); espkit itself is never moc
 from __future__ import annotations
 
 import email.utils
-import http.server
 import json
 import logging
 import random
 import re
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -23,6 +21,7 @@ import requests
 import responses
 import urllib3.exceptions
 from support.backoff import scaled
+from support.loopback import Quiet, serving
 from support.stepclock import StepClock
 
 import espkit
@@ -892,27 +891,15 @@ def test_transport_failures_are_logged_without_the_key(
     assert "qs-token" not in text
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(Quiet):
     def do_GET(self) -> None:
-        body = json.dumps({"name": "example.com"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
+        self.reply(200, json.dumps({"name": "example.com"}).encode())
 
 
 @pytest.fixture
 def local_esp() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
+    with serving(_Handler) as url:
+        yield f"{url}/v1"
 
 
 def test_real_http_logging_including_urllib3_never_shows_the_key(
