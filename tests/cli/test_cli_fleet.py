@@ -139,8 +139,12 @@ def test_a_bad_fleet_file_exits_2_with_line_numbers(run, tmp_path: Path) -> None
 #: (at most ``HANG`` seconds) until the file ``GATE`` exists: the Ctrl-C comes while the apply
 #: is under way however busy the machine is, and the creates in flight then land
 GATED_APPLY = """
-import os, sys, threading, time
+import os, signal, sys, threading, time
 from espkit.cli import main
+
+# Ctrl-C as a terminal delivers it: a shell without job control starts background commands
+# (a CI script's, a nohup'd run) with SIGINT ignored, and Python then keeps it ignored
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from espkit.sandbox.adapter import SandboxAdapter
 
 gate, after, hang = os.environ["GATE"], int(os.environ["GATE_AFTER"]), float(os.environ["HANG"])
@@ -181,7 +185,7 @@ def test_ctrl_c_mid_apply_then_the_same_apply_finishes(tmp_path: Path, sandbox_d
     gate = tmp_path / "gate"
     # the held creates wait for the gate longer than this test waits for the first 40: on a
     # loaded machine a poll of the sandbox can take long, and creates let go by their own
-    # time-out would finish the apply before the Ctrl-C (seen: exit 0 instead of 130)
+    # time-out would finish the apply before the Ctrl-C
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "GATE": str(gate), "GATE_AFTER": "40",
            "HANG": str(4 * HANG)}
     env.pop("ESPKIT_PROVIDER", None)
