@@ -112,6 +112,9 @@ class Execution:
         self.last_progress = 0.0
         self.last_waiting: str | None = None
         self.sized_at = -1.0
+        #: the limiter's rate and when it was read (a shared limiter's is a Redis round trip)
+        self.rate_seen: float | None = None
+        self.rate_read_at = -1.0
 
     # -- sizing ------------------------------------------------------------------------------
 
@@ -121,14 +124,14 @@ class Execution:
         if self.runner is None:
             self.sizer.target = min(self.max_concurrency, NO_RUNNER_WORKERS, max(items, 1))
         else:
-            self.sizer.start(self.runner.limiter.rate, self.runner.latency, items,
+            self.rate_seen, self.rate_read_at = self.runner.limiter.rate, time.monotonic()
+            self.sizer.start(self.rate_seen, self.runner.latency, items,
                              completed=self.runner.stats.get("requests", 0),
                              throttles=self.runner.stats.get("throttled", 0))
         self.sized_at = time.monotonic()
         self.resize()
 
     def size(self) -> None:
-        # reading the rate may be a Redis round trip (a shared limiter): a few times a second
         now = time.monotonic()
         if now - self.sized_at < (RAMP_TICK if self.sizer.ramping else PERIOD):
             return
@@ -137,8 +140,12 @@ class Execution:
         if runner is not None:
             with self.lock:
                 items = self.todo
+            if now - self.rate_read_at >= PERIOD:
+                # reading the rate may be a Redis round trip (a shared limiter): a few times
+                # a second, not at every step of a ramp
+                self.rate_seen, self.rate_read_at = runner.limiter.rate, now
             self.sizer.update(
-                rate=runner.limiter.rate, latency=runner.latency,
+                rate=self.rate_seen, latency=runner.latency,
                 # threads sleeping between retries send nothing: stand in for them
                 resting=runner.backing_off, limited=runner.limited,
                 throttles=runner.stats.get("throttled", 0),

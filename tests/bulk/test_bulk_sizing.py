@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 from support.stepclock import StepClock
 
 import espkit
+from espkit.account import runner_of
 from espkit.bulk import Bulk
 from espkit.bulk.sizing import (
     DEFAULT_ANSWER_TIME,
+    PERIOD,
     RAMP_FLOOR,
     RAMP_HEAD,
     UNKNOWN_START,
@@ -273,3 +275,35 @@ def test_a_job_whose_answers_come_at_once_does_not_start_a_worker_per_item() -> 
     assert report.counts == {"created": 100}
     assert report.requests == 100
     assert RAMP_FLOOR <= report.concurrency <= 20
+
+
+class CountedRate:
+    """The account's limiter, counting reads of ``rate`` (a Redis round trip when the limiter
+    is shared); everything else passes through."""
+
+    def __init__(self, limiter: Any) -> None:
+        self.limiter = limiter
+        self.reads = 0
+
+    @property
+    def rate(self) -> float | None:
+        self.reads += 1
+        return float(self.limiter.rate)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.limiter, name)
+
+
+def test_a_ramp_reads_the_limiters_rate_a_few_times_a_second_not_at_every_step() -> None:
+    """Answers take 0.3 s: the ramp re-sizes every 2 ms until the first one (about 150
+    steps), but reads the rate once per sizing period (0.1 s) at most: 3 or 4 reads then,
+    and a few while the job drains. Bounded by the run's own length, so a slow machine
+    cannot fail it, while a read per step is 50 times over."""
+    acct = espkit.connect("sandbox", path=":memory:", latency=0.3, rate_limit=1000)
+    runner = runner_of(acct.provider)
+    assert runner is not None
+    counted = CountedRate(runner.limiter)
+    runner.limiter = counted
+    report = Bulk(acct).create_domains([f"d{i:03d}.reads.example" for i in range(50)])
+    assert report.counts == {"created": 50}
+    assert 1 <= counted.reads <= report.elapsed / PERIOD + 3
