@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from support.journals import edit
 
 from espkit.bulk.identity import AccountIdentity
 from espkit.bulk.journal import DONE, FAILED, PENDING, Journal
@@ -40,15 +41,6 @@ def legacy(path: Path, meta: dict[str, str], *, done: int = 0) -> str:
     finally:
         db.close()
     return str(path)
-
-
-def edit(path: str, sql: str, *args: object) -> None:
-    db = sqlite3.connect(path)
-    try:
-        with db:
-            db.execute(sql, args)
-    finally:
-        db.close()
 
 
 def raw_payloads(path: str) -> list[str]:

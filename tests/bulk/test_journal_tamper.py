@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from support.journals import edit
 
 import espkit
 from espkit.bulk import Bulk, Journal, identity_of
@@ -42,16 +43,6 @@ def journal_of_every_state(path: Path, acct: espkit.Account) -> str:
         j.fail(NAMES[1], espkit.ServerError("down", provider="sandbox", status=503))
         j.start(NAMES[2])
     return str(path)
-
-
-def edit(path: str, sql: str, *args: object) -> None:
-    """Change the file as someone with a SQLite shell would."""
-    db = sqlite3.connect(path)
-    try:
-        with db:
-            db.execute(sql, args)
-    finally:
-        db.close()
 
 
 def rows(path: str) -> list[tuple[Any, ...]]:
