@@ -131,6 +131,11 @@ class Execution:
         self.sized_at = time.monotonic()
         self.resize()
 
+    @property
+    def wait_step(self) -> float:
+        """The longest the calling thread waits for the workers before its next rounds."""
+        return RAMP_TICK if self.sizer.ramping else TICK
+
     def size(self) -> None:
         now = time.monotonic()
         if now - self.sized_at < (RAMP_TICK if self.sizer.ramping else PERIOD):
@@ -383,8 +388,7 @@ class Execution:
         for entry in entries:
             # a batch ahead of the workers, no more: the journal is read as they go
             while not self.queue.wait_room(2 * max(self.sizer.target, 8),
-                                           0.005 if self.queue.shut
-                                           else RAMP_TICK if self.sizer.ramping else TICK):
+                                           0.005 if self.queue.shut else self.wait_step):
                 if self.stop.is_set():
                     return
                 self.manage()
@@ -404,7 +408,7 @@ class Execution:
                 left = self.outstanding - len(self.streak)
                 if left and not self.queue.shut:
                     # woken by every item that settles or comes back, and by stop
-                    self.changed.wait(RAMP_TICK if self.sizer.ramping else TICK)
+                    self.changed.wait(self.wait_step)
                     left = self.outstanding - len(self.streak)
                 streak = self.streak if left == 0 else []
                 if left == 0:

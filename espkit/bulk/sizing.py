@@ -31,6 +31,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from espkit.transport.ratelimit.registry import CATCH_UP
+
 #: the answer time assumed before one is measured: most ESP management calls take 0.1 to
 #: 0.5 s, so a guess at the short end keeps the first burst of threads modest
 DEFAULT_ANSWER_TIME = 0.25
@@ -39,9 +41,9 @@ DEFAULT_ANSWER_TIME = 0.25
 HEADROOM = 1.3
 #: where slow start begins when the rate is not known
 UNKNOWN_START = 8
-#: the ramp starts with this many seconds of grants: the limiter's catch-up bucket
-#: (``espkit.transport.ratelimit.CATCH_UP``), which it grants at once
-RAMP_HEAD = 0.02
+#: the ramp starts with this many seconds of grants: the limiter's catch-up bucket, which it
+#: grants at once
+RAMP_HEAD = CATCH_UP
 #: and with at least this many workers (the old engine's fixed start)
 RAMP_FLOOR = 4
 #: a limiter whose grants waited less often than this is not what bounds the run
