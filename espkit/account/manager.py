@@ -20,7 +20,7 @@ from espkit import validate
 from espkit.errors import AlreadyExists, ConflictingState, EspError, NotFound, ValidationError
 from espkit.models import Capability, Subaccount
 from espkit.providers.base import Provider
-from espkit.transport import RetryRunner, read_hedged
+from espkit.transport import RetryRunner
 
 if TYPE_CHECKING:
     from espkit.account.account import Account
@@ -77,8 +77,7 @@ def create_safely(
                 raise
             last = exc
             log.warning("%s: %s; reading back before deciding to re-send", what, exc)
-            # near the end of a job the read-back goes as two copies (``read_hedged``)
-            found = read_hedged(runner, read_back)
+            found = read_back()
             if found is not None:
                 if matches(found):
                     log.info("%s: the ambiguous attempt did apply; using it", what)

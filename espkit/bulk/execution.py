@@ -341,17 +341,6 @@ class Execution:
     # -- the calling thread ------------------------------------------------------------------
 
     def execute(self) -> Report:
-        if self.runner is None:
-            return self.run()
-        with self.runner.spare.job(self.idle):
-            return self.run()
-
-    def idle(self) -> bool:
-        """Every item of the pass is fed and taken: the budget has room (hedged reads)."""
-        with self.lock:
-            return self.todo == self.outstanding and len(self.queue) == 0
-
-    def run(self) -> Report:
         states = self.journal.counts()
         self.tally.skipped(states[DONE])
         self.tally.total = sum(states.values())

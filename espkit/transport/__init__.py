@@ -2,11 +2,10 @@
 
 Other packages import from here, never from the modules, so the modules can be rearranged:
 ``http`` (``Transport``), ``retry`` (``RetryRunner`` and its policy, also used by SES),
-``hedge`` (a read sent as two copies near the end of a job), ``error_mapping`` (an ESP's
-error answer to espkit's error class), ``redaction`` (URLs and ESP text fit for logs and
-errors), ``deadline`` and ``body`` (each attempt bounded in time and size), ``endpoint``
-(which base URLs a key may go to) and the ``ratelimit`` package (limiters and retry budgets
-shared by a process).
+``error_mapping`` (an ESP's error answer to espkit's error class), ``redaction`` (URLs and
+ESP text fit for logs and errors), ``deadline`` and ``body`` (each attempt bounded in time
+and size), ``endpoint`` (which base URLs a key may go to) and the ``ratelimit`` package
+(limiters and retry budgets shared by a process).
 """
 
 from espkit.transport.body import DEFAULT_MAX_RESPONSE_BYTES
@@ -17,7 +16,6 @@ from espkit.transport.error_mapping import (
     default_error_parser,
     status_class,
 )
-from espkit.transport.hedge import Spare, read_hedged
 from espkit.transport.http import DEFAULT_TIMEOUT, HttpResponse, Transport
 from espkit.transport.redaction import safe_url, scrub_body, scrub_text
 from espkit.transport.retry import (
@@ -41,7 +39,6 @@ __all__ = [
     "HttpResponse",
     "RetryPolicy",
     "RetryRunner",
-    "Spare",
     "Transport",
     "check_base_url",
     "default_error_parser",
@@ -49,7 +46,6 @@ __all__ = [
     "parse_count",
     "parse_reset",
     "parse_retry_after",
-    "read_hedged",
     "safe_url",
     "scrub_body",
     "scrub_text",

@@ -45,7 +45,6 @@ from espkit.errors import (
     ValidationError,
 )
 from espkit.transport.grants import GrantLine
-from espkit.transport.hedge import Spare
 from espkit.transport.ratelimit import Limiter, RateLimiter, RetryBudget
 
 # the retry loop's messages have always been the HTTP pipeline's: one logger for both
@@ -222,9 +221,6 @@ class RetryRunner:
                                                         else None)
         self._failed_at = threading.local()
         self._retrying = {flag: self._make_retrying(flag) for flag in (True, False)}
-        #: the jobs on this runner and whether the budget has room they will not use
-        #: (``hedge``); how many reads went as hedged copies
-        self.spare, self.hedged = Spare(), 0
 
     def __repr__(self) -> str:
         return f"RetryRunner({self.provider!r}, {self.retry!r})"
@@ -360,26 +356,15 @@ class RetryRunner:
             reraise=True,
         )
 
-    def start_item(self, give_up: Callable[[], bool] | None = None, *,
-                   urgent: bool = False) -> None:
+    def start_item(self, give_up: Callable[[], bool] | None = None) -> None:
         """The calling thread starts a new piece of work (a bulk item): what it did before
         (a failure to follow with a back-off, a place at the head of the line) is forgotten,
         and while ``give_up()`` is true it retries nothing. The bulk engine's workers pass
         their breaker's state, so that once the ESP is found down the requests still in
-        flight stop knocking and only the probe goes out. ``urgent``: the work finishes an
-        item already late (a hedged read-back's copy), so it goes first in line."""
+        flight stop knocking and only the probe goes out."""
         self._give_up.check = give_up
-        self._urgent.value = urgent
+        self._urgent.value = False
         self._failed_at.value = None
-
-    @property
-    def give_up_check(self) -> Callable[[], bool] | None:
-        """What the calling thread's ``start_item`` said to give up on, if anything."""
-        return getattr(self._give_up, "check", None)
-
-    def count_hedge(self) -> None:
-        with self._stats_lock:
-            self.hedged += 1
 
     def should_retry(self, exc: BaseException, idempotent: bool) -> bool:
         check = getattr(self._give_up, "check", None)
