@@ -67,15 +67,12 @@ def run(n: int, limit: float, latency: float, faults: float, seed: int,
         start = time.perf_counter()
         report = Bulk(acct, journal=None).create_domains(names)
         wall = time.perf_counter() - start
-        runner = acct.provider.runner
-        hedged = runner.hedged if runner is not None else 0
         done.set()
         stats = server.stats()
         present = set(server.names())
     finally:
         server.stop()
     return {"wall": wall, "report": report, "stats": stats, "window": window,
-            "hedged": hedged,
             "missing": sum(1 for name in names if name not in present)}
 
 
@@ -171,7 +168,6 @@ def pair(n: int, name: str, limit: float, latency: float, fault_rate: float, see
           f"{esp_server.verdict(no_dups)}")
     print(f"   time ratio  {ratio:.2f} x fault-free (target <= {TIME_TARGET})  "
           f"{esp_server.verdict(ratio <= TIME_TARGET)}")
-    print(f"   tail        {faulty['hedged']} read-back(s) hedged at the end of the job")
     return ratio
 
 
