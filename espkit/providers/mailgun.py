@@ -10,15 +10,14 @@ booleans as ``"true"``/``"false"``, lists as repeated keys.
 Mailgun keys domains by name, DIPPs by an opaque ``pool_id``; users always pass pool *names*,
 resolved in ``espkit.providers.mailgun_dipps`` (inside a run, from one listing). An IP is in at
 most one DIPP, so adding it to a pool moves it. Warmup plans are read and written in
-``espkit.providers.mailgun_warmup``, delivery figures in ``espkit.providers.mailgun_stats``.
+``espkit.providers.mailgun_warmup``, delivery figures in ``espkit.providers.mailgun_stats``;
+domain and subaccount answers are read into models in ``espkit.providers.mailgun_decode``.
 """
 
 from __future__ import annotations
 
-import email.utils
 import re
 from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 import requests
@@ -39,18 +38,15 @@ from espkit.models import (
     Capability,
     DedicatedIp,
     DeliveryStats,
-    DnsRecord,
     Domain,
     DomainSpec,
-    DomainState,
     IpPool,
-    RecordPurpose,
-    RecordStatus,
     StatsQuery,
     StatsScope,
     Subaccount,
     Warmup,
 )
+from espkit.providers import mailgun_decode as _decode
 from espkit.providers import paging
 from espkit.providers import payload as pl
 from espkit.providers.base import HttpProvider
@@ -66,16 +62,6 @@ Form = list[tuple[str, str]]
 
 #: Mailgun answers a duplicate create with a 400 in prose, not a 409
 _EXISTS = re.compile(r"already (exists|taken|registered|in use)|is (already )?taken", re.I)
-_STATES = {
-    "active": DomainState.VERIFIED,
-    "unverified": DomainState.UNVERIFIED,
-    "disabled": DomainState.DISABLED,
-}
-_VALIDITY = {
-    "valid": RecordStatus.VALID,
-    "invalid": RecordStatus.INVALID,
-    "unknown": RecordStatus.UNKNOWN,
-}
 #: /v4/domains and /v5/accounts/subaccounts both cap ``limit`` at 1000
 _MAX_PAGE = 1000
 ON_BEHALF_OF = "X-Mailgun-On-Behalf-Of"
@@ -266,7 +252,8 @@ class MailgunProvider(HttpProvider):
 
         def create(extra: Form) -> Domain:
             return self._kept(self.call("POST", "/v4/domains",
-                                        lambda b: self._domain(b, spec.name), data=form + extra))
+                                        lambda b: _decode.domain(self, b, spec.name),
+                                        data=form + extra))
 
         if spec.pool is None:
             return create([])
@@ -275,7 +262,7 @@ class MailgunProvider(HttpProvider):
 
     def get_domain(self, name: str) -> Domain:
         return self._kept(self.call("GET", f"/v4/domains/{self.seg(name)}",
-                                    lambda b: self._domain(b, name)))
+                                    lambda b: _decode.domain(self, b, name)))
 
     def _kept(self, domain: Domain) -> Domain:
         """``domain``, its id kept for the run (what linking it to a DIPP needs)."""
@@ -286,50 +273,17 @@ class MailgunProvider(HttpProvider):
         # Default order is newest first: a domain created while we page shifts the rest back,
         # so we may see an item again (dropped by the paging loop) but never skip one.
         return self._pages("/v4/domains", "items",
-                           lambda item: self._kept(self._domain({"domain": item}, None,
-                                                                raw=item)),
+                           lambda item: self._kept(_decode.domain(self, {"domain": item},
+                                                                  None, raw=item)),
                            lambda d: d.name, page_size)
 
     def verify_domain(self, name: str) -> Domain:
         return self._kept(self.call("PUT", f"/v4/domains/{self.seg(name)}/verify",
-                                    lambda b: self._domain(b, name)))
+                                    lambda b: _decode.domain(self, b, name)))
 
     def delete_domain(self, name: str) -> None:
         self.call("DELETE", f"/v3/domains/{self.seg(name)}", pl.ignored)
         self.dipps.forget(name)
-
-    def _domain(self, body: Any, asked: str | None, raw: Json | None = None) -> Domain:
-        """A Domain from a create/get/verify body (or a list item wrapped as {"domain": ...}).
-        ``asked``: the name the call was about; an answer about no or another domain is
-        refused. ``raw`` defaults to the whole body."""
-        body = pl.need_obj(body, "the answer")
-        info = pl.need_obj(body.get("domain"), "the answer's domain")
-        name = pl.domain(info.get("name"), "domain.name")
-        if asked is not None:
-            if not pl.same_domain(name, asked):
-                raise pl.Malformed("the answer names another domain than the one asked for")
-            name = asked
-        records = [
-            _record(r, name, receiving=False)
-            for r in pl.objects(body.get("sending_dns_records"), "sending_dns_records")
-        ] + [
-            _record(r, name, receiving=True)
-            for r in pl.objects(body.get("receiving_dns_records"), "receiving_dns_records")
-        ]
-        state = _STATES.get((pl.str_or_none(info.get("state")) or "").lower(),
-                            DomainState.UNVERIFIED)
-        if info.get("is_disabled") is True:
-            state = DomainState.DISABLED
-        return Domain(
-            name=name,
-            provider=self.name,
-            state=state,
-            id=pl.opt_ident(info.get("id"), "domain.id"),
-            dns_records=tuple(records),
-            subaccount=pl.str_or_none(info.get("subaccount_id")) or self.subaccount,
-            created_at=_http_date(info.get("created_at")),
-            raw=body if raw is None else raw,
-        )
 
     # -- dedicated IPs ------------------------------------------------------------------
 
@@ -476,23 +430,25 @@ class MailgunProvider(HttpProvider):
 
     def create_subaccount(self, name: str) -> Subaccount:
         # The spec takes the name as a query parameter, not a form field.
-        return self.call("POST", "/v5/accounts/subaccounts", self._subaccount_body,
-                         params=[("name", name)])
+        return self.call("POST", "/v5/accounts/subaccounts",
+                         lambda b: _decode.subaccount_body(self, b), params=[("name", name)])
 
     def list_subaccounts(self) -> Iterator[Subaccount]:
-        return self._pages("/v5/accounts/subaccounts", "subaccounts", self._subaccount,
+        return self._pages("/v5/accounts/subaccounts", "subaccounts",
+                           lambda raw: _decode.subaccount(self, raw),
                            lambda s: s.id, None)
 
     def get_subaccount(self, subaccount_id: str) -> Subaccount:
         return self.call("GET", f"/v5/accounts/subaccounts/{self.seg(subaccount_id)}",
-                         lambda b: self._subaccount_body(b, subaccount_id))
+                         lambda b: _decode.subaccount_body(self, b, subaccount_id))
 
     def set_subaccount_enabled(self, subaccount_id: str, enabled: bool) -> Subaccount:
         action = "enable" if enabled else "disable"
         path = f"/v5/accounts/subaccounts/{self.seg(subaccount_id)}/{action}"
         try:
             # Setting a state is safe to repeat, so let the transport retry it on a 5xx.
-            return self.call("POST", path, lambda b: self._subaccount_body(b, subaccount_id),
+            return self.call("POST", path,
+                             lambda b: _decode.subaccount_body(self, b, subaccount_id),
                              idempotent=True)
         except Rejected as exc:
             # "subaccount is already disabled": the state we want; report it as it stands.
@@ -500,84 +456,12 @@ class MailgunProvider(HttpProvider):
                 raise
             return self.get_subaccount(subaccount_id)
 
-    def _subaccount_body(self, body: Any, asked: str | None = None) -> Subaccount:
-        """{"subaccount": {...}}; ``asked``: the id the call was about."""
-        sub = self._subaccount(pl.need_obj(pl.need_obj(body, "the answer").get("subaccount"),
-                                        "the answer's subaccount"))
-        if asked is not None and sub.id != asked:
-            raise pl.Malformed("the answer is about another subaccount than the one asked for")
-        return sub
-
-    def _subaccount(self, raw: Json) -> Subaccount:
-        return Subaccount(
-            id=pl.ident(raw.get("id"), "subaccount id"),
-            name=pl.opt_text(raw.get("name"), "subaccount name"),
-            provider=self.name,
-            enabled=(pl.str_or_none(raw.get("status")) or "open").lower() == "open",
-            created_at=_http_date(raw.get("created_at")),
-            raw=raw,
-        )
-
 
 # -- payload helpers ----------------------------------------------------------------------
 
 
-def _record(raw: Json, domain: str, *, receiving: bool) -> DnsRecord:
-    rtype = pl.opt_text(raw.get("record_type"), "record_type").upper()
-    # MX records often come without a name: they belong to the domain itself.
-    host = (pl.opt_text(raw.get("name"), "record name") or domain).rstrip(".").lower()
-    value = pl.opt_text(raw.get("value"), "record value")
-    return DnsRecord(
-        purpose=_purpose(rtype, host, value, receiving),
-        type=rtype,
-        host=host,
-        value=value,
-        priority=_priority(raw.get("priority")),
-        status=_VALIDITY.get((pl.str_or_none(raw.get("valid")) or "").lower(),
-                             RecordStatus.UNKNOWN),
-        raw=raw,
-    )
-
-
-def _priority(value: Any) -> int | None:
-    """An MX priority: a string in Mailgun's payload ("10"), 0-65535, else none."""
-    text = pl.str_or_none(value) or ""
-    text = text.strip()
-    # isascii: str.isdigit() is also true of "²" and other digits int() refuses
-    if text.isascii() and text.isdigit() and len(text) <= 5 and int(text) <= 65535:
-        return int(text)
-    return None
-
-
-def _purpose(rtype: str, host: str, value: str, receiving: bool) -> RecordPurpose:
-    text = value.strip().lower()
-    if rtype == "MX":
-        return RecordPurpose.MX
-    if receiving:
-        return RecordPurpose.OTHER
-    if rtype == "TXT" and text.startswith("v=spf1"):
-        return RecordPurpose.SPF
-    if "._domainkey." in f".{host}" or text.startswith(("k=rsa", "v=dkim1")):
-        return RecordPurpose.DKIM  # TXT keys, or CNAMEs with automatic sender security
-    if rtype == "TXT" and text.startswith("v=dmarc1"):
-        return RecordPurpose.DMARC
-    if rtype == "CNAME":
-        return RecordPurpose.TRACKING  # <web_prefix>.<domain> -> mailgun.org
-    return RecordPurpose.OTHER
-
-
 def _bool(value: bool) -> str:
     return "true" if value else "false"
-
-
-def _http_date(value: Any) -> datetime | None:
-    """Mailgun timestamps are RFC 1123 ("Thu, 13 Oct 2011 18:02:00 GMT")."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
 
 
 __all__ = ["MailgunProvider"]
