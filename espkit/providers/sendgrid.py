@@ -9,14 +9,16 @@ How espkit's model maps onto SendGrid:
 * A *domain* is an authenticated domain (``/v3/whitelabel/domains``). SendGrid keys them by an
   integer id; users pass names, resolved here with the list's ``domain=`` filter. Its DNS
   records come as a named map (``mail_cname``, ``dkim1``, ``dkim2``, ... with lower-case
-  types) and are normalised into ``DnsRecord``s.
-* *Pools* are the legacy, name-keyed IP pools (``/v3/ips/pools``). An IP may be in several
-  pools at once, so adding an IP never moves it (``EXCLUSIVE_POOLS = False``).
+  types) and are normalised into ``DnsRecord``s in ``espkit.providers.sendgrid_records``.
+* *Pools* are the legacy, name-keyed IP pools (``/v3/ips/pools``), in
+  ``espkit.providers.sendgrid_pools``. An IP may be in several pools at once, so adding an
+  IP never moves it (``EXCLUSIVE_POOLS = False``).
 * SendGrid never binds a pool or IP to a *domain*: the pool is chosen per message
   (``ip_pool_name``) or per subuser (the subuser's IPs). ``assign_subaccount_pool`` gives a
   subuser exactly the IPs of a pool.
 * *Subaccounts* are subusers, keyed by their username (the id every subuser call and the
-  ``on-behalf-of`` header take); ``Subaccount.id`` is that username.
+  ``on-behalf-of`` header take); ``Subaccount.id`` is that username. They are in
+  ``espkit.providers.sendgrid_subusers``.
 * *Warmup* is SendGrid's automated IP warmup (``acct.ips.start_warmup`` and the rest), in
   ``espkit.providers.sendgrid_warmup``; *delivery stats* are its Stats API (account and
   subuser figures per day or month), in ``espkit.providers.sendgrid_stats``.
@@ -24,39 +26,25 @@ How espkit's model maps onto SendGrid:
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import re
-import secrets
-import string
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, TypeVar
 
 import requests
 
-from espkit import validate
 from espkit.credentials import HeaderAuth, Secret
-from espkit.errors import (
-    AlreadyExists,
-    ConflictingState,
-    NotFound,
-    Unsupported,
-    ValidationError,
-)
+from espkit.errors import AlreadyExists, ConflictingState, NotFound, ValidationError
 from espkit.models import (
     Assignment,
-    AssignmentKind,
     Capability,
     DedicatedIp,
     DeliveryStats,
-    DnsRecord,
     Domain,
     DomainSpec,
     DomainState,
     IpPool,
-    RecordPurpose,
-    RecordStatus,
     StatsQuery,
     StatsScope,
     Subaccount,
@@ -66,7 +54,10 @@ from espkit.providers import paging
 from espkit.providers import payload as pl
 from espkit.providers.base import HttpProvider
 from espkit.providers.domain_index import DomainIndex
+from espkit.providers.sendgrid_pools import Pools
+from espkit.providers.sendgrid_records import record
 from espkit.providers.sendgrid_stats import Stats
+from espkit.providers.sendgrid_subusers import PLACEHOLDER_EMAIL_DOMAIN, Subusers
 from espkit.providers.sendgrid_warmup import Warmups
 from espkit.transport import ErrorDetail, Transport, default_error_parser
 from espkit.transport.ratelimit import Scope
@@ -83,23 +74,6 @@ _EXISTS = re.compile(r"already (exists|taken|in use|added)|\bexists\b|duplicate"
 _PAGE = 100
 #: ``custom_dkim_selector``: "Accepts three letters or numbers"
 _DKIM_SELECTOR = re.compile(r"[A-Za-z0-9]{3}")
-#: where a subuser created without an email address gets one (RFC 2606: never delivered)
-PLACEHOLDER_EMAIL_DOMAIN = "subusers.espkit.invalid"
-
-#: keys of the ``dns`` map -> what the record is for
-_DNS_PURPOSES = {
-    # automatic security: the return-path CNAME (<subdomain>.<domain> -> u<id>.wl.sendgrid.net)
-    # and two DKIM CNAMEs that SendGrid rotates
-    "mail_cname": RecordPurpose.RETURN_PATH,
-    "dkim1": RecordPurpose.DKIM,
-    "dkim2": RecordPurpose.DKIM,
-    # manual security: the return-path MX, SPF on it and (custom SPF) on the root, one DKIM TXT
-    "mail_server": RecordPurpose.RETURN_PATH,
-    "subdomain_spf": RecordPurpose.SPF,
-    "domain_spf": RecordPurpose.SPF,
-    "spf": RecordPurpose.SPF,
-    "dkim": RecordPurpose.DKIM,
-}
 
 
 class SendGridProvider(HttpProvider):
@@ -158,6 +132,8 @@ class SendGridProvider(HttpProvider):
         self.subaccount = subaccount
         #: name -> domain inside a run (espkit.providers.domain_index); asks outside one
         self.index = DomainIndex(self, self._listing, self._find_domain, _PAGE)
+        self.pools = Pools(self)
+        self.subusers = Subusers(self)
         self.warmups = Warmups(self)
         self.stats = Stats(self)
 
@@ -324,7 +300,7 @@ class SendGridProvider(HttpProvider):
         dns = pl.opt_obj(raw.get("dns"), "dns")
         records = tuple(
             # the key is SendGrid's: quoted only when it prints (an error must print)
-            _record(key, pl.need_obj(entry, f"dns.{key}" if key.isprintable() else "dns.*"),
+            record(key, pl.need_obj(entry, f"dns.{key}" if key.isprintable() else "dns.*"),
                     name, pl.obj((validation or {}).get(key)))
             for key, entry in dns.items() if entry is not None
         )
@@ -383,97 +359,29 @@ class SendGridProvider(HttpProvider):
     def delivery_stats(self, query: StatsQuery) -> Iterator[DeliveryStats]:
         return self.stats.rows(query)
 
-    # -- IP pools (legacy, name-keyed) ----------------------------------------------------
+    # -- IP pools (legacy, name-keyed; espkit.providers.sendgrid_pools) --------------------
 
     def create_pool(
         self, name: str, ips: tuple[str, ...], description: str | None = None
     ) -> IpPool:
-        if description is not None:
-            raise Unsupported(self.name, "pool description",
-                              "SendGrid IP pools have only a name; create it without one")
-        # SendGrid keys pools by name; check first so a taken name is a clear AlreadyExists
-        # whatever the wording of SendGrid's 400.
-        if self._pool_or_none(name) is not None:
-            raise AlreadyExists(f"an IP pool named {name!r} already exists", provider=self.name)
-
-        def decode(body: Any) -> Json:
-            answer = pl.need_obj(body, "the answer")
-            if pl.need_str(answer.get("name"), "name") != name:
-                raise pl.Malformed("the answer names another pool than the one asked for")
-            return answer
-
-        body = self.call("POST", "/v3/ips/pools", decode, json={"name": name})
-        for ip in ips:
-            self._add_ip(name, ip)
-        return IpPool(name=name, provider=self.name, id=name, ips=ips, raw=body)
+        return self.pools.create(name, ips, description)
 
     def list_pools(self) -> Iterator[IpPool]:
-        # The pool list has names only; the members come from the IP list (each IP names
-        # its pools): two requests instead of one per pool. Made now, so errors surface here.
-        names = self.call("GET", "/v3/ips/pools", lambda b: [
-            pl.need_str(p.get("name"), "name")
-            for p in pl.objects(b, "the answer", required=True)])
-        members: dict[str, list[str]] = {n: [] for n in names}
-        if names:
-            for ip in self.list_ips():
-                for pool in ip.raw.get("pools") or []:
-                    if pool in members:
-                        members[pool].append(ip.address)
-        return iter([IpPool(name=n, provider=self.name, id=n, ips=tuple(members[n]),
-                            raw={"name": n}) for n in names])
+        return self.pools.listing()
 
     def get_pool(self, name: str) -> IpPool:
-        return self.call("GET", f"/v3/ips/pools/{self.seg(name)}",
-                          lambda b: self._pool(b, name))
-
-    def _pool_or_none(self, name: str) -> IpPool | None:
-        try:
-            return self.get_pool(name)
-        except NotFound:
-            return None
-
-    def _pool(self, raw: Any, asked: str) -> IpPool:
-        raw = pl.need_obj(raw, "the answer")
-        answered = pl.opt_text(raw.get("pool_name") or raw.get("name"), "pool_name")
-        if answered and answered != asked:
-            raise pl.Malformed("the answer names another pool than the one asked for")
-        return IpPool(name=asked, provider=self.name, id=asked, ips=tuple(_members(raw)),
-                      raw=raw)
+        return self.pools.get(name)
 
     def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
-        current = self.get_pool(pool)
-        if ip in current.ips:
-            return current
-        # An IP may be in several pools: nothing to take it out of.
-        self._add_ip(pool, ip)
-        return IpPool(name=current.name, provider=self.name, id=current.id,
-                      ips=(*current.ips, ip), raw=current.raw)
-
-    def _add_ip(self, pool: str, ip: str) -> None:
-        # "Ensure member" is safe to repeat: let the transport retry a 5xx; an
-        # AlreadyExists is a retried add that had landed.
-        with contextlib.suppress(AlreadyExists):
-            self.call("POST", f"/v3/ips/pools/{self.seg(pool)}/ips", pl.ignored,
-                       json={"ip": ip}, idempotent=True)
+        return self.pools.add_ip(pool, ip)
 
     def remove_ip_from_pool(self, pool: str, ip: str) -> IpPool:
-        current = self.get_pool(pool)
-        if ip not in current.ips:
-            return current
-        self.call("DELETE", f"/v3/ips/pools/{self.seg(pool)}/ips/{self.seg(ip)}",
-                   pl.ignored)
-        return IpPool(name=current.name, provider=self.name, id=current.id,
-                      ips=tuple(i for i in current.ips if i != ip), raw=current.raw)
+        return self.pools.remove_ip(pool, ip)
 
     def delete_pool(self, name: str, replacement: str | None = None) -> None:
-        if replacement is not None:
-            raise ValidationError(
-                "replacement", replacement, "SendGrid deletes a pool outright: no domain "
-                "sends from it (messages name their pool), so there is nothing to move",
-            )
-        self.call("DELETE", f"/v3/ips/pools/{self.seg(name)}", pl.ignored)
+        self.pools.delete(name, replacement)
 
-    # -- subusers -------------------------------------------------------------------------
+    # -- subusers (espkit.providers.sendgrid_subusers) ------------------------------------
 
     def create_subaccount(
         self,
@@ -490,97 +398,22 @@ class SendGridProvider(HttpProvider):
         in). Call ``acct.provider.create_subaccount(name, email=..., password=...)`` to
         choose them. ``ips``: the subuser's IPs (SendGrid requires the list, empty is
         allowed); give it a pool's IPs later with ``acct.subaccounts.assign``."""
-        secret = password if isinstance(password, Secret) else Secret(
-            password if password is not None else _placeholder_password())
-        payload: Json = {
-            "username": name,
-            "email": email or f"{name}@{PLACEHOLDER_EMAIL_DOMAIN}",
-            "password": secret.reveal(),
-            "ips": [validate.ip_address(ip) for ip in ips],
-        }
-        if self.region == "eu":
-            payload["region"] = "eu"
-
-        def decode(body: Any) -> Subaccount:
-            sub = self._subaccount({"disabled": False, **pl.need_obj(body, "the answer")})
-            if sub.id != name:
-                raise pl.Malformed("the answer names another subuser than the one asked for")
-            return sub
-
-        return self.call("POST", "/v3/subusers", decode, json=payload)
+        return self.subusers.create(name, email, password, ips)
 
     def list_subaccounts(self) -> Iterator[Subaccount]:
-        return self._pages("/v3/subusers", [], self._subaccount, lambda s: s.id, None)
+        return self.subusers.listing()
 
     def get_subaccount(self, subaccount_id: str) -> Subaccount:
-        # No GET /v3/subusers/{name}: the list filtered by username is the read.
-        found = self.call("GET", "/v3/subusers", lambda b: [
-            self._subaccount(i) for i in pl.objects(b, "the answer", required=True)],
-            params=[("username", subaccount_id)])
-        for sub in found:
-            if sub.id == subaccount_id:
-                return sub
-        raise NotFound(f"no subuser {subaccount_id!r}", provider=self.name)
+        return self.subusers.get(subaccount_id)
 
     def set_subaccount_enabled(self, subaccount_id: str, enabled: bool) -> Subaccount:
-        # Setting a state is safe to repeat, so let the transport retry a 5xx. SendGrid
-        # answers 204 with no body: read the subuser back.
-        self.call("PATCH", f"/v3/subusers/{self.seg(subaccount_id)}", pl.ignored,
-                   json={"disabled": not enabled}, idempotent=True)
-        return self.get_subaccount(subaccount_id)
+        return self.subusers.set_enabled(subaccount_id, enabled)
 
     def assign_subaccount_pool(self, subaccount_id: str, pool: str) -> Assignment:
-        ips = list(self.get_pool(pool).ips)
-        if not ips:
-            # PUT replaces the subuser's IPs: an empty list would leave it nothing to send from
-            raise ValidationError("pool", pool, "has no IPs; add some before assigning it")
-        body = self.call("PUT", f"/v3/subusers/{self.seg(subaccount_id)}/ips",
-                          lambda b: pl.opt_obj(b, "the answer"), json=ips)
-        return Assignment("", AssignmentKind.POOL, pool, self.name,
-                          raw={"subaccount": subaccount_id, **body})
-
-    def _subaccount(self, raw: Json) -> Subaccount:
-        name = pl.need_str(raw.get("username"), "username")
-        return Subaccount(id=name, name=name, provider=self.name,
-                          enabled=raw.get("disabled") is not True, raw=raw)
+        return self.subusers.assign_pool(subaccount_id, pool)
 
 
-# -- payload helpers ----------------------------------------------------------------------
-
-
-def _record(key: str, raw: Json, domain: str, check: Json) -> DnsRecord:
-    rtype = pl.opt_text(raw.get("type"), "record type").upper()
-    host = (pl.opt_text(raw.get("host"), "record host") or domain).rstrip(".").lower()
-    value = pl.opt_text(raw.get("data"), "record data")
-    valid = check.get("valid", raw.get("valid"))
-    status = RecordStatus.UNKNOWN
-    if isinstance(valid, bool):
-        status = RecordStatus.VALID if valid else RecordStatus.INVALID
-    merged = {**raw, "name": key}
-    if check.get("reason"):
-        merged["reason"] = check["reason"]
-    return DnsRecord(
-        purpose=_purpose(key, rtype, value),
-        type=rtype,
-        host=host,
-        value=value,
-        priority=10 if rtype == "MX" else None,  # SendGrid's MX records are all priority 10
-        status=status,
-        raw=merged,
-    )
-
-
-def _purpose(key: str, rtype: str, value: str) -> RecordPurpose:
-    if key in _DNS_PURPOSES:
-        return _DNS_PURPOSES[key]
-    text = value.strip().lower()
-    if key.startswith("dkim") or text.startswith(("k=rsa", "v=dkim1")):
-        return RecordPurpose.DKIM
-    if text.startswith("v=spf1"):
-        return RecordPurpose.SPF
-    if text.startswith("v=dmarc1"):
-        return RecordPurpose.DMARC
-    return RecordPurpose.OTHER
+# -- error helpers ------------------------------------------------------------------------
 
 
 def _auth_hint(status: int, url: str | None) -> str:
@@ -593,22 +426,6 @@ def _auth_hint(status: int, url: str | None) -> str:
     if host == "api.sendgrid.com":
         return "check the key; an EU regional subuser's key needs region='eu'"
     return "check the key"
-
-
-def _placeholder_password() -> str:
-    """A random password meeting SendGrid's rules (8-128 characters, mixed classes)."""
-    chars = string.ascii_letters + string.digits
-    core = "".join(secrets.choice(chars) for _ in range(28))
-    return f"{core}aZ7!"
-
-
-def _members(pool: Json) -> list[str]:
-    """A pool's IPs: strings in the spec, ``{"ip": ...}`` objects in what SendGrid sends."""
-    items = pool.get("ips")
-    if items is not None and not isinstance(items, list):
-        raise pl.Malformed(f"ips is {pl.kind(items)}, not a list")
-    return [pl.ip(item.get("ip") if isinstance(item, dict) else item, f"ips[{n}]")
-            for n, item in enumerate(items or []) if item is not None]
 
 
 __all__ = ["PLACEHOLDER_EMAIL_DOMAIN", "SendGridProvider"]
