@@ -8,52 +8,43 @@ The documented base URL already ends in ``/api/v1`` (``index.apib``), so paths h
 blueprint's paths without their ``/v1`` prefix; an Enterprise host is a ``base_url``.
 
 SparkPost returns no DNS record list: a sending domain carries its DKIM public key and
-selector, from which the TXT record is built here, plus the bounce CNAME the blueprint
-describes (the domain -> ``sparkpostmail.com``, ``eu.sparkpostmail.com`` in the EU). SPF has
-no record of its own: the blueprint marks ``spf_status`` deprecated, and a CNAME-verified
-bounce domain gives SPF alignment through SparkPost's own SPF.
+selector, from which the TXT record is built (``sparkpost_decode``), plus the bounce CNAME
+the blueprint describes (the domain -> ``sparkpostmail.com``, ``eu.sparkpostmail.com`` in the
+EU). SPF has no record of its own: the blueprint marks ``spf_status`` deprecated, and a
+CNAME-verified bounce domain gives SPF alignment through SparkPost's own SPF.
 
 Pools are keyed by an ``id`` SparkPost derives from the name; users pass the *name* (an id is
-accepted too), resolved here. Every sending IP is in exactly one pool (``default`` always
-exists), so adding an IP to a pool moves it, and removing it moves it back to ``default``.
-SparkPost does not bind pools to domains: a pool is chosen per transmission
-(``options.ip_pool``) or fixed per subaccount (its ``ip_pool``).
+accepted too), resolved from the pool listing (``sparkpost_pools``). Every sending IP is in
+exactly one pool (``default`` always exists), so adding an IP to a pool moves it, and
+removing it moves it back to ``default``. SparkPost does not bind pools to domains: a pool is
+chosen per transmission (``options.ip_pool``) or fixed per subaccount (its ``ip_pool``).
 
-Auto IP warmup is ``espkit.providers.sparkpost_warmup``; delivery figures (the Metrics API's
-time series) are ``espkit.providers.sparkpost_stats``.
+The IP and pool calls are ``espkit.providers.sparkpost_pools``; the answers (domains and
+their records, IPs, pools) are decoded in ``espkit.providers.sparkpost_decode``. Auto IP
+warmup is ``espkit.providers.sparkpost_warmup``; delivery figures (the Metrics API's time
+series) are ``espkit.providers.sparkpost_stats``.
 """
 
 from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from collections.abc import Callable, Iterator
 from typing import Any, ClassVar, TypeVar
 
 import requests
 
-from espkit import validate
 from espkit.credentials import HeaderAuth, Secret
-from espkit.errors import (
-    AlreadyExists,
-    NotFound,
-    Unsupported,
-    ValidationError,
-)
+from espkit.errors import AlreadyExists, NotFound, ValidationError
 from espkit.models import (
     Assignment,
     AssignmentKind,
     Capability,
     DedicatedIp,
     DeliveryStats,
-    DnsRecord,
     Domain,
     DomainSpec,
-    DomainState,
     IpPool,
-    RecordPurpose,
-    RecordStatus,
     StatsQuery,
     StatsScope,
     Subaccount,
@@ -62,6 +53,9 @@ from espkit.models import (
 from espkit.providers import paging
 from espkit.providers import payload as pl
 from espkit.providers.base import HttpProvider
+from espkit.providers.sparkpost_decode import PROVIDER, _iso, _items, _results
+from espkit.providers.sparkpost_decode import _domain as _decode_domain
+from espkit.providers.sparkpost_pools import SparkPostPools
 from espkit.providers.sparkpost_stats import SparkPostMetrics
 from espkit.providers.sparkpost_warmup import SparkPostWarmups
 from espkit.transport import (
@@ -75,11 +69,8 @@ Json = dict[str, Any]
 T = TypeVar("T")
 
 SUBACCOUNT_HEADER = "X-MSYS-SUBACCOUNT"
-DEFAULT_POOL = "default"
 #: GET /subaccounts caps per_page at 100 (subaccounts.apib, "Pagination")
 _MAX_PAGE = 100
-#: the bounce CNAME target per region (sending-domains.apib, "DNS notes")
-BOUNCE_CNAME = {"us": "sparkpostmail.com", "eu": "eu.sparkpostmail.com"}
 #: index.apib: "wait 1 to 5 seconds after receiving a 429 ... heavier usage patterns may
 #: require a more sophisticated and incremental backoff strategy", and SparkPost sends no
 #: Retry-After. Full-jitter backoff from a 2 s base waits ~1 s, ~2 s, ~4 s, ... on average.
@@ -87,12 +78,6 @@ SPARKPOST_RETRY = RetryPolicy(base_delay=2.0)
 
 _EXISTS = re.compile(r"already exists|already (in use|registered|taken)", re.I)
 _MISSING = re.compile(r"does not exist|not found", re.I)
-_RECORD_STATUS = {
-    "valid": RecordStatus.VALID,
-    "invalid": RecordStatus.INVALID,
-    "pending": RecordStatus.PENDING,
-    "unverified": RecordStatus.UNKNOWN,
-}
 _STATUS_KEYS = (
     "ownership_verified", "dkim_status", "cname_status", "mx_status", "spf_status",
     "abuse_at_status", "postmaster_at_status", "verification_mailbox_status",
@@ -101,7 +86,7 @@ _STATUS_KEYS = (
 
 
 class SparkPostProvider(HttpProvider):
-    name = "sparkpost"
+    name = PROVIDER
     REGIONS: ClassVar[dict[str, str]] = {
         "us": "https://api.sparkpost.com/api/v1",
         "eu": "https://api.eu.sparkpost.com/api/v1",
@@ -157,6 +142,7 @@ class SparkPostProvider(HttpProvider):
     ) -> None:
         super().__init__(transport, region)
         self.subaccount = subaccount
+        self.pools = SparkPostPools(self)
         self.warmups = SparkPostWarmups(self)
         self.metrics = SparkPostMetrics(self)
 
@@ -276,141 +262,29 @@ class SparkPostProvider(HttpProvider):
 
     def _domain(self, raw: Any, asked: str | None, *, records: bool = True,
                 named: bool = False) -> Domain:
-        """A Domain from a sending-domain object. ``asked``: the name the call was about (a
-        read answers without a name, a create with one; ``named``: it must); an answer about
-        another domain is refused."""
-        raw = pl.need_obj(raw, "results")
-        if "domain" in raw or named or asked is None:
-            name = pl.domain(raw.get("domain"), "domain")
-            if asked is not None:
-                name = pl.named(name, asked, "domain")
-        else:
-            name = asked
-        return Domain(
-            name=name,
-            provider=self.name,
-            state=_state(pl.obj(raw.get("status"))),
-            dns_records=self._records(raw, name) if records else (),
-            subaccount=pl.opt_ident(raw.get("subaccount_id"), "subaccount_id")
-            or self.subaccount,
-            created_at=_iso(raw.get("creation_time")),
-            raw=raw,
-        )
+        """A Domain from a sending-domain object (``sparkpost_decode._domain``)."""
+        return _decode_domain(self, raw, asked, records=records, named=named)
 
-    def _records(self, raw: Json, domain: str) -> tuple[DnsRecord, ...]:
-        """The records SparkPost checks, built from the DKIM key and the documented CNAME."""
-        status = pl.obj(raw.get("status"))
-        dns = pl.obj(raw.get("dns"))
-        dkim = pl.opt_obj(raw.get("dkim"), "dkim")
-        out: list[DnsRecord] = []
-        public = pl.opt_text(dkim.get("public"), "dkim.public")
-        selector = pl.opt_text(dkim.get("selector"), "dkim.selector")
-        if public and selector:
-            signing = pl.domain(dkim.get("signing_domain") or domain, "dkim.signing_domain")
-            out.append(DnsRecord(
-                purpose=RecordPurpose.DKIM,
-                type="TXT",
-                host=f"{selector.lower()}._domainkey.{signing}",
-                value=f"v=DKIM1; k=rsa; h=sha256; p={public}",
-                status=_record_status(status.get("dkim_status")),
-                raw={"dkim": dkim, **({"error": dns["dkim_error"]}
-                                      if "dkim_error" in dns else {})},
-            ))
-        out.append(DnsRecord(
-            purpose=RecordPurpose.RETURN_PATH,
-            type="CNAME",
-            host=domain,
-            value=self._bounce_target(),
-            status=_record_status(status.get("cname_status")),
-            raw={"cname_status": status.get("cname_status"),
-                 **({"error": dns["cname_error"]} if "cname_error" in dns else {})},
-        ))
-        return tuple(out)
-
-    def _bounce_target(self) -> str:
-        if self.region in BOUNCE_CNAME:
-            return BOUNCE_CNAME[self.region]
-        host = urllib.parse.urlsplit(self.transport.base_url).hostname or ""
-        # a custom base_url: an EU host is recognisable; Enterprise tenants have their own
-        # target (<public_tenant_id>.mail.e.sparkpost.com) that the API does not report
-        return BOUNCE_CNAME["eu" if ".eu." in f".{host}" else "us"]
-
-    # -- sending IPs --------------------------------------------------------------------
+    # -- sending IPs and IP pools (sparkpost_pools) -------------------------------------
 
     def list_ips(self) -> Iterator[DedicatedIp]:
-        found = self._call("GET", "/sending-ips", lambda r: [  # unpaginated
-            _ip(i) for i in _items(r)])
-        names = self._pool_names()
-        return iter([_named_pool(ip, names) for ip in found])
+        return self.pools.list_ips()
 
     def get_ip(self, address: str) -> DedicatedIp:
-        found = self._call("GET", f"/sending-ips/{self.seg(address)}",
-                           lambda r: _ip(r, address))
-        return _named_pool(found, self._pool_names())
+        return self.pools.get_ip(address)
 
-    # -- IP warmup and delivery figures (sparkpost_warmup, sparkpost_stats) -------------
-
-    def warmup_status(self, ip: str) -> Warmup:
-        return self.warmups.status(ip)
-
-    def list_warmups(self) -> Iterator[Warmup]:
-        return self.warmups.list()
-
-    def start_warmup(self, ip: str, stage: int | None = None) -> Warmup:
-        return self.warmups.start(ip, stage)
-
-    def stop_warmup(self, ip: str) -> Warmup:
-        return self.warmups.stop(ip)
-
-    def delivery_stats(self, query: StatsQuery) -> Iterator[DeliveryStats]:
-        return self.metrics.rows(query)
-
-    # -- IP pools -----------------------------------------------------------------------
-
+    # the warmup, stats and subaccount calls resolve pools through these two
     def _pools(self) -> list[IpPool]:
-        # unpaginated; in a run read once (every pool write below forgets it)
-        return self.lookups.table("pools", lambda: self._call("GET", "/ip-pools", lambda r: [
-            _pool(p) for p in _items(r)]))
-
-    def _pool_names(self) -> dict[str, str]:
-        return {str(p.id): p.name for p in self._pools()}
+        return self.pools.table()
 
     def _find_pool(self, name: str, pools: list[IpPool] | None = None) -> IpPool:
         """The pool called ``name``, or whose id is ``name``."""
-        pools = self._pools() if pools is None else pools
-        found = [p for p in pools if p.name == name] or [p for p in pools if p.id == name]
-        if found:
-            return found[0]
-        raise NotFound(f"no IP pool named {name!r}", provider=self.name)
-
-    def _read_pool(self, pool_id: str) -> IpPool:
-        return self._call("GET", f"/ip-pools/{self.seg(pool_id)}", lambda r: _pool(r, pool_id))
+        return self.pools.find(name, pools)
 
     def create_pool(
         self, name: str, ips: tuple[str, ...], description: str | None = None
     ) -> IpPool:
-        if description is not None:
-            raise Unsupported(self.name, "pool description",
-                              "SparkPost pools have a name only; create it without one")
-        pools = self._pools()
-        # SparkPost derives the id from the name; a second pool of the same name would make
-        # the name ambiguous. Refuse up front.
-        if any(name in (p.name, p.id) for p in pools):
-            raise AlreadyExists(f"an IP pool named {name!r} already exists", provider=self.name)
-        # {"id": ...}: the id SparkPost derived is what every later call needs
-        def decode(results: Any) -> tuple[str, Json]:
-            results = pl.need_obj(results, "results")
-            return pl.ident(results.get("id"), "id"), results
-
-        try:
-            pool_id, results = self._call("POST", "/ip-pools", decode, json={"name": name})
-        finally:
-            self.lookups.forget("pools")
-        for ip in ips:  # membership lives on the IP: move each one in
-            self._move_ip(ip, pool_id)
-        return IpPool(name=name, provider=self.name, id=pool_id, ips=ips,
-                      raw={"id": pool_id, "name": name,
-                           "ips": [{"external_ip": ip} for ip in ips], **results})
+        return self.pools.create(name, ips, description)
 
     def list_pools(self) -> Iterator[IpPool]:
         return iter(self._pools())
@@ -430,64 +304,37 @@ class SparkPostProvider(HttpProvider):
         """SparkPost-only: PUT a pool's settings (``""`` removes a domain setting);
         ``acct.provider.update_pool(...)``. The overflow pool takes a pool name, or
         ``"shared pool"`` (SparkPost's shared pool)."""
-        pools = self._pools()
-        pool = self._find_pool(validate.pool_name(name), pools)
-        payload: Json = {"name": validate.pool_name(new_name) if new_name is not None
-                         else pool.name}
-        for key, value in (("signing_domain", signing_domain),
-                           ("fbl_signing_domain", fbl_signing_domain)):
-            if value is not None:
-                payload[key] = validate.domain_name(value, key) if value else ""
-        if auto_warmup_overflow_pool is not None:
-            payload["auto_warmup_overflow_pool"] = (
-                auto_warmup_overflow_pool if auto_warmup_overflow_pool == "shared pool"
-                else str(self._find_pool(validate.pool_name(auto_warmup_overflow_pool),
-                                         pools).id))
-        pool_id = str(pool.id)
-        self._pool_write("PUT", f"/ip-pools/{self.seg(pool_id)}", json=payload)
-        return self._read_pool(pool_id)
+        return self.pools.update(name, new_name=new_name, signing_domain=signing_domain,
+                                 fbl_signing_domain=fbl_signing_domain,
+                                 auto_warmup_overflow_pool=auto_warmup_overflow_pool)
 
     def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
-        target = self._find_pool(pool)
-        if ip not in target.ips:
-            # An IP is in exactly one pool: this moves it out of its current one.
-            self._move_ip(ip, str(target.id))
-        return self._read_pool(str(target.id))
+        return self.pools.add_ip(pool, ip)
 
     def remove_ip_from_pool(self, pool: str, ip: str) -> IpPool:
-        target = self._find_pool(pool)
-        if ip not in target.ips:
-            return target
-        if target.id == DEFAULT_POOL:
-            raise ValidationError("pool", pool, "every SparkPost IP is in exactly one pool; "
-                                  "move it out of 'default' by adding it to another pool")
-        self._move_ip(ip, DEFAULT_POOL)
-        return self._read_pool(str(target.id))
-
-    def _move_ip(self, ip: str, pool_id: str) -> None:
-        self._pool_write("PUT", f"/sending-ips/{self.seg(ip)}", json={"ip_pool": pool_id})
-
-    def _pool_write(self, method: str, path: str, json: Json | None = None) -> None:
-        """A write that changes the pools; the run's pool listing is read again after it
-        (after: a read meanwhile must not keep what the write changed)."""
-        try:
-            self._call(method, path, pl.ignored, json=json)
-        finally:
-            self.lookups.forget("pools")
+        return self.pools.remove_ip(pool, ip)
 
     def delete_pool(self, name: str, replacement: str | None = None) -> None:
         """SparkPost moves a deleted pool's IPs to ``default``; with another pool's name as
         ``replacement`` they are moved there first."""
-        pools = self._pools()
-        target = self._find_pool(name, pools)
-        if replacement not in (None, DEFAULT_POOL):
-            if replacement == "shared" or pl.is_ip(replacement):
-                raise ValidationError("replacement", replacement, "SparkPost moves a deleted "
-                                      "pool's IPs to another pool: give a pool name")
-            other = self._find_pool(replacement, pools)
-            for ip in target.ips:
-                self._move_ip(ip, str(other.id))
-        self._pool_write("DELETE", f"/ip-pools/{self.seg(str(target.id))}")
+        self.pools.delete(name, replacement)
+
+    # -- IP warmup and delivery figures (sparkpost_warmup, sparkpost_stats) -------------
+
+    def warmup_status(self, ip: str) -> Warmup:
+        return self.warmups.status(ip)
+
+    def list_warmups(self) -> Iterator[Warmup]:
+        return self.warmups.list()
+
+    def start_warmup(self, ip: str, stage: int | None = None) -> Warmup:
+        return self.warmups.start(ip, stage)
+
+    def stop_warmup(self, ip: str) -> Warmup:
+        return self.warmups.stop(ip)
+
+    def delivery_stats(self, query: StatsQuery) -> Iterator[DeliveryStats]:
+        return self.metrics.rows(query)
 
     # -- subaccounts --------------------------------------------------------------------
 
@@ -553,21 +400,6 @@ class SparkPostProvider(HttpProvider):
 # -- payload helpers ----------------------------------------------------------------------
 
 
-def _state(status: Json) -> DomainState:
-    if str(status.get("compliance_status", "")).lower() == "blocked":
-        return DomainState.DISABLED
-    if status.get("ownership_verified") is True:
-        return DomainState.VERIFIED
-    checks = {str(status.get(k, "")).lower() for k in ("dkim_status", "cname_status")}
-    if "pending" in checks:
-        return DomainState.PENDING
-    return DomainState.UNVERIFIED
-
-
-def _record_status(value: Any) -> RecordStatus:
-    return _RECORD_STATUS.get(str(value or "").lower(), RecordStatus.UNKNOWN)
-
-
 def _kept(results: Any) -> Json:
     """A read's results as the run keeps them (checked to be an object now)."""
     return pl.need_obj(results, "results")
@@ -576,53 +408,6 @@ def _kept(results: Any) -> Json:
 def _check_sub_id(value: str) -> None:
     if not value.isascii() or not value.isdigit():
         raise ValidationError("subaccount", value, "SparkPost subaccount ids are numbers")
-
-
-def _results(body: Any) -> Any:
-    """Every SparkPost success wraps its payload in ``{"results": ...}``."""
-    body = pl.need_obj(body, "the answer")
-    if "results" not in body:
-        raise pl.Malformed("the answer has no 'results'")
-    return body["results"]
-
-
-def _items(results: Any) -> list[Json]:
-    """The ``results`` of a listing: a list of objects (missing or null is no listing)."""
-    return pl.objects(results, "results", required=True)
-
-
-def _ip(raw: Any, asked: str | None = None) -> DedicatedIp:
-    """A sending IP; ``pool`` holds the pool's id (``_named_pool`` gives its name)."""
-    raw = pl.need_obj(raw, "results")
-    address = pl.ip(raw.get("external_ip"), "external_ip")
-    if asked is not None and address != asked:
-        raise pl.Malformed("the answer is about another IP than the one asked for")
-    return DedicatedIp(
-        address=address,
-        provider=SparkPostProvider.name,
-        pool=pl.opt_ident(raw.get("ip_pool"), "ip_pool"),
-        warming_up=pl.opt_bool(raw.get("auto_warmup_enabled")),
-        rdns=pl.str_or_none(raw.get("hostname")),
-        raw=raw,
-    )
-
-
-def _named_pool(ip: DedicatedIp, names: Mapping[str, str]) -> DedicatedIp:
-    pool = None if ip.pool is None else names.get(ip.pool, ip.pool)
-    return DedicatedIp(address=ip.address, provider=ip.provider, pool=pool,
-                       warming_up=ip.warming_up, rdns=ip.rdns, raw=ip.raw)
-
-
-def _pool(raw: Any, asked: str | None = None) -> IpPool:
-    """A pool from the pool list or a read of one (``asked``: the id read)."""
-    raw = pl.need_obj(raw, "results")
-    pool_id = pl.ident(raw.get("id"), "id")  # the key of every later call
-    if asked is not None and pool_id != asked:
-        raise pl.Malformed("the answer is about another pool than the one asked for")
-    members = [pl.ip(i.get("external_ip"), "ips[].external_ip")
-               for i in pl.objects(raw.get("ips"), "ips")]
-    return IpPool(name=pl.opt_text(raw.get("name"), "name") or pool_id,
-                  provider=SparkPostProvider.name, id=pool_id, ips=tuple(members), raw=raw)
 
 
 def _subaccount_page(item: Callable[[Any], Subaccount]) -> Callable[[Any], paging.Page[Subaccount]]:
@@ -635,16 +420,6 @@ def _subaccount_page(item: Callable[[Any], Subaccount]) -> Callable[[Any], pagin
         return paging.Page(items, cursor=(query.get("cursor") or [""])[0] or None)
 
     return page
-
-
-def _iso(value: Any) -> datetime | None:
-    """SparkPost timestamps are ISO 8601 ("2025-01-25T14:00:00Z", "...+00:00")."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
 
 
 __all__ = ["SparkPostProvider"]
