@@ -13,13 +13,15 @@ Mapping (see ``docs/providers/ses.md``):
 
 * a sending domain is an email identity of type DOMAIN, created with Easy DKIM and a custom
   MAIL FROM domain ``mail.<domain>``. SES returns no record list: the three DKIM CNAMEs are
-  built from ``DkimAttributes.Tokens`` and the MAIL FROM MX and SPF TXT from the region.
+  built from ``DkimAttributes.Tokens`` and the MAIL FROM MX and SPF TXT from the region
+  (``espkit.providers.ses_identities`` decodes the answers).
 * SES has no "verify now" call; it checks DNS on its own for up to 72 hours. ``verify_domain``
   re-reads the identity's status.
 * an IP is in exactly one pool, so adding it to a pool moves it; removing moves it to SES's
   default pool.
 * a pool is bound to a domain through a configuration set ``<prefix><pool>`` whose
-  ``DeliveryOptions.SendingPoolName`` is the pool, made the identity's default set.
+  ``DeliveryOptions.SendingPoolName`` is the pool, made the identity's default set. Pools
+  and that binding are ``espkit.providers.ses_pools``.
 * IP warm-up is ``espkit.providers.ses_warmup``, delivery figures (VDM's
   ``BatchGetMetricData``) ``espkit.providers.ses_stats``.
 """
@@ -36,36 +38,31 @@ import botocore.config
 import botocore.exceptions
 from botocore import xform_name
 
-from espkit.errors import (
-    AlreadyExists,
-    ConfigError,
-    ConflictingState,
-    EspError,
-    NotFound,
-    Unsupported,
-    ValidationError,
-)
+from espkit.errors import ConfigError, EspError, NotFound, ValidationError
 from espkit.models import (
     Assignment,
     AssignmentKind,
     Capability,
     DedicatedIp,
     DeliveryStats,
-    DnsRecord,
     Domain,
     DomainSpec,
-    DomainState,
     IpPool,
-    RecordPurpose,
-    RecordStatus,
     StatsQuery,
     Warmup,
 )
 from espkit.providers import paging
 from espkit.providers import payload as pl
 from espkit.providers.base import Provider
-from espkit.providers.payload import is_ip, obj, str_or_none
+from espkit.providers.payload import obj, str_or_none
 from espkit.providers.ses_errors import NO_CREDENTIALS, client_error, transport_error
+from espkit.providers.ses_identities import (
+    MAIL_FROM_LABEL,
+    domain_state,
+    identity_config_set,
+    identity_domain,
+)
+from espkit.providers.ses_pools import SETS, SesPools
 from espkit.providers.ses_stats import SCOPES, SesMetrics
 from espkit.providers.ses_warmup import DEFAULT_POOL, SesWarmups, dedicated_ip
 from espkit.transport import DEFAULT_TIMEOUT, RetryPolicy, RetryRunner
@@ -81,26 +78,7 @@ log = logging.getLogger("espkit.ses")
 Json = dict[str, Any]
 T = TypeVar("T")
 
-_RECORD_STATUS = {
-    "SUCCESS": RecordStatus.VALID,
-    "FAILED": RecordStatus.INVALID,
-    "PENDING": RecordStatus.PENDING,
-    "TEMPORARY_FAILURE": RecordStatus.PENDING,
-    "NOT_STARTED": RecordStatus.PENDING,
-}
-_DOMAIN_STATE = {
-    "SUCCESS": DomainState.VERIFIED,
-    "FAILED": DomainState.FAILED,
-    "PENDING": DomainState.PENDING,
-    "TEMPORARY_FAILURE": DomainState.PENDING,
-    "NOT_STARTED": DomainState.PENDING,
-}
-#: the subdomain espkit sets as custom MAIL FROM on new identities
-MAIL_FROM_LABEL = "mail"
-SPF_VALUE = "v=spf1 include:amazonses.com ~all"
 _CONFIG_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
-#: the run's map: identity name -> its default configuration set ("" for none)
-_SETS = "identity sets"
 _PAGE = 100
 
 
@@ -157,6 +135,7 @@ class SesProvider(Provider):
         self._endpoint = str(getattr(getattr(client, "meta", None), "endpoint_url", "") or "")
         self.warmups = SesWarmups(self)  # espkit.providers.ses_warmup
         self.metrics = SesMetrics(self)  # espkit.providers.ses_stats
+        self.pools = SesPools(self)  # espkit.providers.ses_pools
 
     def __repr__(self) -> str:
         return f"SesProvider(region={self.region!r}, profile={self.profile!r})"
@@ -315,16 +294,16 @@ class SesProvider(Provider):
             # The answer cannot name the identity; it must at least be a domain's
             if body.get("IdentityType") != "DOMAIN":
                 raise pl.Malformed("the answer does not describe a domain identity")
-            self._domain(spec.name, body)  # readable, or refused now
+            identity_domain(spec.name, body, self.region)  # readable, or refused now
             return body
 
         if spec.pool is None:
             body = self._call("CreateEmailIdentity", created, idempotent=False, **params)
         else:
-            body = self._with_config_set(spec.pool, lambda set_name: self._call(
+            body = self.pools.with_config_set(spec.pool, lambda set_name: self._call(
                 "CreateEmailIdentity", created, idempotent=False,
                 ConfigurationSetName=set_name, **params))
-        self.lookups.remember(_SETS, spec.name,
+        self.lookups.remember(SETS, spec.name,
                               "" if spec.pool is None else self.config_set_name(spec.pool))
         mail_from = f"{MAIL_FROM_LABEL}.{spec.name}"
         try:
@@ -336,19 +315,19 @@ class SesProvider(Provider):
             # failing the create now would leave it behind anyway. Report what is true.
             log.warning("%s created, but setting MAIL FROM %s failed: %s; it keeps the "
                         "default MAIL FROM", spec.name, mail_from, exc)
-            return self._domain(spec.name, body)
+            return identity_domain(spec.name, body, self.region)
         body = {**body, "MailFromAttributes": {
             "MailFromDomain": mail_from, "MailFromDomainStatus": "PENDING",
             "BehaviorOnMxFailure": "USE_DEFAULT_VALUE"}}
-        return self._domain(spec.name, body)
+        return identity_domain(spec.name, body, self.region)
 
     def get_domain(self, name: str) -> Domain:
         def decode(body: Json) -> Domain:
             if body.get("IdentityType") not in (None, "DOMAIN", "MANAGED_DOMAIN"):
                 raise NotFound(f"{name} is an SES email address identity, not a domain",
                                provider=self.name)
-            self.lookups.remember(_SETS, name, _config_set(body) or "")
-            return self._domain(name, body)
+            self.lookups.remember(SETS, name, identity_config_set(body) or "")
+            return identity_domain(name, body, self.region)
 
         return self._call("GetEmailIdentity", decode, idempotent=True, EmailIdentity=name)
 
@@ -361,7 +340,7 @@ class SesProvider(Provider):
                 return None  # an email address identity
             return Domain(name=pl.domain(raw.get("IdentityName"), "IdentityName"),
                           provider=self.name,
-                          state=_state(None, raw.get("VerificationStatus")), raw=raw)
+                          state=domain_state(None, raw.get("VerificationStatus")), raw=raw)
 
         found = self._pages("ListEmailIdentities", "EmailIdentities", item,
                             min(page_size, 1000) if page_size else None)
@@ -375,44 +354,7 @@ class SesProvider(Provider):
     def delete_domain(self, name: str) -> None:
         self._call("DeleteEmailIdentity", pl.ignored, idempotent=True, delete=True,
                    EmailIdentity=name)
-        self.lookups.drop(_SETS, name)
-
-    def _domain(self, name: str, body: Json) -> Domain:
-        name = name.rstrip(".").lower()
-        dkim = pl.opt_obj(body.get("DkimAttributes"), "DkimAttributes")
-        dkim_status = _RECORD_STATUS.get(str(dkim.get("Status")), RecordStatus.UNKNOWN)
-        tokens = pl.strings(dkim.get("Tokens"), "DkimAttributes.Tokens")
-        if not all(pl.LABEL.fullmatch(t) for t in tokens):  # <token>._domainkey.<domain>
-            raise pl.Malformed("a DKIM token is not a DNS label")
-        records = [
-            DnsRecord(
-                purpose=RecordPurpose.DKIM, type="CNAME",
-                host=f"{token}._domainkey.{name}", value=f"{token}.dkim.amazonses.com",
-                status=dkim_status, raw={"Token": token, "Status": dkim.get("Status")},
-            )
-            for token in tokens
-        ]
-        mail_from = pl.opt_obj(body.get("MailFromAttributes"), "MailFromAttributes")
-        mf_domain = pl.opt_text(mail_from.get("MailFromDomain"), "MailFromDomain")
-        if mf_domain:
-            mf_domain = pl.domain(mf_domain, "MailFromDomain")
-            mf_status = _RECORD_STATUS.get(str(mail_from.get("MailFromDomainStatus")),
-                                           RecordStatus.UNKNOWN)
-            records += [
-                DnsRecord(RecordPurpose.MX, "MX", mf_domain,
-                          f"feedback-smtp.{self.region}.amazonses.com", priority=10,
-                          status=mf_status, raw=mail_from),
-                DnsRecord(RecordPurpose.SPF, "TXT", mf_domain, SPF_VALUE,
-                          status=mf_status, raw=mail_from),
-            ]
-        status = body.get("VerificationStatus") or dkim.get("Status")
-        return Domain(
-            name=name,
-            provider=self.name,
-            state=_state(body.get("VerifiedForSendingStatus"), status),
-            dns_records=tuple(records),
-            raw=body,
-        )
+        self.lookups.drop(SETS, name)
 
     # -- dedicated IPs --------------------------------------------------------------------
 
@@ -448,7 +390,7 @@ class SesProvider(Provider):
     def delivery_stats(self, query: StatsQuery) -> Iterator[DeliveryStats]:
         return self.metrics.rows(query)
 
-    # -- pools ----------------------------------------------------------------------------
+    # -- pools and their assignment (ses_pools) --------------------------------------------
 
     def create_pool(
         self,
@@ -458,90 +400,29 @@ class SesProvider(Provider):
         *,
         scaling_mode: str = "STANDARD",
     ) -> IpPool:
-        """Create a pool and move ``ips`` into it. ``scaling_mode="MANAGED"`` (through
-        ``acct.provider``) makes SES lease and warm the pool's IPs itself; it takes no IPs.
-        ``description`` is kept as a ``description`` tag (SES pools have no such field, and
-        reads do not return tags)."""
-        if scaling_mode not in ("STANDARD", "MANAGED"):
-            raise ValidationError("scaling_mode", scaling_mode, "STANDARD or MANAGED")
-        if scaling_mode == "MANAGED" and ips:
-            raise ValidationError("ips", ips, "a MANAGED pool's IPs are chosen by SES")
-        params: Json = {"PoolName": name, "ScalingMode": scaling_mode}
-        if description:
-            params["Tags"] = [{"Key": "description", "Value": description[:256]}]
-        body = self._call("CreateDedicatedIpPool", lambda b: b, idempotent=False, **params)
-        for ip in ips:
-            self._move_ip(ip, name)
-        return IpPool(name=name, provider=self.name, ips=ips, description=description,
-                      raw={**body, "PoolName": name, "ScalingMode": scaling_mode})
+        """Create a pool and move ``ips`` into it; ``scaling_mode="MANAGED"`` lets SES lease
+        and warm its IPs (``SesPools.create`` says more)."""
+        return self.pools.create(name, ips, description, scaling_mode)
 
     def list_pools(self) -> Iterator[IpPool]:
-        members: dict[str, list[str]] | None = None
-        for name in self._pages("ListDedicatedIpPools", "DedicatedIpPools",
-                                lambda n: pl.need_str(n, "DedicatedIpPools[]")):
-            if members is None:  # one read of every IP, only once there is a pool
-                members = {}
-                for ip in self.list_ips():
-                    members.setdefault(str_or_none(ip.raw.get("PoolName")) or "",
-                                       []).append(ip.address)
-            yield IpPool(name=name, provider=self.name, ips=tuple(members.get(name, ())),
-                         raw={"PoolName": name})
+        return self.pools.listing()
 
     def get_pool(self, name: str) -> IpPool:
-        def decode(body: Json) -> Json:
-            pool = pl.need_obj(body.get("DedicatedIpPool"), "DedicatedIpPool")
-            if pool.get("PoolName") not in (None, name):
-                raise pl.Malformed("the answer is about another pool than the one asked for")
-            return pool
-
-        body = self._call("GetDedicatedIpPool", decode, idempotent=True, PoolName=name)
-        ips = tuple(ip.address for ip in self._pages("GetDedicatedIps", "DedicatedIps",
-                                                     dedicated_ip, _PAGE, PoolName=name))
-        return IpPool(name=name, provider=self.name, ips=ips, raw=body)
+        return self.pools.get(name)
 
     def add_ip_to_pool(self, pool: str, ip: str) -> IpPool:
         """Move ``ip`` into ``pool`` (an SES IP is in exactly one pool)."""
-        self._move_ip(ip, pool)
-        return self.get_pool(pool)
+        return self.pools.add_ip(pool, ip)
 
     def remove_ip_from_pool(self, pool: str, ip: str) -> IpPool:
         """Move ``ip`` back to SES's default pool (``ses-default-dedicated-pool``): a
         standard dedicated IP is always in some pool."""
-        current = self.get_ip(ip)
-        if current.pool != pool:
-            return self.get_pool(pool)
-        try:
-            self._move_ip(ip, DEFAULT_POOL)
-        except NotFound as exc:
-            raise self._no_default_pool() from exc
-        return self.get_pool(pool)
-
-    def _no_default_pool(self) -> EspError:
-        return Unsupported(self.name, "removing an IP from a pool",
-                           f"this account has no {DEFAULT_POOL!r}: move the IP to another "
-                           "pool with add_ip instead")
-
-    def _move_ip(self, ip: str, pool: str) -> None:
-        try:
-            self._call("PutDedicatedIpInPool", pl.ignored, idempotent=True, Ip=ip,
-                       DestinationPoolName=pool)
-        finally:  # after the write: a read meanwhile must not keep the old membership
-            self.lookups.forget("ips")
+        return self.pools.remove_ip(pool, ip)
 
     def delete_pool(self, name: str, replacement: str | None = None) -> None:
         """Delete a pool. Its IPs go back to SES's default pool, or into ``replacement``
         (another pool's name) first. ``"shared"`` means the default."""
-        if replacement is not None and replacement != "shared":
-            if is_ip(replacement):
-                raise ValidationError("replacement", replacement,
-                                      "SES takes a pool name (or 'shared'), not an IP")
-            for ip in self.get_pool(name).ips:
-                self._move_ip(ip, replacement)
-        self._call("DeleteDedicatedIpPool", pl.ignored, idempotent=True, delete=True,
-                   PoolName=name)
-        self.lookups.forget(f"config set:{name}")
-
-    # -- assignment: identity -> default configuration set -> SendingPoolName ---------------
+        self.pools.delete(name, replacement)
 
     def config_set_name(self, pool: str) -> str:
         """The configuration set espkit uses to bind ``pool`` (dots become '_')."""
@@ -553,140 +434,23 @@ class SesProvider(Provider):
 
     def _ensure_config_set(self, pool: str) -> str:
         """The pool's configuration set, created (or pointed back at the pool) as needed."""
-        name = self.config_set_name(pool)
-        self._call("GetDedicatedIpPool", pl.ignored, idempotent=True,
-                   PoolName=pool)  # NotFound early
-        try:
-            current = self._set_pool(name)[0]
-        except NotFound:
-            try:
-                self._call("CreateConfigurationSet", pl.ignored, idempotent=False,
-                           ConfigurationSetName=name,
-                           DeliveryOptions={"SendingPoolName": pool})
-            except AlreadyExists:
-                pass  # made concurrently (or by an ambiguous earlier attempt)
-            else:
-                return name
-            current = self._set_pool(name)[0]
-        if current != pool:
-            self._call("PutConfigurationSetDeliveryOptions", pl.ignored, idempotent=True,
-                       ConfigurationSetName=name, SendingPoolName=pool)
-            self.lookups.forget(f"sending pool:{name}")
-        return name
-
-    def _set_pool(self, set_name: str) -> tuple[str | None, Json]:
-        """The pool a configuration set sends from, and the set: read once per run (a plan
-        asks about every domain, and each domain's set is one of a few)."""
-        return self.lookups.table(f"sending pool:{set_name}", lambda: self._call(
-            "GetConfigurationSet", lambda b: (_sending_pool(b), b), idempotent=True,
-            ConfigurationSetName=set_name))
-
-    def _with_config_set(self, pool: str, action: Callable[[str], T]) -> T:
-        """``action(the pool's configuration set)``, made sure of once per run. When the
-        run's set draws a ``NotFound`` (deleted meanwhile) it is made sure of again, once:
-        a ``NotFound`` applied nothing."""
-        key = f"config set:{pool}"
-        seen = self.lookups.read(key, lambda: self._ensure_config_set(pool))
-        try:
-            return action(seen.value)
-        except NotFound:
-            if not self.lookups.stale(key, seen, pool):
-                raise
-        return action(self.lookups.table(key, lambda: self._ensure_config_set(pool)))
-
-    def _identity_set(self, domain: str) -> str | None:
-        """The identity's default configuration set: this run's, or read now."""
-        known = self.lookups.recall(_SETS, domain)
-        if known is None:
-            known = self._call("GetEmailIdentity", _config_set, idempotent=True,
-                               EmailIdentity=domain) or ""
-            self.lookups.remember(_SETS, domain, known)
-        return str(known) or None
+        return self.pools.ensure_config_set(pool)
 
     def assign(self, domain: str, kind: AssignmentKind, target: str) -> Assignment:
         """Send ``domain`` from pool ``target``: the pool's configuration set becomes the
         identity's default. An identity whose default set is not espkit's is left alone
         (``ConflictingState``): that set may carry event destinations."""
-        if kind is AssignmentKind.IP:
-            raise self.unsupported(Capability.ASSIGN_DOMAIN_IP)
-        wanted = self.config_set_name(target)  # a name SES would refuse: before sending
-        current = self._identity_set(domain)
-        if current and current != wanted and not current.startswith(self.prefix):
-            raise ConflictingState(
-                f"{domain} already uses configuration set {current!r}; set its "
-                f"SendingPoolName to {target!r} in SES instead, or clear it first",
-                provider=self.name)
-
-        def put(name: str) -> str:
-            if current != name:
-                self._call("PutEmailIdentityConfigurationSetAttributes", pl.ignored,
-                           idempotent=True, EmailIdentity=domain, ConfigurationSetName=name)
-                self.lookups.remember(_SETS, domain, name)
-            return name
-
-        name = self._with_config_set(target, put)
-        return Assignment(domain, kind, target, self.name, raw={"ConfigurationSetName": name})
+        return self.pools.assign(domain, kind, target)
 
     def unassign(
         self, domain: str, kind: AssignmentKind, target: str, replacement: str | None = None
     ) -> None:
         """Stop ``domain`` sending from pool ``target``: clear its default configuration set
         (``replacement`` None or ``"shared"``), or assign pool ``replacement`` instead."""
-        if kind is AssignmentKind.IP:
-            raise self.unsupported(Capability.ASSIGN_DOMAIN_IP)
-        if replacement is not None and replacement != "shared" and is_ip(replacement):
-            raise ValidationError("replacement", replacement,
-                                  "SES takes a pool name (or 'shared'), not an IP")
-        current = self.list_assignments(domain)
-        if not any(a.target == target for a in current):
-            raise NotFound(f"{domain} does not send from IP pool {target!r}", provider=self.name)
-        set_name = str(current[0].raw.get("ConfigurationSetName", ""))
-        if not set_name.startswith(self.prefix):
-            raise ConflictingState(
-                f"{domain} sends from {target!r} through configuration set {set_name!r}, "
-                "which espkit did not make; change it in SES", provider=self.name)
-        if replacement is not None and replacement != "shared":
-            self.assign(domain, AssignmentKind.POOL, replacement)
-            return
-        # no ConfigurationSetName: the identity has no default set any more
-        self._call("PutEmailIdentityConfigurationSetAttributes", pl.ignored,
-                   idempotent=True, EmailIdentity=domain)
-        self.lookups.remember(_SETS, domain, "")
+        self.pools.unassign(domain, kind, target, replacement)
 
     def list_assignments(self, domain: str) -> list[Assignment]:
-        set_name = self._identity_set(domain)
-        if not set_name:
-            return []
-        pool, raw = self._set_pool(set_name)
-        if not pool:
-            return []
-        return [Assignment(domain, AssignmentKind.POOL, pool, self.name,
-                           raw={"ConfigurationSetName": set_name, **raw})]
-
-
-# -- payload helpers ----------------------------------------------------------------------
-
-
-def _config_set(identity: Json) -> str | None:
-    """An identity's default configuration set (GetEmailIdentity), if any."""
-    return pl.opt_text(identity.get("ConfigurationSetName"), "ConfigurationSetName") or None
-
-
-def _sending_pool(config: Json) -> str | None:
-    """The pool a configuration set sends from (GetConfigurationSet), if any."""
-    options = pl.opt_obj(config.get("DeliveryOptions"), "DeliveryOptions")
-    return pl.opt_text(options.get("SendingPoolName"), "SendingPoolName") or None
-
-
-def _state(verified_for_sending: object, status: object) -> DomainState:
-    """``VerifiedForSendingStatus`` decides when SES gives it (Create/Get); list items carry
-    only ``VerificationStatus``."""
-    if verified_for_sending is True:
-        return DomainState.VERIFIED
-    state = _DOMAIN_STATE.get(str(status), DomainState.UNVERIFIED)
-    if verified_for_sending is False and state is DomainState.VERIFIED:
-        return DomainState.PENDING  # DNS checks passed, not yet cleared for sending
-    return state
+        return self.pools.assignments(domain)
 
 
 __all__ = ["DEFAULT_POOL", "SesProvider"]
