@@ -17,9 +17,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "espkit"
 MODULE_LIMIT = 500
-# a module that maps one ESP's API may run longer: splitting it would scatter that ESP
-ESP_MODULE_LIMIT = 700
-ESP_MODULES = {"mailgun", "sendgrid", "sparkpost", "postmark", "ses"}
 # control flow that never reaches a caller: the emulator turns ApiError into HTTP answers and
 # NetworkFault into a requests ConnectionError; a provider turns Malformed into ProtocolError
 INTERNAL_SIGNALS = {"espkit.sandbox.store.ApiError", "espkit.sandbox.emulator.NetworkFault",
@@ -52,9 +49,8 @@ def test_the_layout_is_found() -> None:
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_module_is_doing_two_jobs(path: Path) -> None:
     lines = len(path.read_text(encoding="utf-8").splitlines())
-    esp = path.parent.name == "providers" and path.stem in ESP_MODULES
-    limit = ESP_MODULE_LIMIT if esp else MODULE_LIMIT
-    assert lines <= limit, f"{path.relative_to(ROOT)} has {lines} lines (limit {limit})"
+    assert lines <= MODULE_LIMIT, \
+        f"{path.relative_to(ROOT)} has {lines} lines (limit {MODULE_LIMIT})"
 
 
 def test_every_exception_class_lives_in_errors() -> None:
