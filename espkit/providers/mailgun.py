@@ -37,19 +37,17 @@ from espkit.models import (
     AssignmentKind,
     Capability,
     DedicatedIp,
-    DeliveryStats,
     Domain,
     DomainSpec,
     IpPool,
-    StatsQuery,
     StatsScope,
     Subaccount,
-    Warmup,
 )
 from espkit.providers import mailgun_decode as _decode
 from espkit.providers import paging
 from espkit.providers import payload as pl
 from espkit.providers.base import HttpProvider
+from espkit.providers.delegates import Delegates
 from espkit.providers.mailgun_dipps import Dipps
 from espkit.providers.mailgun_stats import SCOPES, Metrics
 from espkit.providers.mailgun_warmup import Warmups
@@ -67,7 +65,7 @@ _MAX_PAGE = 1000
 ON_BEHALF_OF = "X-Mailgun-On-Behalf-Of"
 
 
-class MailgunProvider(HttpProvider):
+class MailgunProvider(Delegates, HttpProvider):
     name = "mailgun"
     REGIONS: ClassVar[dict[str, str]] = {
         "us": "https://api.mailgun.net",
@@ -324,24 +322,7 @@ class MailgunProvider(HttpProvider):
 
     # -- IP warmup (espkit.providers.mailgun_warmup) ----------------------------------------
 
-    def warmup_status(self, ip: str) -> Warmup:
-        return self.warmups.status(ip)
-
-    def list_warmups(self) -> Iterator[Warmup]:
-        # the IP listing plus the warmup listing's pages: two requests for up to 100
-        # warming IPs
-        return self.warmups.listing()
-
-    def start_warmup(self, ip: str, stage: int | None = None) -> Warmup:
-        return self.warmups.start(ip, stage)
-
-    def stop_warmup(self, ip: str) -> Warmup:
-        return self.warmups.stop(ip)
-
     # -- delivery figures (espkit.providers.mailgun_stats) ----------------------------------
-
-    def delivery_stats(self, query: StatsQuery) -> Iterator[DeliveryStats]:
-        return self.metrics.rows(query)
 
     # -- IP pools (DIPPs: espkit.providers.mailgun_dipps) -----------------------------------
 

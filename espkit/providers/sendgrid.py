@@ -40,19 +40,17 @@ from espkit.models import (
     Assignment,
     Capability,
     DedicatedIp,
-    DeliveryStats,
     Domain,
     DomainSpec,
     DomainState,
     IpPool,
-    StatsQuery,
     StatsScope,
     Subaccount,
-    Warmup,
 )
 from espkit.providers import paging
 from espkit.providers import payload as pl
 from espkit.providers.base import HttpProvider
+from espkit.providers.delegates import Delegates
 from espkit.providers.domain_index import DomainIndex
 from espkit.providers.sendgrid_pools import Pools
 from espkit.providers.sendgrid_records import record
@@ -76,7 +74,7 @@ _PAGE = 100
 _DKIM_SELECTOR = re.compile(r"[A-Za-z0-9]{3}")
 
 
-class SendGridProvider(HttpProvider):
+class SendGridProvider(Delegates, HttpProvider):
     name = "sendgrid"
     REGIONS: ClassVar[dict[str, str]] = {
         "global": "https://api.sendgrid.com",
@@ -135,7 +133,7 @@ class SendGridProvider(HttpProvider):
         self.pools = Pools(self)
         self.subusers = Subusers(self)
         self.warmups = Warmups(self)
-        self.stats = Stats(self)
+        self.metrics = Stats(self)
 
     @classmethod
     def make_auth(cls, secret: Secret) -> requests.auth.AuthBase:
@@ -342,22 +340,7 @@ class SendGridProvider(HttpProvider):
 
     # -- IP warmup (espkit.providers.sendgrid_warmup) -----------------------------------
 
-    def warmup_status(self, ip: str) -> Warmup:
-        return self.warmups.status(ip)
-
-    def list_warmups(self) -> Iterator[Warmup]:
-        return self.warmups.listing()
-
-    def start_warmup(self, ip: str, stage: int | None = None) -> Warmup:
-        return self.warmups.start(ip, stage)
-
-    def stop_warmup(self, ip: str) -> Warmup:
-        return self.warmups.stop(ip)
-
     # -- delivery statistics (espkit.providers.sendgrid_stats) ---------------------------
-
-    def delivery_stats(self, query: StatsQuery) -> Iterator[DeliveryStats]:
-        return self.stats.rows(query)
 
     # -- IP pools (legacy, name-keyed; espkit.providers.sendgrid_pools) --------------------
 

@@ -44,16 +44,14 @@ from espkit.models import (
     AssignmentKind,
     Capability,
     DedicatedIp,
-    DeliveryStats,
     Domain,
     DomainSpec,
     IpPool,
-    StatsQuery,
-    Warmup,
 )
 from espkit.providers import paging
 from espkit.providers import payload as pl
 from espkit.providers.base import Provider
+from espkit.providers.delegates import Delegates
 from espkit.providers.payload import obj, str_or_none
 from espkit.providers.ses_errors import NO_CREDENTIALS, client_error, transport_error
 from espkit.providers.ses_identities import (
@@ -82,7 +80,7 @@ _CONFIG_SET = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _PAGE = 100
 
 
-class SesProvider(Provider):
+class SesProvider(Delegates, Provider):
     name = "ses"
     SUPPORTS = frozenset({
         Capability.DOMAINS,
@@ -374,21 +372,6 @@ class SesProvider(Provider):
         return self._call("GetDedicatedIp", decode, idempotent=True, Ip=address)
 
     # -- warm-up and delivery figures (ses_warmup, ses_stats) ------------------------------
-
-    def warmup_status(self, ip: str) -> Warmup:
-        return self.warmups.status(ip)
-
-    def list_warmups(self) -> Iterator[Warmup]:
-        return self.warmups.list()
-
-    def start_warmup(self, ip: str, stage: int | None = None) -> Warmup:
-        return self.warmups.start(ip, stage)
-
-    def stop_warmup(self, ip: str) -> Warmup:
-        return self.warmups.stop(ip)
-
-    def delivery_stats(self, query: StatsQuery) -> Iterator[DeliveryStats]:
-        return self.metrics.rows(query)
 
     # -- pools and their assignment (ses_pools) --------------------------------------------
 

@@ -65,7 +65,7 @@ class SesWarmups:
                             lambda body: warmup(body.get("DedicatedIp"), ip),
                             idempotent=True, Ip=ip)
 
-    def list(self) -> Iterator[Warmup]:
+    def listing(self) -> Iterator[Warmup]:
         """Every dedicated IP's warm-up: the IP listing (which carries it), page by page."""
         return self.p._pages("GetDedicatedIps", "DedicatedIps", warmup, PAGE)
 

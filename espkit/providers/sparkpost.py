@@ -41,18 +41,16 @@ from espkit.models import (
     AssignmentKind,
     Capability,
     DedicatedIp,
-    DeliveryStats,
     Domain,
     DomainSpec,
     IpPool,
-    StatsQuery,
     StatsScope,
     Subaccount,
-    Warmup,
 )
 from espkit.providers import paging
 from espkit.providers import payload as pl
 from espkit.providers.base import HttpProvider
+from espkit.providers.delegates import Delegates
 from espkit.providers.sparkpost_decode import PROVIDER, _iso, _items, _results
 from espkit.providers.sparkpost_decode import _domain as _decode_domain
 from espkit.providers.sparkpost_pools import SparkPostPools
@@ -85,7 +83,7 @@ _STATUS_KEYS = (
 )
 
 
-class SparkPostProvider(HttpProvider):
+class SparkPostProvider(Delegates, HttpProvider):
     name = PROVIDER
     REGIONS: ClassVar[dict[str, str]] = {
         "us": "https://api.sparkpost.com/api/v1",
@@ -320,21 +318,6 @@ class SparkPostProvider(HttpProvider):
         self.pools.delete(name, replacement)
 
     # -- IP warmup and delivery figures (sparkpost_warmup, sparkpost_stats) -------------
-
-    def warmup_status(self, ip: str) -> Warmup:
-        return self.warmups.status(ip)
-
-    def list_warmups(self) -> Iterator[Warmup]:
-        return self.warmups.list()
-
-    def start_warmup(self, ip: str, stage: int | None = None) -> Warmup:
-        return self.warmups.start(ip, stage)
-
-    def stop_warmup(self, ip: str) -> Warmup:
-        return self.warmups.stop(ip)
-
-    def delivery_stats(self, query: StatsQuery) -> Iterator[DeliveryStats]:
-        return self.metrics.rows(query)
 
     # -- subaccounts --------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ class SparkPostWarmups:
         return pl.decoded(lambda _: _warmups(pools), [p.raw for p in pools],
                           lambda: self.p.source("GET", "/ip-pools"))
 
-    def list(self) -> Iterator[Warmup]:
+    def listing(self) -> Iterator[Warmup]:
         return iter(self._all())
 
     def status(self, ip: str) -> Warmup:
