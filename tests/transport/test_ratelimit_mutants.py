@@ -220,17 +220,6 @@ def test_a_scope_declared_twice_names_it() -> None:
 # -- the documented window ---------------------------------------------------------------------
 
 
-def test_in_window_counts_the_grants_less_than_a_span_old() -> None:
-    log = SlidingLog(Budget(3, 1.0))
-    assert log.in_window(0.0) == 0
-    log.record(0.0)
-    log.record(0.5)
-    assert log.in_window(0.5) == 2
-    assert log.in_window(log.span - 0.001) == 2
-    assert log.in_window(log.span) == 1  # exactly a span old: out
-    assert log.in_window(0.5 + log.span) == 0
-
-
 def test_a_window_shortfall_within_epsilon_is_no_wait() -> None:
     # an injected clock moved by exactly a computed wait can land a hair short of it
     clock = StepClock()

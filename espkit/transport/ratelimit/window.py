@@ -243,10 +243,6 @@ class SlidingLog:
     def record(self, now: float) -> None:
         self._times.append(now)
 
-    def in_window(self, now: float) -> int:
-        """Grants in the window that ends now."""
-        return sum(1 for t in self._times if t > now - self.span)
-
 
 class Announced:
     """The window the ESP's last answers announced: ``left`` grants until ``end`` (on the
