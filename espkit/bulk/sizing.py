@@ -18,11 +18,9 @@ queue at once scales like a long one. Workers above the number retire when idle.
 * **Measured**: ``rate x latency x HEADROOM + 1``, plus one for each thread sleeping in a
   retry back-off (it sends nothing meanwhile).
 * **Rate unknown, or not binding** (no grant waited for: a window's burst, or a limit nobody
-  told us): slow start. The count doubles every period while throughput still rises, the
-  workers are the bound (throughput at least ``BUSY`` of workers / answer time: below it they
-  sit idle between answers, as when the client is short of CPU) and no 429 arrived; a
-  doubling that brought no gain is undone, and a 429 ends the growth (the limiter then knows
-  the rate and Little's law takes over).
+  told us): slow start. The count doubles every period while throughput still rises and no
+  429 arrived; a doubling that brought no gain is undone, and a 429 ends the growth (the
+  limiter then knows the rate and Little's law takes over).
 * Never more than ``max_concurrency``, nor more than the items left to do.
 
 Pure arithmetic over numbers handed in, with the clock injected: tested without threads.
