@@ -50,10 +50,6 @@ RAMP_FLOOR = 4
 NOT_BINDING = 0.05
 #: a doubling counts as a gain when throughput rose by at least this share
 GAIN = 1.1
-#: slow start doubles only while the workers are the bound: the throughput at least this
-#: share of what they can carry (workers / answer time). Below it, workers sit idle between
-#: answers (a client short of CPU, a slow journal) and more threads only add to that
-BUSY = 0.8
 #: the shortest sizing period in seconds (also the floor of slow start's period)
 PERIOD = 0.1
 #: float slack, so that 1000 x 0.01 x 1.3 (13.000000000000002) is 13 requests, not 14, and a
@@ -132,14 +128,14 @@ class Sizer:
             self._stalled = True
             self.grown = 0
         elif rate is None or limited < NOT_BINDING:
-            self._slow_start(now, latency, completed, busy, need, resting)
+            self._slow_start(now, latency, completed, busy, need)
         else:
             self.grown = 0  # the limiter binds: Little's law is the whole answer
         self.target = self._capped(self._ramped(max(need, self.grown), rate, now), items)
         return self.target
 
     def _slow_start(self, now: float, latency: float | None, completed: int, busy: bool,
-                    need: int, resting: int = 0) -> None:
+                    need: int) -> None:
         period = max(PERIOD, 2 * (latency or DEFAULT_ANSWER_TIME))
         if now - self._last_time < period:
             return
@@ -153,9 +149,6 @@ class Sizer:
             self.grown = max(need, self.grown // 2)
             self._stalled = True
             return
-        working = self.target - resting
-        if latency and rate_now < BUSY * working / latency * (1 - _SLACK):
-            return  # the workers are not what holds the run back
         self._before_grow = rate_now
         self.grown = min(self.max_concurrency, max(self.grown, need, self.target) * 2)
 
@@ -164,7 +157,6 @@ class Sizer:
 
 
 __all__ = [
-    "BUSY",
     "DEFAULT_ANSWER_TIME",
     "GAIN",
     "HEADROOM",
