@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
-from espkit.transport.ratelimit.registry import CATCH_UP
+from espkit.transport.ratelimit import CATCH_UP
 
 #: the answer time assumed before one is measured: most ESP management calls take 0.1 to
 #: 0.5 s, so a guess at the short end keeps the first burst of threads modest

@@ -25,6 +25,7 @@ from espkit.transport.ratelimit.memory import (
 from espkit.transport.ratelimit.redis import KEY_PREFIX, RedisLimiter, redis_key
 from espkit.transport.ratelimit.redis_budget import BUDGET_PREFIX, RedisRetryBudget
 from espkit.transport.ratelimit.registry import (
+    CATCH_UP,
     ENV_LIMITER_URL,
     MEMORY_URL,
     reset_shared,
@@ -49,6 +50,7 @@ from espkit.transport.redaction import display_url, scrub
 __all__ = [
     "BETA",
     "BUDGET_PREFIX",
+    "CATCH_UP",
     "DEFAULT_SCOPE",
     "ENV_LIMITER_URL",
     "KEY_PREFIX",
