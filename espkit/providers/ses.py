@@ -415,10 +415,6 @@ class SesProvider(Delegates, Provider):
                                   "over 64 characters or use characters SES refuses")
         return name
 
-    def _ensure_config_set(self, pool: str) -> str:
-        """The pool's configuration set, created (or pointed back at the pool) as needed."""
-        return self.pools.ensure_config_set(pool)
-
     def assign(self, domain: str, kind: AssignmentKind, target: str) -> Assignment:
         """Send ``domain`` from pool ``target``: the pool's configuration set becomes the
         identity's default. An identity whose default set is not espkit's is left alone

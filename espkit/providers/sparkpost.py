@@ -271,24 +271,16 @@ class SparkPostProvider(Delegates, HttpProvider):
     def get_ip(self, address: str) -> DedicatedIp:
         return self.pools.get_ip(address)
 
-    # the warmup, stats and subaccount calls resolve pools through these two
-    def _pools(self) -> list[IpPool]:
-        return self.pools.table()
-
-    def _find_pool(self, name: str, pools: list[IpPool] | None = None) -> IpPool:
-        """The pool called ``name``, or whose id is ``name``."""
-        return self.pools.find(name, pools)
-
     def create_pool(
         self, name: str, ips: tuple[str, ...], description: str | None = None
     ) -> IpPool:
         return self.pools.create(name, ips, description)
 
     def list_pools(self) -> Iterator[IpPool]:
-        return iter(self._pools())
+        return iter(self.pools.table())
 
     def get_pool(self, name: str) -> IpPool:
-        return self._find_pool(name)
+        return self.pools.find(name)
 
     def update_pool(
         self,
@@ -358,7 +350,7 @@ class SparkPostProvider(Delegates, HttpProvider):
 
     def assign_subaccount_pool(self, subaccount_id: str, pool: str) -> Assignment:
         _check_sub_id(subaccount_id)
-        target = self._find_pool(pool)
+        target = self.pools.find(pool)
         pool_id = str(target.id)
         self._call("PUT", f"/subaccounts/{subaccount_id}", pl.ignored,
                    json={"ip_pool": pool_id})

@@ -97,7 +97,7 @@ class SparkPostMetrics:
                                       f"subaccount {self.p.subaccount}; ask the primary "
                                       "account's handle about another one")
         elif q.scope is StatsScope.POOL:
-            value = str(self.p._find_pool(value).id)
+            value = str(self.p.pools.find(value).id)
         if "," in value:  # the lists' delimiter: a pool id from an answer could hold one
             raise ValidationError(str(q.scope), value, "contains ',', the Metrics API's "
                                                        "list delimiter")

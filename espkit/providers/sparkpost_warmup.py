@@ -65,7 +65,7 @@ class SparkPostWarmups:
 
     def _all(self) -> list[Warmup]:
         """Every IP's warmup, from the pool listing (read once per run)."""
-        pools = self.p._pools()
+        pools = self.p.pools.table()
         return pl.decoded(lambda _: _warmups(pools), [p.raw for p in pools],
                           lambda: self.p.source("GET", "/ip-pools"))
 

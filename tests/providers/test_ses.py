@@ -413,8 +413,8 @@ def test_plain_moto_pools_and_configuration_sets() -> None:
     pool = provider.client.get_dedicated_ip_pool(PoolName="managed")["DedicatedIpPool"]
     assert pool["ScalingMode"] == "MANAGED"
     # the pool's configuration set: created once, then found
-    assert provider._ensure_config_set("managed") == "espkit-managed"
-    assert provider._ensure_config_set("managed") == "espkit-managed"
+    assert provider.pools.ensure_config_set("managed") == "espkit-managed"
+    assert provider.pools.ensure_config_set("managed") == "espkit-managed"
     config = provider.client.get_configuration_set(ConfigurationSetName="espkit-managed")
     assert config["DeliveryOptions"]["SendingPoolName"] == "managed"
     with pytest.raises(ValidationError):
