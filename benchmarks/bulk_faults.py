@@ -114,11 +114,7 @@ def main() -> None:
     parser.add_argument("--only", choices=tuple(SETTINGS))
     parser.add_argument("--runs", type=int, default=1, help="fault-free + faults pairs per "
                         "setting")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="pairs run at least for a setting with a short bound")
-    parser.add_argument("--repeat-under", type=float, default=5.0,
-                        help="settings whose bound (N / limit) is under this many seconds "
-                        "are repeated and judged on the median ratio")
+    esp_server.add_repeat_args(parser, "setting")
     parser.add_argument("--outage", type=float, default=None, metavar="S",
                         help="the outage figure: the ESP fails everything for S seconds")
     parser.add_argument("--outage-kind", default="reset-before",
@@ -136,7 +132,7 @@ def main() -> None:
     for name, (limit, latency) in SETTINGS.items():
         if args.only not in (None, name):
             continue
-        runs = max(args.runs, args.repeat) if n / limit < args.repeat_under else args.runs
+        runs = esp_server.repeats(n / limit, args, args.runs)
         ratios = [pair(n, name, limit, latency, args.faults, args.seed, f"{i}/{runs}")
                   for i in range(1, runs + 1)]
         if runs > 1:

@@ -87,10 +87,7 @@ def main() -> None:
     parser.add_argument("--budgets", default=None, help="comma list of budgets, req/s")
     parser.add_argument("--burst", type=float, default=None,
                         help="the server bucket's size (default max(1, rate/20))")
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of each short cell, judged on the median (default 3)")
-    parser.add_argument("--repeat-under", type=float, default=5.0,
-                        help="cells with a bound under this many seconds are repeated")
+    esp_server.add_repeat_args(parser, "cell")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     sizes = (10, 300, 1000) if args.quick else SIZES
@@ -119,7 +116,7 @@ def main() -> None:
                               f"skipped: bound {b:.0f} s > {max_bound:g} s")
                         continue
                     runs = []
-                    for i in range(args.repeat if b < args.repeat_under else 1):
+                    for i in range(esp_server.repeats(b, args)):
                         key = f"k{n}-{latency * 1000:.0f}-{rate:.0f}-{i}"
                         runs.append(cell(server, n, rate, latency, key, args.burst))
                     runs.sort(key=lambda r: r["wall"])

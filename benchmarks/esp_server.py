@@ -858,6 +858,23 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def add_repeat_args(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--repeat`` and ``--repeat-under``: a short job's wall time is at the mercy of the
+    machine, so ``what`` (cells, settings) with a short bound run several times and are
+    judged on the median (``repeats``)."""
+    parser.add_argument("--repeat", type=int, default=3,
+                        help=f"runs of each {what} with a short bound, judged on the median "
+                        "(default 3)")
+    parser.add_argument("--repeat-under", type=float, default=5.0,
+                        help=f"a {what} with a bound under this many seconds is repeated")
+
+
+def repeats(bound: float, args: argparse.Namespace, runs: int = 1) -> int:
+    """How many times to run a job with this ``bound`` (seconds): at least ``--repeat``
+    when it is under ``--repeat-under``, else ``runs``."""
+    return max(runs, args.repeat) if bound < args.repeat_under else runs
+
+
 def _seconds(text: str) -> float:
     text = text.strip().lower()
     if text.endswith("ms"):
